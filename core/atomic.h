@@ -1,0 +1,123 @@
+/*
+ * Backend `atomic`: kref on a plain atomic counter, as kref was before
+ * refcount_t.
+ *
+ * Guarantees: get is a relaxed fetch_add (the caller already holds a
+ * reference, so nothing needs ordering); put is a release fetch_sub, and the
+ * thread that takes the count to zero issues an acquire fence before calling
+ * release(), so every access made under any reference happens-before the
+ * free. No saturation: overflow wraps, underflow goes negative. That is the
+ * point of comparison for `refcount`.
+ */
+#ifndef KREFBENCH_CORE_ATOMIC_H
+#define KREFBENCH_CORE_ATOMIC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/compiler.h"
+
+struct kref_atomic {
+	atomic_int refs;
+};
+
+#define KREF_ATOMIC_INIT(n) { .refs = (n) }
+
+static inline int kref_atomic_init(struct kref_atomic *r)
+{
+	atomic_init(&r->refs, 1);
+	return 0;
+}
+
+static inline void kref_atomic_get(struct kref_atomic *r)
+{
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+}
+
+static inline kb_must_check bool kref_atomic_get_unless_zero(struct kref_atomic *r)
+{
+	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
+
+	do {
+		if (old == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, old + 1,
+				memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+/* True when the caller dropped the last reference and must release. */
+static inline bool kref_atomic_dec_and_test(struct kref_atomic *r)
+{
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_release) == 1) {
+		kb_acquire_after_dec(&r->refs);
+		return true;
+	}
+	return false;
+}
+
+static inline kb_must_check int kref_atomic_put(struct kref_atomic *r,
+		void (*release)(struct kref_atomic *))
+{
+	if (kref_atomic_dec_and_test(r)) {
+		release(r);
+		return 1;
+	}
+	return 0;
+}
+
+/* Decrement unless the count is 1: the lock-free part of put_mutex/put_lock. */
+static inline bool kref_atomic_dec_not_one(struct kref_atomic *r)
+{
+	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
+
+	do {
+		if (old == 1)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, old - 1,
+				memory_order_release, memory_order_relaxed));
+	return true;
+}
+
+static inline int kref_atomic_put_mutex(struct kref_atomic *r,
+		void (*release)(struct kref_atomic *), pthread_mutex_t *lock)
+{
+	if (kref_atomic_dec_not_one(r))
+		return 0;
+	pthread_mutex_lock(lock);
+	if (!kref_atomic_dec_and_test(r)) {
+		pthread_mutex_unlock(lock);
+		return 0;
+	}
+	release(r);	/* with the lock held; release() unlocks, as in the kernel */
+	return 1;
+}
+
+static inline int kref_atomic_put_lock(struct kref_atomic *r,
+		void (*release)(struct kref_atomic *), pthread_spinlock_t *lock)
+{
+	if (kref_atomic_dec_not_one(r))
+		return 0;
+	pthread_spin_lock(lock);
+	if (!kref_atomic_dec_and_test(r)) {
+		pthread_spin_unlock(lock);
+		return 0;
+	}
+	release(r);
+	return 1;
+}
+
+static inline long kref_atomic_read(const struct kref_atomic *r)
+{
+	return atomic_load_explicit(&r->refs, memory_order_relaxed);
+}
+
+static inline int kref_atomic_kill(struct kref_atomic *r, void (*release)(struct kref_atomic *))
+{
+	return kref_atomic_put(r, release);
+}
+
+static inline void kref_atomic_destroy(struct kref_atomic *r) { (void)r; }
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * The runtime table of backends, for tests and the command line. Hot loops
+ * never go through it: they are instantiated per backend from the inline
+ * headers. Here every operation is an indirect call on a *handle*: the
+ * backend's struct followed by the release callback it was initialised with,
+ * so release can be called from any thread (percpu releases from an RCU
+ * callback).
+ */
+#ifndef KREFBENCH_CORE_BACKENDS_H
+#define KREFBENCH_CORE_BACKENDS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KB_COUNTS		1u	/* a real counter (not `null`) */
+#define KB_DEFERRED_RELEASE	2u	/* the last reference is dropped by kill, release after sync */
+
+struct kb_backend {
+	const char *name;
+	const char *model;
+	unsigned int flags;
+	size_t handle_size;			/* bytes to allocate for a handle */
+	size_t (*bytes_per_object)(void);	/* what one object costs the backend */
+	int (*init)(void *h, void (*release)(void *h));
+	void (*get)(void *h);
+	bool (*get_unless_zero)(void *h);
+	int (*put)(void *h);
+	int (*put_mutex)(void *h, pthread_mutex_t *lock);
+	int (*put_lock)(void *h, pthread_spinlock_t *lock);
+	long (*read)(void *h);
+	int (*kill)(void *h);
+	void (*sync)(void);			/* wait for deferred releases */
+	void (*destroy)(void *h);
+};
+
+extern const struct kb_backend *const kb_backends[];
+extern const unsigned int kb_nbackends;
+
+const struct kb_backend *kb_backend_find(const char *name);
+/* "atomic, refcount, ..." for error messages. */
+const char *kb_backend_names(void);
+
+#endif

@@ -1,0 +1,302 @@
+/* The slow paths of the per-CPU backend: the slot arena, kill and the switch
+ * to atomic mode, reinit. Semantics follow lib/percpu-refcount.c. */
+#include "core/percpu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SLOT_BYTES sizeof(atomic_long)
+#define DEFAULT_CAPACITY (1u << 17)	/* objects; virtual space only until used */
+
+struct kb_percpu_arena {
+	char *base;
+	size_t stride;
+	unsigned int ncpus;
+	unsigned int capacity;
+	pthread_mutex_t lock;
+	unsigned int next_unused;
+	unsigned int nfree;
+	unsigned int *free_list;
+};
+
+static atomic_ulong double_kills;
+
+int kb_possible_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	return n > 0 ? (int)n : 1;
+}
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+struct kb_percpu_arena *kb_percpu_arena_create(unsigned int capacity, unsigned int ncpus)
+{
+	struct kb_percpu_arena *a = calloc(1, sizeof(*a));
+
+	if (!a || !capacity || !ncpus)
+		goto fail;
+	a->ncpus = ncpus;
+	a->capacity = capacity;
+	a->stride = round_up((size_t)capacity * SLOT_BYTES, (size_t)sysconf(_SC_PAGESIZE));
+	a->free_list = calloc(capacity, sizeof(*a->free_list));
+	/* NORESERVE: only the pages that hold live slots are ever committed. */
+	a->base = mmap(NULL, a->stride * ncpus, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!a->free_list || a->base == MAP_FAILED)
+		goto fail;
+	pthread_mutex_init(&a->lock, NULL);
+	return a;
+fail:
+	if (a && a->base && a->base != MAP_FAILED)
+		munmap(a->base, a->stride * ncpus);
+	if (a)
+		free(a->free_list);
+	free(a);
+	return NULL;
+}
+
+void kb_percpu_arena_destroy(struct kb_percpu_arena *a)
+{
+	if (!a)
+		return;
+	munmap(a->base, a->stride * a->ncpus);
+	pthread_mutex_destroy(&a->lock);
+	free(a->free_list);
+	free(a);
+}
+
+unsigned int kb_percpu_arena_used(const struct kb_percpu_arena *a)
+{
+	return a->next_unused - a->nfree;
+}
+
+static struct kb_percpu_arena *default_arena;
+static pthread_once_t default_arena_once = PTHREAD_ONCE_INIT;
+
+static void create_default_arena(void)
+{
+	default_arena = kb_percpu_arena_create(DEFAULT_CAPACITY, (unsigned int)kb_possible_cpus());
+}
+
+struct kb_percpu_arena *kb_percpu_default_arena(void)
+{
+	pthread_once(&default_arena_once, create_default_arena);
+	return default_arena;
+}
+
+size_t kb_percpu_bytes_per_object(void)
+{
+	return (size_t)kb_possible_cpus() * SLOT_BYTES + sizeof(struct kref_percpu) +
+	       sizeof(struct kb_percpu_data);
+}
+
+static int arena_take(struct kb_percpu_arena *a, unsigned int *index)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->nfree)
+		*index = a->free_list[--a->nfree];
+	else if (a->next_unused < a->capacity)
+		*index = a->next_unused++;
+	else
+		err = -ENOMEM;
+	pthread_mutex_unlock(&a->lock);
+	return err;
+}
+
+static void arena_give_back(struct kb_percpu_arena *a, unsigned int index)
+{
+	pthread_mutex_lock(&a->lock);
+	a->free_list[a->nfree++] = index;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static atomic_long *slot_of(const struct kref_percpu *r, unsigned int cpu)
+{
+	uintptr_t ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
+
+	return (atomic_long *)((char *)(ptr & ~KB_PERCPU_FLAGS) + (size_t)cpu * r->stride);
+}
+
+static void zero_slots(struct kref_percpu *r)
+{
+	for (unsigned int cpu = 0; cpu < r->ncpus; cpu++)
+		atomic_store_explicit(slot_of(r, cpu), 0, memory_order_relaxed);
+}
+
+static unsigned long sum_slots(const struct kref_percpu *r)
+{
+	unsigned long sum = 0;
+
+	for (unsigned int cpu = 0; cpu < r->ncpus; cpu++)
+		sum += (unsigned long)atomic_load_explicit(slot_of(r, cpu), memory_order_relaxed);
+	return sum;
+}
+
+int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a)
+{
+	struct kb_percpu_data *data = calloc(1, sizeof(*data));
+	unsigned int index;
+
+	if (!data)
+		return -ENOMEM;
+	if (arena_take(a, &index)) {
+		free(data);
+		return -ENOMEM;
+	}
+	data->ref = r;
+	data->arena = a;
+	data->index = index;
+	atomic_init(&data->count, (long)(1 + KB_PERCPU_BIAS));
+	r->data = data;
+	r->stride = a->stride;
+	r->ncpus = a->ncpus;
+	atomic_init(&r->percpu_ptr, (uintptr_t)(a->base + (size_t)index * SLOT_BYTES));
+	zero_slots(r);
+	return 0;
+}
+
+/* Runs a grace period after kill(): nobody adds to the slots any more. */
+static void fold_slots_after_grace_period(struct rcu_head *head)
+{
+	struct kb_percpu_data *data = kb_container_of(head, struct kb_percpu_data, rcu);
+	struct kref_percpu *r = data->ref;
+	unsigned long sum;
+
+	kb_rcu_callback_entry();
+	sum = sum_slots(r);
+	atomic_fetch_add_explicit(&data->count, (long)(sum - KB_PERCPU_BIAS), memory_order_relaxed);
+	atomic_store_explicit(&data->folded, true, memory_order_release);
+	/* Drop the reference kill() took to keep the ref alive until now. */
+	if (atomic_fetch_sub_explicit(&data->count, 1, memory_order_release) == 1) {
+		kb_acquire_after_dec(&data->count);
+		data->release(r);
+	}
+}
+
+int kref_percpu_init_atomic_in(struct kref_percpu *r, struct kb_percpu_arena *a)
+{
+	int err = kref_percpu_init_in(r, a);
+
+	if (err)
+		return err;
+	atomic_store_explicit(&r->data->count, 1, memory_order_relaxed);
+	atomic_store_explicit(&r->data->folded, true, memory_order_relaxed);
+	atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_ATOMIC, memory_order_relaxed);
+	return 0;
+}
+
+int kref_percpu_init_atomic(struct kref_percpu *r)
+{
+	struct kb_percpu_arena *a = kb_percpu_default_arena();
+
+	return a ? kref_percpu_init_atomic_in(r, a) : -ENOMEM;
+}
+
+/* Killing a ref that never left atomic mode: nothing to fold, no grace period. */
+static int kill_atomic_mode(struct kref_percpu *r)
+{
+	atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_DEAD, memory_order_release);
+	return kref_percpu_put(r, r->data->release);
+}
+
+int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *))
+{
+	struct kb_percpu_data *data = r->data;
+	uintptr_t old;
+
+	data->release = release;
+	old = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
+	if ((old & KB_PERCPU_FLAGS) == KB_PERCPU_ATOMIC)
+		return kill_atomic_mode(r);
+	/* Hold a reference across the switch so the count cannot hit zero
+	 * before the slots are folded in. */
+	atomic_fetch_add_explicit(&data->count, 1, memory_order_relaxed);
+	old = atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_FLAGS, memory_order_release);
+	if (kb_unlikely(old & KB_PERCPU_DEAD)) {
+		atomic_fetch_add_explicit(&double_kills, 1, memory_order_relaxed);
+		fprintf(stderr, "percpu_ref_kill called more than once\n");
+		atomic_fetch_sub_explicit(&data->count, 1, memory_order_relaxed);
+		return 0;
+	}
+	/* The initial reference; cannot be the last while the bias is in.
+	 * Dropped before queueing the fold, which may run at once. */
+	atomic_fetch_sub_explicit(&data->count, 1, memory_order_release);
+	kb_rcu_call(&data->rcu, fold_slots_after_grace_period);
+	return 0;
+}
+
+void kref_percpu_barrier(void)
+{
+	kb_rcu_barrier();
+}
+
+bool kb_percpu_dec_not_one(struct kref_percpu *r)
+{
+	long old;
+	bool done = true;
+
+	kb_rcu_read_lock();
+	if (!kb_percpu_add_fast(r, -1)) {
+		old = atomic_load_explicit(&r->data->count, memory_order_relaxed);
+		do {
+			if (old == 1) {
+				done = false;
+				break;
+			}
+		} while (!atomic_compare_exchange_weak_explicit(&r->data->count, &old, old - 1,
+					memory_order_release, memory_order_relaxed));
+	}
+	kb_rcu_read_unlock();
+	return done;
+}
+
+long kref_percpu_read(const struct kref_percpu *r)
+{
+	unsigned long count = (unsigned long)atomic_load_explicit(&r->data->count, memory_order_relaxed);
+
+	if (atomic_load_explicit(&r->data->folded, memory_order_acquire))
+		return (long)count;
+	return (long)(count - KB_PERCPU_BIAS + sum_slots(r));
+}
+
+bool kref_percpu_is_dead(const struct kref_percpu *r)
+{
+	return atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & KB_PERCPU_DEAD;
+}
+
+bool kref_percpu_is_atomic(const struct kref_percpu *r)
+{
+	return atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & KB_PERCPU_ATOMIC;
+}
+
+int kref_percpu_reinit(struct kref_percpu *r)
+{
+	if (!kref_percpu_is_dead(r) || atomic_load_explicit(&r->data->count, memory_order_acquire) != 0)
+		return -EBUSY;
+	zero_slots(r);
+	atomic_store_explicit(&r->data->folded, false, memory_order_relaxed);
+	atomic_store_explicit(&r->data->count, (long)(1 + KB_PERCPU_BIAS), memory_order_relaxed);
+	atomic_fetch_and_explicit(&r->percpu_ptr, ~KB_PERCPU_FLAGS, memory_order_release);
+	return 0;
+}
+
+void kref_percpu_destroy(struct kref_percpu *r)
+{
+	if (!r->data)
+		return;
+	arena_give_back(r->data->arena, r->data->index);
+	free(r->data);
+	r->data = NULL;
+}
+
+unsigned long kb_percpu_double_kills(void)
+{
+	return atomic_load_explicit(&double_kills, memory_order_relaxed);
+}

@@ -1,0 +1,640 @@
+#!/usr/bin/python3
+"""Turn a krefbench results CSV into PNG and SVG charts.
+
+    plots/plot.py RESULTS.csv [--out DIR]
+
+Charts (each written as .png and .svg):
+  throughput-<workload>   total ops/s (median over reps) vs threads, one line
+                          per backend, log y; floors `shared` and `uncontended`
+                          drawn as dashed grey reference lines
+  nsop-maxthreads         grouped bars: median ns per op at the highest thread
+                          count, backends x workloads; every floor as a dashed
+                          grey reference line
+  norm-maxthreads         the same for `norm` (ns_per_op over the matching
+                          floor); skipped when the file has no norm values
+
+DIR defaults to <dir of CSV>/<stem>-plots. The sidecar <stem>.json, when
+present, gives the title (cpu_model, topology, host).
+
+Exit status: 0 charts written; 2 bad input or bad arguments (one line on
+stderr starting "plot: "); 1 the charts could not be written.
+
+Layout of this file, so that `--compare A.csv B.csv` can be added later:
+  load_results()   parse + validate one CSV            -> Results
+  load_sidecar()   the optional JSON beside it          -> dict
+  series()/median_stats()  aggregation over repetitions
+  draw_*()         one function per chart kind, each returns a Figure
+  render_results() draws every chart of one Results into a directory
+  main()           argument handling and error reporting
+A comparison would call load_results() twice, aggregate both with the same
+keys (config_columns(), category_key()), and add draw_compare_*() functions.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import statistics
+import sys
+
+REQUIRED_COLUMNS = ("backend", "workload", "threads", "placement", "objects",
+                    "work_ns", "rep", "iterations", "ns_per_op", "ops_per_s",
+                    "norm", "fairness", "cpus", "check")
+
+# Columns that describe a configuration (as opposed to a measurement). When
+# one of them takes several values for the same backend, workload and thread
+# count, the series are kept apart and labelled; otherwise they are ignored.
+CONFIG_COLUMNS = ("placement", "objects", "work_ns", "variant", "writer_rate")
+
+FLOOR_BACKEND = "floor"
+FLOOR_ORDER = ("local", "uncontended", "shared", "pingpong")
+# Floors overlaid on the throughput charts (ops/s reference).
+THROUGHPUT_FLOORS = ("shared", "uncontended")
+BACKEND_ORDER = ("atomic", "refcount", "rcuref", "percpu", "urcu_ref",
+                 "mutex", "null")
+WORKLOAD_ORDER = ("hammer", "private", "spread", "handoff", "lookup_rcu",
+                  "lookup_mutex")
+LOOKUP_WORKLOADS = ("lookup_rcu", "lookup_mutex")
+
+FLOOR_STYLE = {  # grey shade and dash pattern per floor, all dashed
+    "local": ("0.70", (2, 2)),
+    "uncontended": ("0.55", (4, 2)),
+    "shared": ("0.35", (7, 3)),
+    "pingpong": ("0.15", (10, 3, 2, 3)),
+}
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+LINESTYLES = ("-", "--", "-.", ":")
+
+EXIT_BAD_INPUT = 2
+EXIT_WRITE_FAILED = 1
+
+
+class InputError(Exception):
+    """Bad input or arguments: reported as one 'plot: ' line, exit 2."""
+
+
+class WriteError(Exception):
+    """The charts could not be written: one 'plot: ' line, exit 1."""
+
+
+# ---------------------------------------------------------------- input
+
+class Results:
+    """One parsed results file."""
+
+    def __init__(self, path, columns, rows, skipped_check):
+        self.path = path
+        self.columns = columns      # header names, in file order
+        self.rows = rows            # list of dicts (see _parse_row)
+        self.skipped_check = skipped_check  # rows dropped: check != ok
+
+    @property
+    def floors(self):
+        return [r for r in self.rows if r["backend"] == FLOOR_BACKEND]
+
+    @property
+    def benches(self):
+        return [r for r in self.rows if r["backend"] != FLOOR_BACKEND]
+
+
+def _number(text, column, where, allow_empty=False):
+    text = text.strip()
+    if text == "" and allow_empty:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{where}: {column} {text!r} is not a number")
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {column} {text!r} is not a finite number")
+    if value < 0:
+        raise InputError(f"{where}: {column} {text!r} is negative")
+    return value
+
+
+def _threads(text, where):
+    text = text.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"{where}: threads {text!r} is not an integer")
+    if value < 1:
+        raise InputError(f"{where}: threads {text!r} is not a positive count")
+    return value
+
+
+def _parse_row(fields, where):
+    row = dict(fields)
+    row["backend"] = row["backend"].strip()
+    row["workload"] = row["workload"].strip()
+    if not row["backend"]:
+        raise InputError(f"{where}: empty backend")
+    if not row["workload"]:
+        raise InputError(f"{where}: empty workload")
+    row["threads"] = _threads(row["threads"], where)
+    row["ns_per_op"] = _number(row["ns_per_op"], "ns_per_op", where)
+    row["ops_per_s"] = _number(row["ops_per_s"], "ops_per_s", where)
+    row["norm"] = _number(row["norm"], "norm", where, allow_empty=True)
+    row["check"] = row["check"].strip()
+    for col in CONFIG_COLUMNS:
+        if col in row:
+            row[col] = (row[col] or "").strip()
+    return row
+
+
+def load_results(path):
+    """Parse and validate a results CSV. Raises InputError."""
+    try:
+        if os.path.isdir(path):
+            raise InputError(f"{path} is a directory, not a results CSV")
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}")
+    if not text.strip():
+        raise InputError(f"{path}: empty file (no header, no rows)")
+
+    try:
+        reader = csv.reader(text.splitlines())
+        header = None
+        rows = []
+        skipped_check = 0
+        for fields in reader:
+            if not fields or all(not x.strip() for x in fields):
+                continue  # blank line
+            if header is None:
+                header = [h.strip() for h in fields]
+                missing = [c for c in REQUIRED_COLUMNS if c not in header]
+                if missing:
+                    raise InputError(
+                        f"{path}: header lacks required column(s) "
+                        f"{', '.join(missing)} (is this a krefbench results CSV?)")
+                continue
+            where = f"{path} line {reader.line_num}"
+            if [x.strip() for x in fields] == header:
+                continue  # a repeated header (concatenated files)
+            if len(fields) != len(header):
+                raise InputError(f"{where}: {len(fields)} fields, "
+                                 f"header has {len(header)}")
+            row = _parse_row(zip(header, fields), where)
+            if row["check"] not in ("", "ok"):
+                skipped_check += 1
+                continue
+            rows.append(row)
+    except csv.Error as e:
+        raise InputError(f"{path}: malformed CSV: {e}")
+
+    if skipped_check and not rows:
+        raise InputError(f"{path}: every row failed its self-check "
+                         f"(check != ok); nothing to plot")
+    if not rows:
+        raise InputError(f"{path}: no data rows")
+    res = Results(path, header, rows, skipped_check)
+    if not res.benches:
+        raise InputError(f"{path}: only floor rows, no benchmark rows")
+    return res
+
+
+def load_sidecar(csv_path):
+    """The optional <stem>.json beside the CSV; {} when absent or unusable."""
+    stem, _ = os.path.splitext(csv_path)
+    path = stem + ".json"
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        warn(f"ignoring sidecar {path}: {e}")
+        return {}
+    if not isinstance(meta, dict):
+        warn(f"ignoring sidecar {path}: not a JSON object")
+        return {}
+    return meta
+
+
+def chart_title(meta, csv_path):
+    """'krefbench — <cpu_model> — <topology>' or the file name."""
+    parts = [str(meta[k]).strip() for k in ("cpu_model", "topology")
+             if isinstance(meta.get(k), (str, int, float)) and str(meta[k]).strip()]
+    if not parts and isinstance(meta.get("host"), str) and meta["host"].strip():
+        parts = [meta["host"].strip()]
+    if not parts:
+        parts = [os.path.basename(csv_path)]
+    title = " — ".join(["krefbench"] + parts)
+    if len(title) > 100 and len(parts) > 1:  # long topology: second line
+        title = " — ".join(["krefbench"] + parts[:-1]) + "\n" + parts[-1]
+    return title
+
+
+# ---------------------------------------------------------------- aggregation
+
+def ordered(values, order):
+    """Known names in their fixed order, then the others sorted."""
+    values = set(values)
+    return [v for v in order if v in values] + sorted(values - set(order))
+
+
+def median_stats(values):
+    """(median, min, max, n) of the non-None values, or None if none."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals), len(vals)
+
+
+def config_columns(rows, columns):
+    """Config columns that vary for the same (backend, workload, threads).
+
+    A column that only changes with the thread count (e.g. `objects` for the
+    private workload) does not split a series.
+    """
+    varying = []
+    for col in CONFIG_COLUMNS:
+        if col not in columns:
+            continue
+        seen = {}
+        for r in rows:
+            key = (r["backend"], r["workload"], r["threads"])
+            seen.setdefault(key, set()).add(r[col])
+        if any(len(v) > 1 for v in seen.values()):
+            varying.append(col)
+    return varying
+
+
+def config_of(row, cfg_cols):
+    return tuple((c, row[c]) for c in cfg_cols)
+
+
+def config_label(cfg):
+    return ", ".join(f"{c}={v if v != '' else '-'}" for c, v in cfg)
+
+
+def series(rows, field, cfg_cols):
+    """{(backend, cfg): {threads: median_stats}} for one workload's rows."""
+    groups = {}
+    for r in rows:
+        key = (r["backend"], config_of(r, cfg_cols))
+        groups.setdefault(key, {}).setdefault(r["threads"], []).append(r[field])
+    out = {}
+    for key, by_t in groups.items():
+        stats = {t: median_stats(v) for t, v in by_t.items()}
+        stats = {t: s for t, s in stats.items() if s is not None}
+        if stats:
+            out[key] = stats
+    return out
+
+
+def floor_series(floors, workload, field, placements):
+    """{threads: median_stats} for one floor, restricted to the placements
+    of the chart when floors were measured for them."""
+    rows = [r for r in floors if r["workload"] == workload]
+    if placements:
+        same = [r for r in rows if r["placement"] in placements]
+        rows = same or rows
+    by_t = {}
+    for r in rows:
+        by_t.setdefault(r["threads"], []).append(r[field])
+    stats = {t: median_stats(v) for t, v in by_t.items()}
+    return {t: s for t, s in stats.items() if s is not None}
+
+
+def category_key(row, cfg_cols):
+    """A bar-chart category: the workload plus its varying config."""
+    return (row["workload"], config_of(row, cfg_cols))
+
+
+# ---------------------------------------------------------------- drawing
+
+def setup_matplotlib():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib import ticker
+    except ImportError as e:
+        raise WriteError(f"matplotlib is not available ({e}); "
+                         f"install python3-matplotlib")
+    matplotlib.rcParams.update({
+        "svg.fonttype": "none",      # keep text as text in SVG
+        "svg.hashsalt": "krefbench",  # stable element ids
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "font.size": 9,
+    })
+    return plt, ticker
+
+
+class Style:
+    """Stable colour and marker per backend across every chart of a run."""
+
+    def __init__(self, backends):
+        import matplotlib
+        palette = matplotlib.colormaps["tab10"].colors
+        names = ordered(backends, BACKEND_ORDER)
+        self.color = {b: palette[i % len(palette)] for i, b in enumerate(names)}
+        self.marker = {b: MARKERS[i % len(MARKERS)] for i, b in enumerate(names)}
+
+
+def _thread_axis(ax, ticker, threads):
+    threads = sorted(set(threads))
+    if len(threads) > 1 and threads[-1] / threads[0] >= 8:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(threads)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    if len(threads) == 1:
+        ax.set_xlim(threads[0] - 1, threads[0] + 1)
+    ax.set_xlabel("threads")
+
+
+def _legend(ax, title=None):
+    # Outside the axes, on the right: never covers a line or a bar.
+    # Backends first, then the reference lines (floors).
+    handles, labels = ax.get_legend_handles_labels()
+    pairs = sorted(zip(handles, labels),
+                   key=lambda hl: hl[1].startswith(("floor", "=")))
+    ax.legend([h for h, _ in pairs], [l for _, l in pairs],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+              fontsize="small", title=title, title_fontsize="small")
+
+
+def _floor_line(ax, name, stats, label_suffix=""):
+    color, dashes = FLOOR_STYLE.get(name, ("0.5", (5, 3)))
+    ax.axhline(stats[0], color=color, linestyle="--", dashes=dashes,
+               linewidth=1.2, label=f"floor: {name}{label_suffix}", zorder=1)
+
+
+def draw_throughput(plt, ticker, style, title, workload, rows, floors, cfg_cols):
+    """Total ops/s vs threads for one workload; one line per backend."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    data = series(rows, "ops_per_s", cfg_cols)
+    backends = ordered({b for b, _ in data}, BACKEND_ORDER)
+    cfgs = sorted({c for _, c in data})
+    threads = {t for s in data.values() for t in s}
+    lo, hi = min(threads), max(threads)
+    for b in backends:
+        for ci, cfg in enumerate(cfgs):
+            s = data.get((b, cfg))
+            if not s:
+                continue
+            ts = sorted(s)
+            med = [s[t][0] for t in ts]
+            err = [[s[t][0] - s[t][1] for t in ts], [s[t][2] - s[t][0] for t in ts]]
+            label = b + (f" ({config_label(cfg)})" if cfg else "")
+            ax.errorbar(ts, med, yerr=err, label=label, color=style.color[b],
+                        marker=style.marker[b], markersize=5, capsize=2,
+                        linestyle=LINESTYLES[ci % len(LINESTYLES)], linewidth=1.5,
+                        zorder=3)
+    placements = {r["placement"] for r in rows}
+    for name in THROUGHPUT_FLOORS:
+        fs = {t: v for t, v in floor_series(floors, name, "ops_per_s",
+                                            placements).items() if lo <= t <= hi}
+        if len(fs) > 1:
+            ts = sorted(fs)
+            color, dashes = FLOOR_STYLE[name]
+            ax.plot(ts, [fs[t][0] for t in ts], color=color, linestyle="--",
+                    dashes=dashes, linewidth=1.2, label=f"floor: {name}", zorder=1)
+        elif len(fs) == 1:
+            (t, st), = fs.items()
+            _floor_line(ax, name, st, f" ({t} thr)")
+    ax.set_yscale("log", nonpositive="mask")
+    _thread_axis(ax, ticker, threads)
+    ax.set_ylabel("ops/s (all threads)")
+    where = f", placement {next(iter(placements))}" if len(placements) == 1 else ""
+    ax.set_title(f"throughput — workload {workload}{where} "
+                 f"(median of reps, whiskers min–max)", fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    _legend(ax, "backend")
+    return fig
+
+
+def _maxthreads_table(rows, field, cfg_by_workload):
+    """Categories and {(category, backend): median_stats} at each category's
+    highest thread count."""
+    cats = {}
+    for r in rows:
+        cats.setdefault(category_key(r, cfg_by_workload[r["workload"]]), []).append(r)
+    order = ordered({w for w, _ in cats}, WORKLOAD_ORDER)
+    keys = sorted(cats, key=lambda k: (order.index(k[0]), k[1]))
+    tmax = {k: max(r["threads"] for r in cats[k]) for k in keys}
+    table = {}
+    for k in keys:
+        by_b = {}
+        for r in cats[k]:
+            if r["threads"] == tmax[k]:
+                by_b.setdefault(r["backend"], []).append(r[field])
+        for b, vals in by_b.items():
+            st = median_stats(vals)
+            if st is not None:
+                table[(k, b)] = st
+    keys = [k for k in keys if any((k, b) in table for b in
+                                   {b for _, b in table})]
+    return keys, tmax, table
+
+
+def draw_maxthreads_bars(plt, style, title, rows, floors, field, cfg_by_workload,
+                         ylabel, what):
+    """Grouped bars of `field` at the highest thread count; None if no data."""
+    keys, tmax, table = _maxthreads_table(rows, field, cfg_by_workload)
+    if not table:
+        return None
+    backends = ordered({b for _, b in table}, BACKEND_ORDER)
+    nb = len(backends)
+    width = 0.8 / nb
+    fig_w = max(8.0, 2.5 + len(keys) * (0.25 * nb + 0.6))
+    fig, ax = plt.subplots(figsize=(min(fig_w, 30.0), 5))
+    uniform = len({tmax[k] for k in keys}) == 1
+    for bi, b in enumerate(backends):
+        xs, med, lo, hi = [], [], [], []
+        for ki, k in enumerate(keys):
+            st = table.get((k, b))
+            if st is None:
+                continue
+            xs.append(ki - 0.4 + width * (bi + 0.5))
+            med.append(st[0])
+            lo.append(st[0] - st[1])
+            hi.append(st[2] - st[0])
+        if xs:
+            ax.bar(xs, med, width * 0.92, yerr=[lo, hi], label=b,
+                   color=style.color[b], capsize=2, zorder=3,
+                   error_kw={"linewidth": 0.8})
+    labels = []
+    for k in keys:
+        lab = k[0]
+        if k[1]:
+            lab += "\n" + config_label(k[1])
+        if not uniform:
+            lab += f"\n@{tmax[k]} threads"
+        labels.append(lab)
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels(labels)
+    ax.set_xlim(-0.6, len(keys) - 0.4)
+    ax.grid(False, axis="x")
+
+    values = [v[0] for v in table.values()]
+    if field == "ns_per_op":
+        placements = {r["placement"] for r in rows}
+        t_all = max(tmax.values())
+        for name in ordered({r["workload"] for r in floors}, FLOOR_ORDER):
+            fs = floor_series(floors, name, "ns_per_op", placements)
+            if not fs:
+                continue
+            t = t_all if t_all in fs else max(fs)
+            _floor_line(ax, name, fs[t], f" ({t} thr)")
+            values.append(fs[t][0])
+    elif field == "norm":
+        ax.axhline(1.0, color="0.35", linestyle="--", dashes=(7, 3),
+                   linewidth=1.2, label="= matching floor", zorder=1)
+        values.append(1.0)
+    positive = [v for v in values if v > 0]
+    if positive and len(positive) == len(values) and max(positive) / min(positive) > 50:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    at = f"at {tmax[keys[0]]} threads" if uniform else "at each workload's highest thread count"
+    ax.set_title(f"{what} {at} (median of reps, whiskers min–max)", fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    _legend(ax, "backend")
+    return fig
+
+
+# ---------------------------------------------------------------- output
+
+def default_out_dir(csv_path):
+    stem = os.path.splitext(os.path.basename(csv_path))[0]
+    return os.path.join(os.path.dirname(csv_path) or ".", stem + "-plots")
+
+
+def prepare_out_dir(out_dir):
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(f"--out {out_dir} exists and is not a directory")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise WriteError(f"cannot create {out_dir}: {e.strerror or e}")
+
+
+def save_figure(plt, fig, out_dir, name, protect):
+    """Write <name>.png and <name>.svg; returns the paths written."""
+    written = []
+    for ext in ("png", "svg"):
+        path = os.path.join(out_dir, f"{name}.{ext}")
+        if os.path.realpath(path) in protect:
+            raise WriteError(f"refusing to overwrite input file {path}")
+        try:
+            if ext == "png":
+                fig.savefig(path, format="png", dpi=120, bbox_inches="tight",
+                            metadata={"Software": None})
+            else:
+                fig.savefig(path, format="svg", bbox_inches="tight",
+                            metadata={"Date": None})
+        except OSError as e:
+            raise WriteError(f"cannot write {path}: {e.strerror or e}")
+        written.append(path)
+        print(path, flush=True)
+    plt.close(fig)
+    return written
+
+
+def render_results(res, meta, out_dir):
+    """Draw every chart for one results file. Returns (charts, files)."""
+    plt, ticker = setup_matplotlib()
+    title = chart_title(meta, res.path)
+    stem = os.path.splitext(res.path)[0]
+    protect = {os.path.realpath(res.path), os.path.realpath(stem + ".json")}
+    benches, floors = res.benches, res.floors
+    style = Style({r["backend"] for r in benches})
+    workloads = ordered({r["workload"] for r in benches}, WORKLOAD_ORDER)
+    cfg_by_workload = {
+        w: config_columns([r for r in benches if r["workload"] == w], res.columns)
+        for w in workloads}
+
+    charts, files = 0, []
+    for w in workloads:
+        rows = [r for r in benches if r["workload"] == w]
+        fig = draw_throughput(plt, ticker, style, title, w, rows, floors,
+                              cfg_by_workload[w])
+        files += save_figure(plt, fig, out_dir, f"throughput-{safe_name(w)}", protect)
+        charts += 1
+
+    lookup = any(w in LOOKUP_WORKLOADS for w in workloads)
+    nsop_label = ("ns per get+put or lookup (per thread)" if lookup
+                  else "ns per get+put (per thread)")
+    fig = draw_maxthreads_bars(plt, style, title, benches, floors, "ns_per_op",
+                               cfg_by_workload, nsop_label,
+                               "median ns per op")
+    files += save_figure(plt, fig, out_dir, "nsop-maxthreads", protect)
+    charts += 1
+
+    if any(r["norm"] is not None for r in benches):
+        fig = draw_maxthreads_bars(plt, style, title, benches, floors, "norm",
+                                   cfg_by_workload,
+                                   "norm: ns per op ÷ matching floor (×)",
+                                   "median norm")
+        if fig is not None:
+            files += save_figure(plt, fig, out_dir, "norm-maxthreads", protect)
+            charts += 1
+    return charts, files
+
+
+def safe_name(text):
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+# ---------------------------------------------------------------- CLI
+
+def warn(msg):
+    print(f"plot: warning: {msg}", file=sys.stderr, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise InputError(f"{message} (see --help)")
+
+
+def parse_args(argv):
+    p = _Parser(prog="plot.py",
+                description="Charts (PNG + SVG) from a krefbench results CSV.")
+    p.add_argument("results", metavar="RESULTS.csv", help="results file")
+    p.add_argument("--out", metavar="DIR",
+                   help="output directory (default: <dir of CSV>/<stem>-plots)")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        res = load_results(args.results)
+        if res.skipped_check:
+            warn(f"skipped {res.skipped_check} row(s) whose self-check failed "
+                 f"(check != ok)")
+        meta = load_sidecar(args.results)
+        out_dir = args.out or default_out_dir(args.results)
+        prepare_out_dir(out_dir)
+        charts, _ = render_results(res, meta, out_dir)
+        print(f"plots: {charts} charts in {out_dir}")
+        return 0
+    except InputError as e:
+        print(f"plot: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except WriteError as e:
+        print(f"plot: {e}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    except KeyboardInterrupt:
+        print("plot: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line, traceback only on request
+        if os.environ.get("KREFBENCH_PLOT_DEBUG"):
+            raise
+        print(f"plot: internal error: {type(e).__name__}: {e} "
+              f"(KREFBENCH_PLOT_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+/*
+ * A tiny test vocabulary: CHECK prints every assertion it makes and counts
+ * failures; check_summary() prints "N passed, N failed" and gives the exit
+ * status. Checks are never skipped silently.
+ */
+#ifndef KREFBENCH_TESTS_CHECK_H
+#define KREFBENCH_TESTS_CHECK_H
+
+#include <stdio.h>
+
+static unsigned int check_passed, check_failed;
+
+#define CHECK(cond, ...)							\
+	do {									\
+		if (cond) {							\
+			check_passed++;						\
+		} else {							\
+			check_failed++;						\
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);	\
+			printf(__VA_ARGS__);					\
+			printf("\n");						\
+		}								\
+	} while (0)
+
+#define CHECK_EQ(a, b, what)							\
+	do {									\
+		long long _a = (long long)(a), _b = (long long)(b);		\
+		CHECK(_a == _b, "%s: got %lld, want %lld", what, _a, _b);	\
+	} while (0)
+
+static inline int check_summary(void)
+{
+	printf("%u passed, %u failed\n", check_passed, check_failed);
+	fflush(stdout);
+	return check_failed ? 1 : 0;
+}
+
+#endif

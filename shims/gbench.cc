@@ -72,10 +72,14 @@ private:
 		r.spec = spec_of(name);
 		r.threads = static_cast<int>(run.threads);
 		r.repetition = static_cast<int>(run.repetition_index < 0 ? 0 : run.repetition_index);
-		r.iterations = static_cast<uint64_t>(run.iterations);
-		// Reported times are already per thread (the library divides the
-		// summed thread times by the thread count); iterations are per thread.
-		r.real_ns = run.real_accumulated_time * 1e9 / static_cast<double>(run.iterations);
+		// The library counts iterations over all threads, and reports
+		// real time per thread (summed thread times / threads); CPU time
+		// is summed over threads. Measured on libbenchmark 1.7.1 with a
+		// sleep-per-iteration body; tests/test_gbench.c pins it down.
+		double threads = static_cast<double>(run.threads);
+		double per_thread_iters = static_cast<double>(run.iterations) / threads;
+		r.iterations = static_cast<uint64_t>(per_thread_iters);
+		r.real_ns = run.real_accumulated_time * 1e9 / per_thread_iters;
 		r.cpu_ns = run.cpu_accumulated_time * 1e9 / static_cast<double>(run.iterations);
 		r.error = run.error_occurred ? run.error_message.c_str() : nullptr;
 		r.counters = counters.data();

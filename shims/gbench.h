@@ -53,7 +53,7 @@ struct gb_result {
 	int repetition;		/* 0-based */
 	uint64_t iterations;	/* per thread */
 	double real_ns;		/* wall clock per iteration, per thread */
-	double cpu_ns;		/* CPU time per iteration, per thread */
+	double cpu_ns;		/* CPU time per iteration (all threads' CPU / all iterations) */
 	const char *error;	/* non-NULL when the run was skipped with an error */
 	const struct gb_counter *counters;
 	int ncounters;

@@ -7,7 +7,9 @@
  * planner never walks the hwloc tree again and behaves the same whether the
  * topology came from this machine, an XML file or a synthetic string.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* sched_getcpu; the build also sets it */
+#endif
 #include "placement.h"
 
 #include <ctype.h>

@@ -1,0 +1,164 @@
+#include "environment.h"
+
+#include <gnu/libc-version.h>
+#include <hwloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "core/backends.h"
+#include "core/cpu.h"
+
+#ifndef KREFBENCH_CFLAGS
+#define KREFBENCH_CFLAGS "unknown"
+#endif
+#ifndef KREFBENCH_URCU_VERSION
+#define KREFBENCH_URCU_VERSION "?"
+#endif
+#ifndef KREFBENCH_GBENCH_VERSION
+#define KREFBENCH_GBENCH_VERSION "?"
+#endif
+#ifndef KREFBENCH_SOURCE_DIR
+#define KREFBENCH_SOURCE_DIR "."
+#endif
+
+static void read_first_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+void kb_env_cpu_model(char *buf, size_t len)
+{
+	char line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	snprintf(buf, len, "unknown CPU");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (!colon || (strncmp(line, "model name", 10) && strncmp(line, "Model", 5)))
+			continue;
+		colon += 2;
+		colon[strcspn(colon, "\n")] = 0;
+		snprintf(buf, len, "%s", colon);
+		break;
+	}
+	fclose(f);
+}
+
+static void git_commit(char *buf, size_t len)
+{
+	char cmd[1024];
+	FILE *p;
+
+	snprintf(buf, len, "unknown");
+	snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse HEAD 2>/dev/null; "
+		 "git -C '%s' status --porcelain --untracked-files=no 2>/dev/null | head -n1",
+		 KREFBENCH_SOURCE_DIR, KREFBENCH_SOURCE_DIR);
+	p = popen(cmd, "r");
+	if (!p)
+		return;
+	if (fgets(buf, (int)len, p)) {
+		char dirty[64];
+
+		buf[strcspn(buf, "\n")] = 0;
+		if (fgets(dirty, sizeof(dirty), p))
+			strncat(buf, "-dirty", len - strlen(buf) - 1);
+	}
+	pclose(p);
+}
+
+/* JSON string body: escape quotes, backslashes and control characters. */
+static void put_json_string(FILE *f, const char *key, const char *value, bool last)
+{
+	fprintf(f, "  \"%s\": \"", key);
+	for (const char *c = value ? value : ""; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if ((unsigned char)*c < 0x20)
+			fprintf(f, "\\u%04x", *c);
+		else
+			fputc(*c, f);
+	}
+	fprintf(f, "\"%s\n", last ? "" : ",");
+}
+
+static void sysfs_or(const char *path, const char *fallback, char *buf, size_t len)
+{
+	read_first_line(path, buf, len);
+	if (!buf[0])
+		snprintf(buf, len, "%s", fallback);
+}
+
+static void put_backend_sizes(FILE *f)
+{
+	fprintf(f, "  \"bytes_per_object\": {");
+	for (unsigned int i = 0; i < kb_nbackends; i++)
+		fprintf(f, "%s\"%s\": %zu", i ? ", " : "", kb_backends[i]->name,
+			kb_backends[i]->bytes_per_object());
+	fprintf(f, "},\n");
+}
+
+int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_env_extra *x)
+{
+	char tmp[4096], buf[512], host[256] = "unknown";
+	struct utsname u;
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	gethostname(host, sizeof(host) - 1);
+	fprintf(f, "{\n");
+	put_json_string(f, "host", host, false);
+	kb_env_cpu_model(buf, sizeof(buf));
+	put_json_string(f, "cpu_model", buf, false);
+	kb_topo_summary(topo, buf, sizeof(buf));
+	put_json_string(f, "topology", buf, false);
+	fprintf(f, "  \"pus\": %d,\n  \"possible_cpus\": %d,\n", kb_topo_npus(topo), kb_possible_cpus());
+	if (uname(&u) == 0) {
+		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.machine);
+		put_json_string(f, "kernel", buf, false);
+	}
+	put_json_string(f, "compiler", "gcc " __VERSION__, false);
+	put_json_string(f, "cflags", KREFBENCH_CFLAGS, false);
+	put_json_string(f, "glibc", gnu_get_libc_version(), false);
+	git_commit(buf, sizeof(buf));
+	put_json_string(f, "git_commit", buf, false);
+	sysfs_or("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "not readable", buf, sizeof(buf));
+	put_json_string(f, "governor", buf, false);
+	sysfs_or("/sys/devices/system/cpu/cpufreq/boost", "", buf, sizeof(buf));
+	if (!buf[0])
+		sysfs_or("/sys/devices/system/cpu/intel_pstate/no_turbo", "not readable", buf, sizeof(buf));
+	put_json_string(f, "boost_or_no_turbo", buf, false);
+	sysfs_or("/sys/devices/system/cpu/smt/control", "not readable", buf, sizeof(buf));
+	put_json_string(f, "smt", buf, false);
+	put_json_string(f, "rseq", kb_rseq_available() ? "registered by glibc" : "not registered", false);
+	put_json_string(f, "percpu_fast_path", "per-CPU atomic add (rseq cpu_id picks the slot)", false);
+	snprintf(buf, sizeof(buf), "hwloc %u.%u.%u, liburcu %s, Google Benchmark %s (Debian libbenchmark)",
+		 hwloc_get_api_version() >> 16, (hwloc_get_api_version() >> 8) & 0xff,
+		 hwloc_get_api_version() & 0xff, KREFBENCH_URCU_VERSION, KREFBENCH_GBENCH_VERSION);
+	put_json_string(f, "tools", buf, false);
+	put_json_string(f, "gbench_library_build", x->gbench_build ? x->gbench_build : "unknown", false);
+	put_backend_sizes(f);
+	put_json_string(f, "placement", x->placement, false);
+	fprintf(f, "  \"rows\": %d,\n", x->rows);
+	put_json_string(f, "status", x->status, false);
+	put_json_string(f, "command_line", x->command_line, true);
+	fprintf(f, "}\n");
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}

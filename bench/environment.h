@@ -1,0 +1,20 @@
+/* The run's environment, written as the JSON sidecar of a results file. */
+#ifndef KREFBENCH_BENCH_ENVIRONMENT_H
+#define KREFBENCH_BENCH_ENVIRONMENT_H
+
+#include "placement.h"
+
+struct kb_env_extra {
+	const char *command_line;
+	const char *placement;
+	const char *gbench_build;	/* from Google Benchmark's JSON, or NULL */
+	int rows;
+	const char *status;		/* "running", "complete", "interrupted" */
+};
+
+/* Writes path (replacing an earlier version of this run's own sidecar). */
+int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_env_extra *x);
+/* "model name" from /proc/cpuinfo (or the arm64 equivalent), for titles. */
+void kb_env_cpu_model(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * Floors (backend `floor`): what the hardware itself costs, measured in the
+ * same run with the same placement, so every figure has a yardstick.
+ *   local        a non-atomic inc/dec pair on the thread's own line
+ *   uncontended  an atomic fetch_add/fetch_sub pair on the thread's own line
+ *   shared       the same pair on one line for all threads
+ *   pingpong     a line bounced by CAS between threads 0 and 1; reported per
+ *                one-way transfer (each iteration is a round trip)
+ */
+#include "floors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct line {
+	atomic_long v;
+} __attribute__((aligned(2 * KB_CACHELINE)));
+
+struct floor_run {
+	const struct kb_floor *floor;
+	const struct kb_topo *topo;
+	const int *cpus;
+	int threads;
+	struct line *own;		/* one per thread */
+	struct line shared;
+	struct kb_thread *thr;
+	pthread_barrier_t barrier;
+	char setup_error[160];
+};
+
+static bool floor_prologue(struct gb_state *st, struct floor_run *run, struct kb_thread **me)
+{
+	int t = gb_thread_index(st);
+	char err[200];
+
+	*me = &run->thr[t];
+	if (run->setup_error[0]) {
+		gb_skip_with_error(st, run->setup_error);
+		return false;
+	}
+	(*me)->cpu = kb_place_bind_self(run->topo, run->cpus[t], err, sizeof(err));
+	if ((*me)->cpu < 0) {
+		gb_skip_with_error(st, err);
+		return false;
+	}
+	return true;
+}
+
+static void floor_epilogue(struct gb_state *st, struct floor_run *run, struct kb_thread *me)
+{
+	char name[32];
+	double fastest = 0, slowest = INFINITY;
+
+	snprintf(name, sizeof(name), "cpu.%d", gb_thread_index(st));
+	gb_counter_set(st, name, me->cpu);
+	pthread_barrier_wait(&run->barrier);
+	if (gb_thread_index(st) != 0)
+		return;
+	for (int t = 0; t < run->threads; t++) {
+		double dt = (double)(run->thr[t].t_end_ns - run->thr[t].t_start_ns);
+		double rate = dt > 0 ? 1.0 / dt : 0;
+
+		fastest = rate > fastest ? rate : fastest;
+		slowest = rate < slowest ? rate : slowest;
+	}
+	gb_counter_set(st, "fairness", fastest > 0 ? slowest / fastest : 0);
+	gb_counter_set(st, "check", 0);
+}
+
+static void local_body(struct gb_state *st, void *vrun)
+{
+	struct floor_run *run = vrun;
+	struct kb_thread *me;
+
+	if (!floor_prologue(st, run, &me))
+		return;
+	volatile long *v = (volatile long *)&run->own[gb_thread_index(st)].v;
+	while (gb_keep_running_batch(st, KB_BATCH)) {
+		kb_batch_begin(me);
+		for (int i = 0; i < KB_BATCH; i++) {
+			*v = *v + 1;
+			*v = *v - 1;
+		}
+		kb_batch_end(me);
+	}
+	floor_epilogue(st, run, me);
+}
+
+static void atomic_pair_loop(struct gb_state *st, struct kb_thread *me, atomic_long *v)
+{
+	while (gb_keep_running_batch(st, KB_BATCH)) {
+		kb_batch_begin(me);
+		for (int i = 0; i < KB_BATCH; i++) {
+			atomic_fetch_add_explicit(v, 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(v, 1, memory_order_release);
+		}
+		kb_batch_end(me);
+	}
+}
+
+static void uncontended_body(struct gb_state *st, void *vrun)
+{
+	struct floor_run *run = vrun;
+	struct kb_thread *me;
+
+	if (!floor_prologue(st, run, &me))
+		return;
+	atomic_pair_loop(st, me, &run->own[gb_thread_index(st)].v);
+	floor_epilogue(st, run, me);
+}
+
+static void shared_body(struct gb_state *st, void *vrun)
+{
+	struct floor_run *run = vrun;
+	struct kb_thread *me;
+
+	if (!floor_prologue(st, run, &me))
+		return;
+	atomic_pair_loop(st, me, &run->shared.v);
+	floor_epilogue(st, run, me);
+}
+
+/* Thread 0 moves even→odd, thread 1 odd→even: one round trip per iteration. */
+static void pingpong_body(struct gb_state *st, void *vrun)
+{
+	struct floor_run *run = vrun;
+	struct kb_thread *me;
+	const long parity = gb_thread_index(st) & 1;
+	atomic_long *v = &run->shared.v;
+
+	if (!floor_prologue(st, run, &me))
+		return;
+	while (gb_keep_running_batch(st, KB_BATCH)) {
+		kb_batch_begin(me);
+		for (int i = 0; i < KB_BATCH; i++) {
+			long seen;
+
+			do {
+				seen = atomic_load_explicit(v, memory_order_acquire);
+			} while ((seen & 1) != parity);
+			atomic_compare_exchange_strong_explicit(v, &seen, seen + 1,
+					memory_order_acq_rel, memory_order_relaxed);
+		}
+		kb_batch_end(me);
+	}
+	if (gb_thread_index(st) == 0)
+		gb_counter_set(st, "transfers_per_iteration", 2);
+	floor_epilogue(st, run, me);
+}
+
+const struct kb_floor kb_floors[] = {
+	{ "local", local_body, 0 },
+	{ "uncontended", uncontended_body, 0 },
+	{ "shared", shared_body, 0 },
+	{ "pingpong", pingpong_body, 2 },
+};
+const int kb_nfloors = sizeof(kb_floors) / sizeof(kb_floors[0]);
+
+static void floor_setup(int threads, void *vrun)
+{
+	struct floor_run *run = vrun;
+
+	run->threads = threads;
+	run->setup_error[0] = 0;
+	run->own = aligned_alloc(sizeof(struct line), sizeof(struct line) * (size_t)threads);
+	run->thr = aligned_alloc(sizeof(struct kb_thread), sizeof(struct kb_thread) * (size_t)threads);
+	if (!run->own || !run->thr) {
+		snprintf(run->setup_error, sizeof(run->setup_error), "out of memory");
+		return;
+	}
+	memset(run->own, 0, sizeof(struct line) * (size_t)threads);
+	memset(run->thr, 0, sizeof(struct kb_thread) * (size_t)threads);
+	atomic_init(&run->shared.v, 0);
+	pthread_barrier_init(&run->barrier, NULL, (unsigned int)threads);
+}
+
+static void floor_teardown(int threads, void *vrun)
+{
+	struct floor_run *run = vrun;
+
+	(void)threads;
+	if (run->own && run->thr)
+		pthread_barrier_destroy(&run->barrier);
+	free(run->own);
+	free(run->thr);
+	run->own = NULL;
+	run->thr = NULL;
+}
+
+void *kb_floor_run_new(const struct kb_floor *f, const struct kb_topo *topo, const int *cpus)
+{
+	struct floor_run *run = aligned_alloc(_Alignof(struct floor_run),
+					      (sizeof(struct floor_run) + _Alignof(struct floor_run) - 1) /
+					      _Alignof(struct floor_run) * _Alignof(struct floor_run));
+
+	if (!run)
+		return NULL;
+	memset(run, 0, sizeof(*run));
+	run->floor = f;
+	run->topo = topo;
+	run->cpus = cpus;
+	return run;
+}
+
+void kb_floor_fill_spec(struct gb_spec *spec, const struct kb_floor *f, void *run)
+{
+	spec->body = f->body;
+	spec->setup = floor_setup;
+	spec->teardown = floor_teardown;
+	spec->ctx = run;
+}

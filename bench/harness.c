@@ -1,0 +1,236 @@
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rcu.h"
+
+int kb_backend_index(const struct kb_backend *b)
+{
+	for (unsigned int i = 0; i < kb_nbackends; i++)
+		if (kb_backends[i] == b)
+			return (int)i;
+	return -1;
+}
+
+void kb_obj_released(void *ref)
+{
+	struct kb_obj *obj = kb_container_of(ref, struct kb_obj, ref);
+
+	atomic_fetch_add_explicit(&obj->releases, 1, memory_order_relaxed);
+}
+
+static void table_release(void *handle) { kb_obj_released(handle); }
+
+uint64_t kb_work_calibrate(uint64_t ns)
+{
+	const uint64_t probe = 1u << 22;
+	uint64_t best = UINT64_MAX;
+
+	if (!ns)
+		return 0;
+	for (int round = 0; round < 5; round++) {	/* best of 5: least disturbed */
+		uint64_t t0 = kb_now_ns();
+
+		kb_work(probe);
+		uint64_t dt = kb_now_ns() - t0;
+		if (dt < best)
+			best = dt;
+	}
+	return (uint64_t)llround((double)ns * (double)probe / (double)(best ? best : 1));
+}
+
+/* ---- self-check verdicts, as small codes that ride in a counter ---- */
+
+#define KB_MAX_CHECKS 64
+static char check_texts[KB_MAX_CHECKS][160];
+static int ncheck_texts;
+static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int check_code(const char *text)
+{
+	int code;
+
+	pthread_mutex_lock(&check_lock);
+	for (code = 0; code < ncheck_texts; code++)
+		if (strcmp(check_texts[code], text) == 0)
+			break;
+	if (code == ncheck_texts && ncheck_texts < KB_MAX_CHECKS)
+		snprintf(check_texts[ncheck_texts++], sizeof(check_texts[0]), "%s", text);
+	pthread_mutex_unlock(&check_lock);
+	return code + 1;
+}
+
+const char *kb_check_text(int code)
+{
+	if (code == 0)
+		return "ok";
+	if (code < 1 || code > ncheck_texts)
+		return "check result lost";
+	return check_texts[code - 1];
+}
+
+/* ---- per-thread prologue and epilogue ---- */
+
+bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_thread **me)
+{
+	int t = gb_thread_index(st);
+	char err[200];
+
+	*me = &run->thr[t];
+	if (run->setup_error[0]) {
+		gb_skip_with_error(st, run->setup_error);
+		return false;
+	}
+	(*me)->cpu = kb_place_bind_self(run->topo, run->cpus[t], err, sizeof(err));
+	if ((*me)->cpu < 0) {
+		gb_skip_with_error(st, err);
+		return false;
+	}
+	if (run->backend->flags & KB_DEFERRED_RELEASE)
+		kb_rcu_register();	/* before the clock starts */
+	return true;
+}
+
+void kb_run_barrier(struct kb_run *run) { pthread_barrier_wait(&run->barrier); }
+
+static int count_not_one(struct kb_run *run)
+{
+	int bad = 0;
+
+	for (int i = 0; i < run->objects; i++)
+		bad += run->backend->read(kb_obj_ref(run, i)) != 1;
+	return bad;
+}
+
+static int count_not_released_once(struct kb_run *run)
+{
+	int bad = 0;
+
+	for (int i = 0; i < run->objects; i++)
+		bad += atomic_load_explicit(&run->objs[i].releases, memory_order_relaxed) != 1;
+	return bad;
+}
+
+static int released_early(struct kb_run *run)
+{
+	int n = 0;
+
+	for (int i = 0; i < run->objects; i++)
+		n += atomic_load_explicit(&run->objs[i].releases, memory_order_relaxed);
+	for (int t = 0; t < run->threads; t++)
+		n += (int)run->thr[t].unexpected_releases;
+	return n;
+}
+
+/* Thread 0, every thread quiescent: counts, then kill, then releases. */
+static int check_run(struct kb_run *run)
+{
+	const struct kb_backend *be = run->backend;
+	char text[160];
+	int bad;
+
+	if ((bad = released_early(run)) != 0) {
+		snprintf(text, sizeof(text), "%d release(s) during the run", bad);
+		return check_code(text);
+	}
+	if ((bad = count_not_one(run)) != 0) {
+		snprintf(text, sizeof(text), "%d object(s) not back to count 1", bad);
+		return check_code(text);
+	}
+	for (int i = 0; i < run->objects; i++)
+		be->kill(kb_obj_ref(run, i));
+	be->sync();
+	if (!(be->flags & KB_COUNTS))
+		return released_early(run) == 0 ? 0 : check_code("null backend released");
+	if ((bad = count_not_released_once(run)) != 0) {
+		snprintf(text, sizeof(text), "%d object(s) not released exactly once", bad);
+		return check_code(text);
+	}
+	return 0;
+}
+
+static void publish_fairness(struct gb_state *st, struct kb_run *run)
+{
+	double fastest = 0, slowest = INFINITY;
+
+	for (int t = 0; t < run->threads; t++) {
+		double dt = (double)(run->thr[t].t_end_ns - run->thr[t].t_start_ns);
+		double rate = dt > 0 ? 1.0 / dt : 0;	/* same iterations per thread */
+
+		fastest = rate > fastest ? rate : fastest;
+		slowest = rate < slowest ? rate : slowest;
+	}
+	gb_counter_set(st, "fairness", fastest > 0 ? slowest / fastest : 0);
+}
+
+void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_thread *me)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "cpu.%d", gb_thread_index(st));
+	gb_counter_set(st, name, me->cpu);
+	kb_run_barrier(run);
+	if (gb_thread_index(st) != 0)
+		return;
+	publish_fairness(st, run);
+	gb_counter_set(st, "check", check_run(run));
+}
+
+/* ---- setup and teardown, called by the library around each run ---- */
+
+static void run_free(struct kb_run *run)
+{
+	free(run->objs);
+	free(run->thr);
+	run->objs = NULL;
+	run->thr = NULL;
+}
+
+void kb_run_setup(int threads, void *vrun)
+{
+	struct kb_run *run = vrun;
+	const struct kb_backend *be = run->backend;
+
+	run->setup_error[0] = 0;
+	run->threads = threads;
+	run->objects = run->workload->objects(threads, run->objects_knob);
+	run->objs = aligned_alloc(sizeof(struct kb_obj), sizeof(struct kb_obj) * (size_t)run->objects);
+	run->thr = aligned_alloc(sizeof(struct kb_thread), sizeof(struct kb_thread) * (size_t)threads);
+	if (!run->objs || !run->thr) {
+		snprintf(run->setup_error, sizeof(run->setup_error), "out of memory");
+		return;
+	}
+	memset(run->objs, 0, sizeof(struct kb_obj) * (size_t)run->objects);
+	memset(run->thr, 0, sizeof(struct kb_thread) * (size_t)threads);
+	for (int t = 0; t < threads; t++)
+		run->thr[t].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(t + 1);
+	for (int i = 0; i < run->objects; i++)
+		if (be->init(kb_obj_ref(run, i), table_release) != 0) {
+			snprintf(run->setup_error, sizeof(run->setup_error),
+				 "%s: init failed for object %d of %d", be->name, i, run->objects);
+			run->objects = i;
+			return;
+		}
+	pthread_barrier_init(&run->barrier, NULL, (unsigned int)threads);
+	run->barrier_ready = true;
+	if (run->workload->setup && run->workload->setup(run) != 0 && !run->setup_error[0])
+		snprintf(run->setup_error, sizeof(run->setup_error), "workload setup failed");
+}
+
+void kb_run_teardown(int threads, void *vrun)
+{
+	struct kb_run *run = vrun;
+
+	(void)threads;
+	if (run->workload->teardown)
+		run->workload->teardown(run);
+	for (int i = 0; i < run->objects; i++)
+		run->backend->destroy(kb_obj_ref(run, i));
+	if (run->barrier_ready)
+		pthread_barrier_destroy(&run->barrier);
+	run->barrier_ready = false;
+	run_free(run);
+}

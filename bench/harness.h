@@ -1,0 +1,156 @@
+/*
+ * What every workload shares: the per-run context, the objects under test,
+ * per-thread state, calibrated work, and the prologue/epilogue that pin a
+ * thread before its timed loop and check the run after it.
+ *
+ * A workload body is written once as a macro over the backend name and
+ * instantiated per backend (KB_FOR_EACH_BACKEND), so its timed loop calls the
+ * backend's inline operations directly: no indirect call per operation. Only
+ * setup, kill and the self-check go through the runtime table.
+ */
+#ifndef KREFBENCH_BENCH_HARNESS_H
+#define KREFBENCH_BENCH_HARNESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/atomic.h"
+#include "core/backends.h"
+#include "core/compiler.h"
+#include "core/mutex.h"
+#include "core/null.h"
+#include "core/percpu.h"
+#include "core/refcount.h"
+#include "core/urcu_ref.h"
+#include "gbench.h"
+#include "placement.h"
+
+/* Same order as kb_backends[] in core/backends.c (checked at startup). */
+#define KB_FOR_EACH_BACKEND(X) X(atomic) X(refcount) X(percpu) X(mutex) X(null) X(urcu_ref)
+enum {
+	KB_BACKEND_INDEX_atomic, KB_BACKEND_INDEX_refcount, KB_BACKEND_INDEX_percpu,
+	KB_BACKEND_INDEX_mutex, KB_BACKEND_INDEX_null, KB_BACKEND_INDEX_urcu_ref,
+	KB_NBACKENDS_BUILT
+};
+
+/* Iterations between two looks at the clock and the library. */
+#define KB_BATCH 1024
+
+/* Room for any backend's handle; objects never share a line pair. */
+#define KB_OBJ_REF_BYTES 64
+struct kb_obj {
+	unsigned char ref[KB_OBJ_REF_BYTES] __attribute__((aligned(16)));
+	atomic_int releases;
+} __attribute__((aligned(2 * KB_CACHELINE)));
+
+struct kb_thread {
+	uint64_t t_start_ns, t_end_ns;	/* own timed loop, for fairness */
+	uint64_t unexpected_releases;
+	uint64_t rng;
+	int cpu;
+	void *scratch;			/* workload-owned */
+} __attribute__((aligned(2 * KB_CACHELINE)));
+
+struct kb_workload;
+
+struct kb_run {
+	const struct kb_backend *backend;
+	const struct kb_workload *workload;
+	const struct kb_topo *topo;
+	const int *cpus;		/* planned CPU of each thread */
+	int threads;
+	int objects_knob;		/* --objects */
+	int objects;			/* objects allocated for this run */
+	uint64_t work_iters;		/* calibrated spin between get and put */
+	struct kb_obj *objs;
+	struct kb_thread *thr;
+	pthread_barrier_t barrier;
+	bool barrier_ready;
+	char setup_error[160];
+	void *wctx;			/* workload-owned */
+};
+
+/* One workload: bodies per backend, its own setup/teardown, its check. */
+struct kb_workload {
+	const char *name;
+	const char *about;
+	int (*objects)(int threads, int objects_knob);	/* how many objects a run needs */
+	void (*body[8])(struct gb_state *st, void *run);	/* indexed like kb_backends[] */
+	int (*setup)(struct kb_run *run);		/* optional */
+	void (*teardown)(struct kb_run *run);		/* optional */
+};
+
+extern const struct kb_workload kb_workload_hammer, kb_workload_private,
+	kb_workload_spread, kb_workload_handoff;
+
+static inline uint64_t kb_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Calibrated busy work: `iters` dependent steps the compiler cannot remove. */
+static inline void kb_work(uint64_t iters)
+{
+	for (uint64_t i = 0; i < iters; i++)
+		kb_barrier();
+}
+
+uint64_t kb_work_calibrate(uint64_t ns);
+
+static inline uint64_t kb_rand(uint64_t *s)	/* xorshift64 */
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static inline void *kb_obj_ref(struct kb_run *run, int i) { return run->objs[i].ref; }
+
+/* Called by the per-backend release functions the hot loops pass to put. */
+void kb_obj_released(void *ref);
+
+#define KB_DEFINE_RELEASE(B)							\
+	static void kb_release_##B(struct kref_##B *r) { kb_obj_released(r); }
+
+/* Pin and record the CPU; false (and the run skipped) on failure. */
+bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_thread **me);
+/*
+ * Each thread stamps its own start and the end of every batch, so fairness
+ * compares the threads' own loop times, not the library's end barrier.
+ * One clock read per KB_BATCH operations.
+ */
+static inline void kb_batch_begin(struct kb_thread *me)
+{
+	if (kb_unlikely(!me->t_start_ns))
+		me->t_start_ns = kb_now_ns();
+}
+
+static inline void kb_batch_end(struct kb_thread *me) { me->t_end_ns = kb_now_ns(); }
+/*
+ * After the timed loop: wait for every thread, let thread 0 verify the counts
+ * are back to one, drop every initial reference and verify each object was
+ * released exactly once, and publish fairness, CPUs and the check as counters.
+ */
+void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_thread *me);
+/* Barrier for all threads of the run (post-loop phases only). */
+void kb_run_barrier(struct kb_run *run);
+
+/* The self-check's verdict for a code in the "check" counter. */
+const char *kb_check_text(int code);
+
+int kb_backend_index(const struct kb_backend *b);
+
+/* gb_spec setup/teardown for every workload run. */
+void kb_run_setup(int threads, void *run);
+void kb_run_teardown(int threads, void *run);
+
+#endif

@@ -1,0 +1,258 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct kb_workload *const kb_all_workloads[] = {
+	&kb_workload_hammer, &kb_workload_private, &kb_workload_spread, &kb_workload_handoff,
+};
+const int kb_nall_workloads = sizeof(kb_all_workloads) / sizeof(kb_all_workloads[0]);
+
+static void usage(void)
+{
+	printf("usage: krefbench [options]\n"
+	       "  --backends LIST     comma-separated, or 'all' (%s)\n"
+	       "  --workloads LIST    comma-separated, or 'all' (hammer, private, spread, handoff)\n"
+	       "  --threads LIST      e.g. 1,2,4 (default: 1, powers of two, all PUs)\n"
+	       "  --placement P       compact | cores | scatter | CPU list like 0,2,4-7 (default cores)\n"
+	       "  --objects K         objects for spread (default 16)\n"
+	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
+	       "  --time S            minimum seconds per repetition (default 0.2)\n"
+	       "  --reps N            repetitions (default 5)\n"
+	       "  --quick             3 repetitions of 0.02 s: a smoke run\n"
+	       "  --no-floors         skip the hardware floors\n"
+	       "  --out FILE          results CSV (default RESULTS_DIR/<host>-<UTC time>.csv)\n"
+	       "  --results-dir DIR   where default results go (default results)\n"
+	       "  --plan              print the thread->CPU plan and exit\n"
+	       "  --topology T        plan for an hwloc XML file or synthetic description\n"
+	       "                      (e.g. 'pack:2 numa:4 core:16 pu:2'); only with --plan\n"
+	       "  --oversubscribe     allow more threads than PUs\n",
+	       kb_backend_names());
+}
+
+static int parse_backends(char *list, struct kb_options *o, char *err, size_t errlen)
+{
+	o->nbackends = 0;
+	if (strcmp(list, "all") == 0) {
+		for (unsigned int i = 0; i < kb_nbackends; i++)
+			o->backends[o->nbackends++] = kb_backends[i];
+		return 0;
+	}
+	for (char *save, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		const struct kb_backend *b = kb_backend_find(name);
+
+		if (!b) {
+			snprintf(err, errlen, "unknown backend '%s' (valid: %s)", name, kb_backend_names());
+			return -1;
+		}
+		if (o->nbackends == KB_NBACKENDS_BUILT) {
+			snprintf(err, errlen, "backend '%s' given twice", name);
+			return -1;
+		}
+		o->backends[o->nbackends++] = b;
+	}
+	if (!o->nbackends) {
+		snprintf(err, errlen, "--backends needs at least one name");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct kb_workload *find_workload(const char *name)
+{
+	for (int i = 0; i < kb_nall_workloads; i++)
+		if (strcmp(kb_all_workloads[i]->name, name) == 0)
+			return kb_all_workloads[i];
+	return NULL;
+}
+
+static int parse_workloads(char *list, struct kb_options *o, char *err, size_t errlen)
+{
+	o->nworkloads = 0;
+	if (strcmp(list, "all") == 0) {
+		for (int i = 0; i < kb_nall_workloads; i++)
+			o->workloads[o->nworkloads++] = kb_all_workloads[i];
+		return 0;
+	}
+	for (char *save, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		const struct kb_workload *w = find_workload(name);
+
+		if (!w) {
+			snprintf(err, errlen, "unknown workload '%s' (valid: hammer, private, spread, handoff)", name);
+			return -1;
+		}
+		if (o->nworkloads == KB_MAX_WORKLOADS) {
+			snprintf(err, errlen, "too many workloads");
+			return -1;
+		}
+		o->workloads[o->nworkloads++] = w;
+	}
+	if (!o->nworkloads) {
+		snprintf(err, errlen, "--workloads needs at least one name");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return (errno || end == s || *end || *out < min || *out > max) ? -1 : 0;
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return (errno || end == s || *end || !(*out >= min && *out <= max)) ? -1 : 0;
+}
+
+enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECTS, OPT_WORK,
+	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
+	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_HELP };
+
+static const struct option long_options[] = {
+	{ "backends", required_argument, 0, OPT_BACKENDS },
+	{ "workloads", required_argument, 0, OPT_WORKLOADS },
+	{ "threads", required_argument, 0, OPT_THREADS },
+	{ "placement", required_argument, 0, OPT_PLACEMENT },
+	{ "objects", required_argument, 0, OPT_OBJECTS },
+	{ "work-ns", required_argument, 0, OPT_WORK },
+	{ "time", required_argument, 0, OPT_TIME },
+	{ "reps", required_argument, 0, OPT_REPS },
+	{ "quick", no_argument, 0, OPT_QUICK },
+	{ "no-floors", no_argument, 0, OPT_NO_FLOORS },
+	{ "out", required_argument, 0, OPT_OUT },
+	{ "results-dir", required_argument, 0, OPT_RESULTS_DIR },
+	{ "plan", no_argument, 0, OPT_PLAN },
+	{ "topology", required_argument, 0, OPT_TOPOLOGY },
+	{ "oversubscribe", no_argument, 0, OPT_OVERSUB },
+	{ "print-path-to", required_argument, 0, OPT_PRINT_PATH },
+	{ "help", no_argument, 0, OPT_HELP },
+	{ 0, 0, 0, 0 },
+};
+
+static int apply_option(int opt, char *arg, struct kb_options *o, char *err, size_t errlen)
+{
+	long v;
+
+	switch (opt) {
+	case OPT_BACKENDS: return parse_backends(arg, o, err, errlen);
+	case OPT_WORKLOADS: return parse_workloads(arg, o, err, errlen);
+	case OPT_THREADS: o->threads_text = arg; return 0;
+	case OPT_PLACEMENT: o->placement_text = arg; return 0;
+	case OPT_OBJECTS:
+		if (parse_long(arg, 1, 1 << 20, &v))
+			break;
+		o->objects = (int)v;
+		return 0;
+	case OPT_WORK:
+		if (parse_long(arg, 0, 100000000, &v))
+			break;
+		o->work_ns = (uint64_t)v;
+		return 0;
+	case OPT_TIME:
+		if (parse_double(arg, 0.001, 3600, &o->time_s))
+			break;
+		return 0;
+	case OPT_REPS:
+		if (parse_long(arg, 1, 1000, &v))
+			break;
+		o->reps = (int)v;
+		return 0;
+	case OPT_QUICK: o->quick = true; o->reps = 3; o->time_s = 0.02; return 0;
+	case OPT_NO_FLOORS: o->floors = false; return 0;
+	case OPT_OUT: o->out = arg; return 0;
+	case OPT_RESULTS_DIR: o->results_dir = arg; return 0;
+	case OPT_PLAN: o->plan_only = true; return 0;
+	case OPT_TOPOLOGY: o->topology = arg; return 0;
+	case OPT_OVERSUB: o->oversubscribe = true; return 0;
+	case OPT_PRINT_PATH: o->print_path_to = arg; return 0;
+	}
+	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
+	return -1;
+}
+
+int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen)
+{
+	int opt;
+	char all[] = "all", defaults[] = "hammer,private,spread,handoff";
+
+	memset(o, 0, sizeof(*o));
+	o->placement_text = "cores";
+	o->time_s = 0.2;
+	o->reps = 5;
+	o->floors = true;
+	o->results_dir = "results";
+	parse_backends(all, o, err, errlen);
+	parse_workloads(defaults, o, err, errlen);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		if (opt == OPT_HELP || opt == 'h') {
+			usage();
+			return 1;
+		}
+		if (opt == '?' || opt == ':') {
+			snprintf(err, errlen, "unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+			return -1;
+		}
+		if (apply_option(opt, optarg, o, err, errlen))
+			return -1;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int default_threads(int npus, int *out, int max)
+{
+	int n = 0;
+
+	for (int t = 1; t < npus && n < max; t *= 2)
+		out[n++] = t;
+	if (n < max)
+		out[n++] = npus;
+	return n;
+}
+
+int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, char *err, size_t errlen)
+{
+	char buf[1024];
+	int n = 0;
+	long v;
+
+	if (!o->threads_text)
+		return default_threads(npus, out, max);
+	snprintf(buf, sizeof(buf), "%s", o->threads_text);
+	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (parse_long(tok, -1000000, 1000000, &v) || v < 1) {
+			snprintf(err, errlen, "bad thread count '%s' (must be 1 or more)", tok);
+			return -1;
+		}
+		if (v > npus && !o->oversubscribe) {
+			snprintf(err, errlen, "%ld threads but this machine has %d PUs (use --oversubscribe to allow)",
+				 v, npus);
+			return -1;
+		}
+		if (n == max) {
+			snprintf(err, errlen, "too many thread counts");
+			return -1;
+		}
+		out[n++] = (int)v;
+	}
+	if (!n) {
+		snprintf(err, errlen, "--threads needs at least one count");
+		return -1;
+	}
+	return n;
+}

@@ -1,0 +1,43 @@
+/* The benchmark binary's command line. */
+#ifndef KREFBENCH_BENCH_OPTIONS_H
+#define KREFBENCH_BENCH_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/backends.h"
+#include "harness.h"
+
+#define KB_MAX_WORKLOADS 8
+
+struct kb_options {
+	const struct kb_backend *backends[KB_NBACKENDS_BUILT];
+	int nbackends;
+	const struct kb_workload *workloads[KB_MAX_WORKLOADS];
+	int nworkloads;
+	const char *threads_text;	/* NULL: 1, powers of two, all PUs */
+	const char *placement_text;
+	int objects;
+	uint64_t work_ns;
+	double time_s;
+	int reps;
+	bool quick;
+	bool floors;
+	bool plan_only;
+	bool oversubscribe;
+	const char *topology;		/* synthetic description or XML path */
+	const char *out;		/* results CSV path */
+	const char *results_dir;
+	const char *print_path_to;	/* write the CSV path here (for run.sh) */
+};
+
+/* 0: run; 1: --help was printed; -1: bad input, message in err. */
+int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen);
+/* Thread counts for npus PUs: the list given, or 1, powers of two, npus. */
+int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, char *err, size_t errlen);
+
+extern const struct kb_workload *const kb_all_workloads[];
+extern const int kb_nall_workloads;
+
+#endif

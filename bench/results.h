@@ -1,0 +1,35 @@
+/*
+ * Results: one CSV row per repetition, appended (one write(2) per row, so a
+ * signal never leaves half a row) as each benchmark finishes, and a JSON
+ * sidecar with the environment. A results file is created exclusively: a
+ * run never overwrites an earlier one.
+ */
+#ifndef KREFBENCH_BENCH_RESULTS_H
+#define KREFBENCH_BENCH_RESULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KB_CSV_HEADER "backend,workload,threads,placement,objects,work_ns,rep,iterations," \
+	"ns_per_op,ops_per_s,norm,fairness,cpus,check"
+
+struct kb_row {
+	const char *backend, *workload, *placement;
+	int threads, objects, rep;
+	uint64_t work_ns, iterations;
+	double ns_per_op, ops_per_s, norm, fairness;	/* norm < 0: unknown */
+	char cpus[1024];
+	char check[200];
+};
+
+struct kb_results;
+
+/* Creates path exclusively; NULL and a message when it exists or cannot be written. */
+struct kb_results *kb_results_open(const char *path, char *err, size_t errlen);
+int kb_results_append(struct kb_results *r, const struct kb_row *row);
+int kb_results_rows(const struct kb_results *r);
+int kb_results_fd(const struct kb_results *r);
+void kb_results_close(struct kb_results *r);
+
+#endif

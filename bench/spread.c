@@ -1,0 +1,47 @@
+/* spread: threads pick among K shared objects at random — the contention knob.
+ * The pick (xorshift + multiply-shift) is part of each operation. */
+#include "harness.h"
+
+static int spread_objects(int threads, int knob)
+{
+	(void)threads;
+	return knob > 0 ? knob : 16;
+}
+
+#define SPREAD(B)								\
+KB_DEFINE_RELEASE(B)								\
+static void spread_##B(struct gb_state *st, void *vrun)			\
+{										\
+	struct kb_run *run = vrun;						\
+	struct kb_thread *me;							\
+	const uint64_t work = run->work_iters;					\
+	const uint64_t k = (uint64_t)run->objects;				\
+										\
+	if (!kb_thread_prologue(st, run, &me))					\
+		return;								\
+	uint64_t rng = me->rng;							\
+	while (gb_keep_running_batch(st, KB_BATCH)) {				\
+		kb_batch_begin(me);						\
+		for (int i = 0; i < KB_BATCH; i++) {				\
+			uint64_t pick = ((kb_rand(&rng) >> 32) * k) >> 32;	\
+			struct kref_##B *obj = kb_obj_ref(run, (int)pick);	\
+			kref_##B##_get(obj);					\
+			kb_work(work);						\
+			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\
+				me->unexpected_releases++;			\
+		}								\
+		kb_batch_end(me);						\
+	}									\
+	me->rng = rng;								\
+	kb_thread_epilogue(st, run, me);					\
+}
+
+KB_FOR_EACH_BACKEND(SPREAD)
+
+#define BODY(B) [KB_BACKEND_INDEX_##B] = spread_##B,
+const struct kb_workload kb_workload_spread = {
+	.name = "spread",
+	.about = "threads pick among --objects K shared objects at random",
+	.objects = spread_objects,
+	.body = { KB_FOR_EACH_BACKEND(BODY) },
+};

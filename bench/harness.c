@@ -125,6 +125,8 @@ static int released_early(struct kb_run *run)
 	return n;
 }
 
+const char *const kb_rcu_flavor_names[] = { "memb", "qsbr", "mb", NULL };
+
 /* Thread 0, every thread quiescent: counts, then kill, then releases. */
 static int check_run(struct kb_run *run)
 {
@@ -132,6 +134,8 @@ static int check_run(struct kb_run *run)
 	char text[160];
 	int bad;
 
+	if (run->workload->check)
+		return run->workload->check(run, text, sizeof(text)) ? check_code(text) : 0;
 	if ((bad = released_early(run)) != 0) {
 		snprintf(text, sizeof(text), "%d release(s) during the run", bad);
 		return check_code(text);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -65,6 +66,10 @@ struct kb_run {
 	int objects_knob;		/* --objects */
 	int objects;			/* objects allocated for this run */
 	uint64_t work_iters;		/* calibrated spin between get and put */
+	double writer_rate;		/* lookup workloads: replacements per second */
+	int variant;			/* workload-specific (lookup_mutex) */
+	int flavor;			/* RCU flavour (lookup_rcu, readside) */
+	bool hot;			/* lookups all hit one key */
 	struct kb_obj *objs;
 	struct kb_thread *thr;
 	pthread_barrier_t barrier;
@@ -81,10 +86,22 @@ struct kb_workload {
 	void (*body[8])(struct gb_state *st, void *run);	/* indexed like kb_backends[] */
 	int (*setup)(struct kb_run *run);		/* optional */
 	void (*teardown)(struct kb_run *run);		/* optional */
+	/* Optional, thread 0 after the run, all threads quiescent: 0 or a
+	 * message. Replaces the generic count check (objects() == 0). */
+	int (*check)(struct kb_run *run, char *text, size_t len);
+	/* Bodies by [backend][flavour or variant] when the workload has them. */
+	void (*body2[8][4])(struct gb_state *st, void *run);
+	const char *const *variants;	/* names of body2's second index; NULL-terminated */
+	bool uses_writer;
+	bool uses_flavor;
 };
 
 extern const struct kb_workload kb_workload_hammer, kb_workload_private,
-	kb_workload_spread, kb_workload_handoff;
+	kb_workload_spread, kb_workload_handoff, kb_workload_lookup_rcu, kb_workload_lookup_mutex;
+
+/* RCU flavours, the index of body2's second dimension for lookup_rcu. */
+enum { KB_RCU_MEMB, KB_RCU_QSBR, KB_RCU_MB, KB_NRCU };
+extern const char *const kb_rcu_flavor_names[];
 
 static inline uint64_t kb_now_ns(void)
 {

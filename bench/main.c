@@ -25,6 +25,8 @@
 /* One registered benchmark: what its rows say. */
 struct entry {
 	const char *backend, *workload;
+	char variant[32];
+	double writer_rate;
 	int threads, objects;
 	void *run;
 	double ns[1000];	/* per repetition, for the median */
@@ -148,7 +150,8 @@ static void register_spec(struct sweep *sw, struct gb_spec *spec, struct entry *
 
 	if (!name)
 		die("out of memory");
-	snprintf(name, 256, "%s/%s/t%d", e->backend, e->workload, e->threads);
+	snprintf(name, 256, "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
+		 e->variant, e->writer_rate, e->threads);
 	spec->name = name;
 	spec->threads = e->threads;
 	spec->repetitions = sw->opt.reps;
@@ -178,8 +181,13 @@ static void register_floors(struct sweep *sw, int threads, const int *cpus)
 	}
 }
 
-static void register_workload(struct sweep *sw, const struct kb_workload *w,
-			      const struct kb_backend *b, int threads, const int *cpus)
+struct knobs {
+	int variant;		/* index into the workload's variants, or -1 */
+	double writer_rate;
+};
+
+static void register_workload(struct sweep *sw, const struct kb_workload *w, const struct kb_backend *b,
+			      int threads, const int *cpus, struct knobs k)
 {
 	struct gb_spec spec = { 0 };
 	struct entry *e = add_entry(sw);
@@ -193,16 +201,41 @@ static void register_workload(struct sweep *sw, const struct kb_workload *w,
 	run->cpus = cpus;
 	run->objects_knob = sw->opt.objects;
 	run->work_iters = sw->work_iters;
+	run->writer_rate = k.writer_rate;
+	run->variant = k.variant;
+	run->flavor = w->uses_flavor ? k.variant : KB_RCU_MEMB;
+	run->hot = sw->opt.hot;
 	e->backend = b->name;
 	e->workload = w->name;
 	e->threads = threads;
-	e->objects = w->objects(threads, sw->opt.objects);
+	e->writer_rate = k.writer_rate;
+	if (k.variant >= 0)
+		snprintf(e->variant, sizeof(e->variant), "%s%s", w->variants[k.variant], sw->opt.hot ? "+hot" : "");
+	e->objects = w->variants ? (sw->opt.objects > 0 ? sw->opt.objects : 1024) : w->objects(threads, sw->opt.objects);
 	e->run = run;
-	spec.body = w->body[kb_backend_index(b)];
+	spec.body = k.variant >= 0 ? w->body2[kb_backend_index(b)][k.variant] : w->body[kb_backend_index(b)];
 	spec.setup = kb_run_setup;
 	spec.teardown = kb_run_teardown;
 	spec.ctx = run;
 	register_spec(sw, &spec, e);
+}
+
+/* One registration per variant (flavour) and writer rate the workload takes. */
+static void register_workload_knobs(struct sweep *sw, const struct kb_workload *w,
+				    const struct kb_backend *b, int threads, const int *cpus)
+{
+	const int *variants = w->uses_flavor ? sw->opt.flavors : sw->opt.variants;
+	int nvariants = !w->variants ? 1 : w->uses_flavor ? sw->opt.nflavors : sw->opt.nvariants;
+	int nrates = w->uses_writer ? sw->opt.nwriter_rates : 1;
+
+	for (int v = 0; v < nvariants; v++)
+		for (int r = 0; r < nrates; r++) {
+			struct knobs k = {
+				.variant = w->variants ? variants[v] : -1,
+				.writer_rate = w->uses_writer ? sw->opt.writer_rates[r] : 0,
+			};
+			register_workload(sw, w, b, threads, cpus, k);
+		}
 }
 
 static void register_sweep(struct sweep *sw, const int *counts, int ncounts)
@@ -214,7 +247,8 @@ static void register_sweep(struct sweep *sw, const int *counts, int ncounts)
 			register_floors(sw, counts[c], cpus);
 		for (int w = 0; w < sw->opt.nworkloads; w++)
 			for (int b = 0; b < sw->opt.nbackends; b++)
-				register_workload(sw, sw->opt.workloads[w], sw->opt.backends[b], counts[c], cpus);
+				register_workload_knobs(sw, sw->opt.workloads[w], sw->opt.backends[b],
+							counts[c], cpus);
 	}
 }
 
@@ -268,8 +302,9 @@ static void print_progress(struct sweep *sw, const struct entry *e)
 	double elapsed = now_s() - sw->t_start, m = median(e->ns, e->nreps);
 	double eta = elapsed / sw->done * (sw->nentries - sw->done);
 
-	fprintf(stderr, "[%d/%d] %s %s %d: %.2f ns/op, eta %.0f s\n", sw->done, sw->nentries,
-		e->backend, e->workload, e->threads, m, eta);
+	fprintf(stderr, "[%d/%d] %s %s%s%s%s %d: %.2f ns/op, eta %.0f s\n", sw->done, sw->nentries,
+		e->backend, e->workload, e->variant[0] ? " " : "", e->variant,
+		e->writer_rate > 0 ? " +writer" : "", e->threads, m, eta);
 }
 
 static void on_result(const struct gb_result *r, void *arg)
@@ -296,6 +331,8 @@ static void on_result(const struct gb_result *r, void *arg)
 	row.objects = e->objects;
 	row.work_ns = sw->opt.work_ns;
 	row.rep = r->repetition;
+	row.variant = e->variant;
+	row.writer_rate = e->writer_rate;
 	row.iterations = r->iterations;
 	row.ns_per_op = r->real_ns / counter(r, "transfers_per_iteration", 1);
 	row.ops_per_s = row.ns_per_op > 0 ? 1e9 * r->threads / row.ns_per_op : 0;
@@ -323,15 +360,17 @@ static void on_result(const struct gb_result *r, void *arg)
 
 /* ---- the summary table: workload × threads rows, a column per backend ---- */
 
-static const struct entry *find_entry(const struct sweep *sw, const char *backend,
-				      const char *workload, int threads)
+static bool same_row(const struct entry *a, const struct entry *b)
 {
-	for (int i = 0; i < sw->nentries; i++) {
-		const struct entry *e = &sw->entries[i];
+	return a->threads == b->threads && a->writer_rate == b->writer_rate &&
+	       !strcmp(a->workload, b->workload) && !strcmp(a->variant, b->variant);
+}
 
-		if (e->threads == threads && !strcmp(e->backend, backend) && !strcmp(e->workload, workload))
-			return e;
-	}
+static const struct entry *find_cell(const struct sweep *sw, const struct entry *row, const char *backend)
+{
+	for (int i = 0; i < sw->nentries; i++)
+		if (!strcmp(sw->entries[i].backend, backend) && same_row(&sw->entries[i], row))
+			return &sw->entries[i];
 	return NULL;
 }
 
@@ -349,21 +388,39 @@ static void print_cell(const struct entry *e)
 	printf(" %16s", cell);
 }
 
-static void print_summary(const struct sweep *sw, const int *counts, int ncounts)
+static bool row_printed_before(const struct sweep *sw, int i)
 {
-	printf("\nmedian ns per op, per thread (norm = / floor: uncontended at 1 thread, shared above)\n");
-	printf("%-10s %7s", "workload", "threads");
+	for (int j = 0; j < i; j++)
+		if (strcmp(sw->entries[j].backend, "floor") && same_row(&sw->entries[j], &sw->entries[i]))
+			return true;
+	return false;
+}
+
+static void print_row_label(const struct entry *e)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "%s%s%s%s", e->workload, e->variant[0] ? " " : "", e->variant,
+		 e->writer_rate > 0 ? " +w" : "");
+	printf("%-28s %7d", label, e->threads);
+}
+
+static void print_summary(const struct sweep *sw)
+{
+	printf("\nmedian ns per op, per thread (norm = / floor: uncontended at 1 thread, shared above;"
+	       " +w = writer on)\n");
+	printf("%-28s %7s", "workload", "threads");
 	for (int b = 0; b < sw->opt.nbackends; b++)
 		printf(" %16s", sw->opt.backends[b]->name);
 	printf("\n");
-	for (int w = 0; w < sw->opt.nworkloads; w++)
-		for (int c = 0; c < ncounts; c++) {
-			printf("%-10s %7d", sw->opt.workloads[w]->name, counts[c]);
-			for (int b = 0; b < sw->opt.nbackends; b++)
-				print_cell(find_entry(sw, sw->opt.backends[b]->name,
-						      sw->opt.workloads[w]->name, counts[c]));
-			printf("\n");
-		}
+	for (int i = 0; i < sw->nentries; i++) {
+		if (!strcmp(sw->entries[i].backend, "floor") || row_printed_before(sw, i))
+			continue;
+		print_row_label(&sw->entries[i]);
+		for (int b = 0; b < sw->opt.nbackends; b++)
+			print_cell(find_cell(sw, &sw->entries[i], sw->opt.backends[b]->name));
+		printf("\n");
+	}
 	if (sw->opt.floors) {
 		printf("floors:");
 		for (int i = 0; i < sw->nentries; i++)
@@ -538,7 +595,7 @@ int main(int argc, char **argv)
 	if (gb_run(NULL, 0, sw.gbench_path, on_result, &sw))
 		die("Google Benchmark refused to run");
 	write_environment(&sw, "complete");
-	print_summary(&sw, counts, ncounts);
+	print_summary(&sw);
 	printf("\nresults: %s (%d rows)\nenvironment: %s\ngoogle benchmark json: %s\n", sw.csv_path,
 	       kb_results_rows(sw.results), sw.json_path, sw.gbench_path);
 	kb_results_close(sw.results);

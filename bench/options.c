@@ -8,17 +8,86 @@
 
 const struct kb_workload *const kb_all_workloads[] = {
 	&kb_workload_hammer, &kb_workload_private, &kb_workload_spread, &kb_workload_handoff,
+	&kb_workload_lookup_rcu, &kb_workload_lookup_mutex,
 };
 const int kb_nall_workloads = sizeof(kb_all_workloads) / sizeof(kb_all_workloads[0]);
+
+static const char *workload_names(void)
+{
+	static char names[256];
+
+	if (!names[0])
+		for (int i = 0; i < kb_nall_workloads; i++) {
+			if (i)
+				strcat(names, ", ");
+			strcat(names, kb_all_workloads[i]->name);
+		}
+	return names;
+}
+
+/* Index of name in a NULL-terminated list, or -1. */
+static int name_index(const char *const *names, const char *name)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int parse_names(char *list, const char *const *names, int *out, int max, int *n,
+		       const char *what, char *err, size_t errlen)
+{
+	*n = 0;
+	for (char *save, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int i = name_index(names, tok);
+
+		if (i < 0 || *n == max) {
+			snprintf(err, errlen, "unknown %s '%s'", what, tok);
+			return -1;
+		}
+		out[(*n)++] = i;
+	}
+	if (!*n) {
+		snprintf(err, errlen, "no %s given", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_rates(char *list, struct kb_options *o, char *err, size_t errlen)
+{
+	o->nwriter_rates = 0;
+	for (char *save, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		double v;
+
+		errno = 0;
+		v = strtod(tok, &end);
+		if (errno || end == tok || *end || !(v >= 0 && v <= 1e6) || o->nwriter_rates == 8) {
+			snprintf(err, errlen, "bad writer rate '%s' (0 to 1000000 per second)", tok);
+			return -1;
+		}
+		o->writer_rates[o->nwriter_rates++] = v;
+	}
+	if (!o->nwriter_rates) {
+		snprintf(err, errlen, "--writer-rate needs at least one rate");
+		return -1;
+	}
+	return 0;
+}
 
 static void usage(void)
 {
 	printf("usage: krefbench [options]\n"
 	       "  --backends LIST     comma-separated, or 'all' (%s)\n"
-	       "  --workloads LIST    comma-separated, or 'all' (hammer, private, spread, handoff)\n"
+	       "  --workloads LIST    comma-separated, or 'all' (%s)\n"
 	       "  --threads LIST      e.g. 1,2,4 (default: 1, powers of two, all PUs)\n"
 	       "  --placement P       compact | cores | scatter | CPU list like 0,2,4-7 (default cores)\n"
-	       "  --objects K         objects for spread (default 16)\n"
+	       "  --objects K         objects for spread (default 16), keys for lookups (default 1024)\n"
+	       "  --writer-rate LIST  lookup workloads: object replacements per second (default 0,1000)\n"
+	       "  --rcu-flavor LIST   lookup_rcu: memb, qsbr, mb (default memb)\n"
+	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default all)\n"
+	       "  --hot               lookups all hit one key\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
 	       "  --time S            minimum seconds per repetition (default 0.2)\n"
 	       "  --reps N            repetitions (default 5)\n"
@@ -30,7 +99,7 @@ static void usage(void)
 	       "  --topology T        plan for an hwloc XML file or synthetic description\n"
 	       "                      (e.g. 'pack:2 numa:4 core:16 pu:2'); only with --plan\n"
 	       "  --oversubscribe     allow more threads than PUs\n",
-	       kb_backend_names());
+	       kb_backend_names(), workload_names());
 }
 
 static int parse_backends(char *list, struct kb_options *o, char *err, size_t errlen)
@@ -81,7 +150,7 @@ static int parse_workloads(char *list, struct kb_options *o, char *err, size_t e
 		const struct kb_workload *w = find_workload(name);
 
 		if (!w) {
-			snprintf(err, errlen, "unknown workload '%s' (valid: hammer, private, spread, handoff)", name);
+			snprintf(err, errlen, "unknown workload '%s' (valid: %s)", name, workload_names());
 			return -1;
 		}
 		if (o->nworkloads == KB_MAX_WORKLOADS) {
@@ -117,7 +186,8 @@ static int parse_double(const char *s, double min, double max, double *out)
 
 enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECTS, OPT_WORK,
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
-	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_HELP };
+	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
+	OPT_HOT, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "backends", required_argument, 0, OPT_BACKENDS },
@@ -136,6 +206,10 @@ static const struct option long_options[] = {
 	{ "topology", required_argument, 0, OPT_TOPOLOGY },
 	{ "oversubscribe", no_argument, 0, OPT_OVERSUB },
 	{ "print-path-to", required_argument, 0, OPT_PRINT_PATH },
+	{ "writer-rate", required_argument, 0, OPT_WRITER_RATE },
+	{ "rcu-flavor", required_argument, 0, OPT_FLAVOR },
+	{ "variant", required_argument, 0, OPT_VARIANT },
+	{ "hot", no_argument, 0, OPT_HOT },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
@@ -176,6 +250,15 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 	case OPT_TOPOLOGY: o->topology = arg; return 0;
 	case OPT_OVERSUB: o->oversubscribe = true; return 0;
 	case OPT_PRINT_PATH: o->print_path_to = arg; return 0;
+	case OPT_WRITER_RATE: return parse_rates(arg, o, err, errlen);
+	case OPT_FLAVOR:
+		return parse_names(arg, kb_rcu_flavor_names, o->flavors, KB_NRCU, &o->nflavors,
+				   "RCU flavour (valid: memb, qsbr, mb)", err, errlen);
+	case OPT_VARIANT:
+		return parse_names(arg, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants,
+				   "lookup_mutex variant (valid: locked, put_return, unless_zero, put_mutex)",
+				   err, errlen);
+	case OPT_HOT: o->hot = true; return 0;
 	}
 	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
 	return -1;
@@ -184,7 +267,7 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen)
 {
 	int opt;
-	char all[] = "all", defaults[] = "hammer,private,spread,handoff";
+	char all[] = "all", rates[] = "0,1000", variants[] = "locked,put_return,unless_zero,put_mutex";
 
 	memset(o, 0, sizeof(*o));
 	o->placement_text = "cores";
@@ -193,7 +276,11 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 	o->floors = true;
 	o->results_dir = "results";
 	parse_backends(all, o, err, errlen);
-	parse_workloads(defaults, o, err, errlen);
+	parse_workloads(all, o, err, errlen);
+	parse_rates(rates, o, err, errlen);
+	o->nflavors = 1;
+	o->flavors[0] = KB_RCU_MEMB;
+	parse_names(variants, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants, "", err, errlen);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		if (opt == OPT_HELP || opt == 'h') {

@@ -30,6 +30,13 @@ struct kb_options {
 	const char *out;		/* results CSV path */
 	const char *results_dir;
 	const char *print_path_to;	/* write the CSV path here (for run.sh) */
+	double writer_rates[8];		/* lookup workloads */
+	int nwriter_rates;
+	int flavors[KB_NRCU];		/* lookup_rcu */
+	int nflavors;
+	int variants[8];		/* lookup_mutex */
+	int nvariants;
+	bool hot;
 };
 
 /* 0: run; 1: --help was printed; -1: bad input, message in err. */

@@ -68,10 +68,11 @@ int kb_results_append(struct kb_results *r, const struct kb_row *row)
 
 	format_optional(norm, sizeof(norm), row->norm);
 	format_optional(fairness, sizeof(fairness), row->fairness);
-	n = snprintf(line, sizeof(line), "%s,%s,%d,%s,%d,%llu,%d,%llu,%.3f,%.0f,%s,%s,\"%s\",\"%s\"\n",
+	n = snprintf(line, sizeof(line), "%s,%s,%d,%s,%d,%llu,%d,%llu,%.3f,%.0f,%s,%s,\"%s\",\"%s\",%s,%g\n",
 		     row->backend, row->workload, row->threads, row->placement, row->objects,
 		     (unsigned long long)row->work_ns, row->rep, (unsigned long long)row->iterations,
-		     row->ns_per_op, row->ops_per_s, norm, fairness, row->cpus, row->check);
+		     row->ns_per_op, row->ops_per_s, norm, fairness, row->cpus, row->check,
+		     row->variant ? row->variant : "", row->writer_rate);
 	if (n < 0 || (size_t)n >= sizeof(line) || write_all(r->fd, line, (size_t)n))
 		return -1;
 	r->rows++;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define KB_CSV_HEADER "backend,workload,threads,placement,objects,work_ns,rep,iterations," \
-	"ns_per_op,ops_per_s,norm,fairness,cpus,check"
+	"ns_per_op,ops_per_s,norm,fairness,cpus,check,variant,writer_rate"
 
 struct kb_row {
 	const char *backend, *workload, *placement;
@@ -21,6 +21,8 @@ struct kb_row {
 	double ns_per_op, ops_per_s, norm, fairness;	/* norm < 0: unknown */
 	char cpus[1024];
 	char check[200];
+	const char *variant;	/* lookup flavour or variant; "" otherwise */
+	double writer_rate;
 };
 
 struct kb_results;

@@ -1,0 +1,446 @@
+/*
+ * lookup_rcu: the kernel's RCU lookup path. Objects live in liburcu's
+ * lock-free hash table (cds_lfht) keyed by id. A reader: rcu_read_lock, look
+ * up a key (uniform over --objects K, or one key with --hot),
+ * get_unless_zero (percpu: tryget), rcu_read_unlock, work, put. An op is one
+ * lookup, whether or not it got a reference.
+ *
+ * A writer thread (--writer-rate N per second; 0 = none) replaces random
+ * objects: the new one goes in with cds_lfht_add_replace, and the table's
+ * reference on the old one is dropped (kill for percpu). The release frees
+ * after a grace period of the table's flavour (call_rcu: kref.rst's
+ * kfree_rcu), poisoning the object first so a late reader is caught.
+ *
+ * Accounting: every object created is released exactly once and freed
+ * exactly once; a reader that ever sees poison fails the check.
+ *
+ * Flavours (--rcu-flavor): memb (default; membarrier, cheap readers), qsbr
+ * (free readers that announce quiescent states once per batch), mb (full
+ * barriers in readers). The reader loop is instantiated per backend and per
+ * flavour, so the read-side calls are direct (inline with _LGPL_SOURCE).
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-mb.h>
+#include <urcu/urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#include "core/rcu.h"
+
+#define LIVE_MAGIC   0x4c49564552454631ull	/* "LIVEREF1" */
+#define POISON_MAGIC 0xdeaddeaddeaddeadull
+
+struct lk_ctx;
+
+struct lk_obj {
+	unsigned char ref[KB_OBJ_REF_BYTES] __attribute__((aligned(16)));	/* first */
+	uint64_t magic;
+	unsigned long key;
+	struct lk_ctx *ctx;
+	atomic_int releases;
+	struct lk_obj *retired_next;	/* null backend only */
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+};
+
+struct lk_ctx {
+	struct cds_lfht *ht;
+	const struct rcu_flavor_struct *flavor;
+	const struct kb_backend *be;
+	int flavor_index;
+	unsigned long nkeys;
+	atomic_long created, released, freed, double_releases, poison_seen;
+	double writer_rate;
+	atomic_bool stop;
+	bool writer_running;
+	pthread_t writer;
+	atomic_long replacements;
+	pthread_mutex_t retired_lock;
+	struct lk_obj *retired;		/* null backend: unlinked, freed after the run */
+};
+
+/* Declared here: the flavour headers map the generic rcu_flavor name to
+ * whichever flavour was included first. */
+extern const struct rcu_flavor_struct urcu_memb_flavor, urcu_qsbr_flavor, urcu_mb_flavor;
+
+#define KB_RCU_memb KB_RCU_MEMB
+#define KB_RCU_qsbr KB_RCU_QSBR
+#define KB_RCU_mb   KB_RCU_MB
+
+static const struct rcu_flavor_struct *const flavors[KB_NRCU] = {
+	[KB_RCU_MEMB] = &urcu_memb_flavor,
+	[KB_RCU_QSBR] = &urcu_qsbr_flavor,
+	[KB_RCU_MB] = &urcu_mb_flavor,
+};
+
+static unsigned long hash_key(unsigned long key)	/* murmur3 finalizer */
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdull;
+	key ^= key >> 33;
+	key *= 0xc4ceb9fe1a85ec53ull;
+	return key ^ (key >> 33);
+}
+
+static int match_key(struct cds_lfht_node *node, const void *key)
+{
+	return caa_container_of(node, struct lk_obj, node)->key == *(const unsigned long *)key;
+}
+
+/* ---- registration with the chosen flavour (memb shares core/rcu.h's) ---- */
+
+static void lk_register(int flavor)
+{
+	if (flavor == KB_RCU_MEMB)
+		kb_rcu_register();	/* idempotent; unregistered at thread exit */
+	else
+		flavors[flavor]->register_thread();
+}
+
+static void lk_unregister(int flavor)
+{
+	if (flavor != KB_RCU_MEMB)
+		flavors[flavor]->unregister_thread();
+}
+
+/* ---- release and deferred free ---- */
+
+static void lk_free_after_grace_period(struct rcu_head *head)
+{
+	struct lk_obj *obj = caa_container_of(head, struct lk_obj, rcu);
+	struct lk_ctx *ctx = obj->ctx;
+
+	kb_rcu_callback_entry();
+	ctx->be->destroy(obj->ref);
+	obj->magic = POISON_MAGIC;
+	memset(obj->ref, 0x6b, sizeof(obj->ref));	/* the kernel's POISON_FREE */
+	atomic_fetch_add_explicit(&ctx->freed, 1, memory_order_relaxed);
+	free(obj);
+}
+
+static void lk_released(void *ref)
+{
+	struct lk_obj *obj = (struct lk_obj *)ref;
+	struct lk_ctx *ctx = obj->ctx;
+
+	if (atomic_fetch_add_explicit(&obj->releases, 1, memory_order_relaxed) != 0) {
+		atomic_fetch_add_explicit(&ctx->double_releases, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&ctx->released, 1, memory_order_relaxed);
+	kb_tsan_release(&kb_rcu_grace_token);
+	ctx->flavor->update_call_rcu(&obj->rcu, lk_free_after_grace_period);
+}
+
+static struct lk_obj *lk_new(struct lk_ctx *ctx, unsigned long key)
+{
+	struct lk_obj *obj = aligned_alloc(_Alignof(struct lk_obj), sizeof(struct lk_obj));
+
+	if (!obj)
+		return NULL;
+	memset(obj, 0, sizeof(*obj));
+	if (ctx->be->init(obj->ref, lk_released) != 0) {
+		free(obj);
+		return NULL;
+	}
+	obj->magic = LIVE_MAGIC;
+	obj->key = key;
+	obj->ctx = ctx;
+	cds_lfht_node_init(&obj->node);
+	atomic_fetch_add_explicit(&ctx->created, 1, memory_order_relaxed);
+	kb_tsan_release(obj);	/* publication through the table is asm */
+	return obj;
+}
+
+/*
+ * The table's reference goes away. `null` counts nothing, so it can never
+ * tell when readers are done: its unlinked objects wait for the end of the
+ * run, where they are released by hand once every reader has stopped.
+ */
+static void lk_drop_table_ref(struct lk_ctx *ctx, struct lk_obj *obj)
+{
+	if (ctx->be->flags & KB_COUNTS) {
+		ctx->be->kill(obj->ref);
+		return;
+	}
+	pthread_mutex_lock(&ctx->retired_lock);
+	obj->retired_next = ctx->retired;
+	ctx->retired = obj;
+	pthread_mutex_unlock(&ctx->retired_lock);
+}
+
+static void lk_release_retired(struct lk_ctx *ctx)
+{
+	struct lk_obj *obj, *next;
+
+	for (obj = ctx->retired; obj; obj = next) {
+		next = obj->retired_next;
+		lk_released(obj);
+	}
+	ctx->retired = NULL;
+}
+
+/* Replace key's object; the table's reference on the old one is dropped. */
+static int lk_replace(struct lk_ctx *ctx, unsigned long key)
+{
+	struct lk_obj *obj = lk_new(ctx, key), *old;
+	struct cds_lfht_node *prev;
+
+	if (!obj)
+		return -ENOMEM;
+	ctx->flavor->thread_online();
+	ctx->flavor->read_lock();
+	prev = cds_lfht_add_replace(ctx->ht, hash_key(key), match_key, &key, &obj->node);
+	ctx->flavor->read_unlock();
+	ctx->flavor->thread_offline();
+	if (prev) {
+		old = caa_container_of(prev, struct lk_obj, node);
+		kb_tsan_acquire(old);
+		lk_drop_table_ref(ctx, old);
+	}
+	return 0;
+}
+
+/* ---- the writer thread ---- */
+
+static void sleep_until(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static void *lk_writer(void *arg)
+{
+	struct lk_ctx *ctx = arg;
+	uint64_t period = (uint64_t)(1e9 / ctx->writer_rate), next = kb_now_ns(), rng = 0x2545f4914f6cdd1dull;
+
+	lk_register(ctx->flavor_index);
+	ctx->flavor->thread_offline();
+	while (!atomic_load_explicit(&ctx->stop, memory_order_acquire)) {
+		next += period;
+		if (next < kb_now_ns())		/* fell behind: no bursts */
+			next = kb_now_ns();
+		sleep_until(next);
+		if (lk_replace(ctx, (kb_rand(&rng) >> 16) % ctx->nkeys) == 0)
+			atomic_fetch_add_explicit(&ctx->replacements, 1, memory_order_relaxed);
+	}
+	ctx->flavor->thread_online();
+	lk_unregister(ctx->flavor_index);
+	return NULL;
+}
+
+static void lk_stop_writer(struct lk_ctx *ctx)
+{
+	if (!ctx->writer_running)
+		return;
+	atomic_store_explicit(&ctx->stop, true, memory_order_release);
+	pthread_join(ctx->writer, NULL);
+	ctx->writer_running = false;
+}
+
+/* ---- setup, drain, check ---- */
+
+static int lookup_objects(int threads, int knob)
+{
+	(void)threads;
+	(void)knob;
+	return 0;	/* objects live in the table, not the harness array */
+}
+
+static void lk_drain_table(struct lk_ctx *ctx)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+
+	if (!ctx->ht)
+		return;
+	lk_register(ctx->flavor_index);
+	ctx->flavor->read_lock();
+	cds_lfht_for_each(ctx->ht, &iter, node) {
+		struct lk_obj *obj = caa_container_of(node, struct lk_obj, node);
+
+		if (cds_lfht_del(ctx->ht, node) == 0)
+			lk_drop_table_ref(ctx, obj);
+	}
+	ctx->flavor->read_unlock();
+	lk_release_retired(ctx);	/* readers have stopped */
+	ctx->flavor->thread_offline();
+	ctx->be->sync();		/* percpu: pending switches to atomic mode */
+	ctx->flavor->barrier();		/* every deferred free */
+	ctx->flavor->thread_online();
+	lk_unregister(ctx->flavor_index);
+	cds_lfht_destroy(ctx->ht, NULL);
+	ctx->ht = NULL;
+}
+
+static int lookup_setup(struct kb_run *run)
+{
+	struct lk_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return -1;
+	run->wctx = ctx;
+	pthread_mutex_init(&ctx->retired_lock, NULL);
+	ctx->be = run->backend;
+	ctx->flavor_index = run->flavor;
+	ctx->flavor = flavors[run->flavor];
+	ctx->nkeys = (unsigned long)(run->objects_knob > 0 ? run->objects_knob : 1024);
+	ctx->writer_rate = run->writer_rate;
+	ctx->ht = cds_lfht_new_flavor(ctx->nkeys, 1, 0, CDS_LFHT_AUTO_RESIZE, ctx->flavor, NULL);
+	if (!ctx->ht)
+		return -1;
+	lk_register(ctx->flavor_index);
+	ctx->flavor->thread_offline();
+	for (unsigned long key = 0; key < ctx->nkeys; key++)
+		if (lk_replace(ctx, key))
+			return -1;
+	ctx->flavor->thread_online();
+	lk_unregister(ctx->flavor_index);
+	if (ctx->writer_rate > 0) {
+		if (pthread_create(&ctx->writer, NULL, lk_writer, ctx))
+			return -1;
+		ctx->writer_running = true;
+	}
+	return 0;
+}
+
+static void lookup_teardown(struct kb_run *run)
+{
+	struct lk_ctx *ctx = run->wctx;
+
+	if (!ctx)
+		return;
+	lk_stop_writer(ctx);
+	lk_drain_table(ctx);
+	pthread_mutex_destroy(&ctx->retired_lock);
+	free(ctx);
+	run->wctx = NULL;
+}
+
+static int lookup_check(struct kb_run *run, char *text, size_t len)
+{
+	struct lk_ctx *ctx = run->wctx;
+	long created, released, freed;
+
+	lk_stop_writer(ctx);
+	lk_drain_table(ctx);
+	created = atomic_load(&ctx->created);
+	released = atomic_load(&ctx->released);
+	freed = atomic_load(&ctx->freed);
+	for (int t = 0; t < run->threads; t++)
+		if (run->thr[t].unexpected_releases) {
+			snprintf(text, len, "a reader's put released a live object");
+			return -1;
+		}
+	if (atomic_load(&ctx->poison_seen)) {
+		snprintf(text, len, "%ld reader(s) saw poisoned (freed) memory", atomic_load(&ctx->poison_seen));
+		return -1;
+	}
+	if (atomic_load(&ctx->double_releases)) {
+		snprintf(text, len, "%ld double release(s)", atomic_load(&ctx->double_releases));
+		return -1;
+	}
+	if (released != created || freed != created) {
+		snprintf(text, len, "created %ld, released %ld, freed %ld", created, released, freed);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the reader loop, per backend × flavour ---- */
+
+#define RCU_LOCK_memb()		urcu_memb_read_lock()
+#define RCU_UNLOCK_memb()	urcu_memb_read_unlock()
+#define RCU_QS_memb()		do { } while (0)
+#define RCU_LOCK_qsbr()		urcu_qsbr_read_lock()
+#define RCU_UNLOCK_qsbr()	urcu_qsbr_read_unlock()
+#define RCU_QS_qsbr()		urcu_qsbr_quiescent_state()
+#define RCU_LOCK_mb()		urcu_mb_read_lock()
+#define RCU_UNLOCK_mb()		urcu_mb_read_unlock()
+#define RCU_QS_mb()		do { } while (0)
+
+static inline struct lk_obj *lk_find(struct lk_ctx *ctx, unsigned long key)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(ctx->ht, hash_key(key), match_key, &key, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (!node)
+		return NULL;
+	kb_tsan_acquire(caa_container_of(node, struct lk_obj, node));
+	return caa_container_of(node, struct lk_obj, node);
+}
+
+#define LOOKUP(B, F)								\
+static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
+{										\
+	struct kb_run *run = vrun;						\
+	struct lk_ctx *ctx = run->wctx;						\
+	struct kb_thread *me;							\
+	const uint64_t work = run->work_iters;					\
+	const uint64_t nkeys = ctx ? ctx->nkeys : 1;				\
+	const bool hot = run->hot;						\
+	uint64_t misses = 0, poisoned = 0;					\
+										\
+	if (!kb_thread_prologue(st, run, &me))					\
+		return;								\
+	lk_register(KB_RCU_##F);						\
+	uint64_t rng = me->rng;							\
+	while (gb_keep_running_batch(st, KB_BATCH)) {				\
+		kb_batch_begin(me);						\
+		RCU_QS_##F();							\
+		for (int i = 0; i < KB_BATCH; i++) {				\
+			unsigned long key = hot ? 0 : (unsigned long)(((kb_rand(&rng) >> 32) * nkeys) >> 32); \
+			struct lk_obj *obj;					\
+			bool got;						\
+										\
+			RCU_LOCK_##F();						\
+			obj = lk_find(ctx, key);				\
+			got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
+			kb_tsan_release(&kb_rcu_grace_token);			\
+			RCU_UNLOCK_##F();					\
+			if (kb_unlikely(!got)) {				\
+				misses++;					\
+				continue;					\
+			}							\
+			poisoned += obj->magic != LIVE_MAGIC;			\
+			kb_work(work);						\
+			if (kref_##B##_put((struct kref_##B *)obj->ref, lk_release_##B)) \
+				(void)0;	/* the writer unlinked it: ours was the last */ \
+		}								\
+		kb_batch_end(me);						\
+	}									\
+	me->rng = rng;								\
+	lk_unregister(KB_RCU_##F);						\
+	atomic_fetch_add_explicit(&ctx->poison_seen, (long)poisoned, memory_order_relaxed); \
+	gb_counter_set(st, "misses", (double)misses);				\
+	kb_thread_epilogue(st, run, me);					\
+}
+
+#define LOOKUP_RELEASE(B) static void lk_release_##B(struct kref_##B *r) { lk_released(r); }
+KB_FOR_EACH_BACKEND(LOOKUP_RELEASE)
+
+#define LOOKUP_FLAVORS(B) LOOKUP(B, memb) LOOKUP(B, qsbr) LOOKUP(B, mb)
+KB_FOR_EACH_BACKEND(LOOKUP_FLAVORS)
+
+#define BODIES(B) [KB_BACKEND_INDEX_##B] = { lookup_##B##_memb, lookup_##B##_qsbr, lookup_##B##_mb },
+const struct kb_workload kb_workload_lookup_rcu = {
+	.name = "lookup_rcu",
+	.about = "RCU hash-table lookup + get_unless_zero, a writer replacing objects",
+	.objects = lookup_objects,
+	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
+	.variants = kb_rcu_flavor_names,
+	.setup = lookup_setup,
+	.teardown = lookup_teardown,
+	.check = lookup_check,
+	.uses_writer = true,
+	.uses_flavor = true,
+};

@@ -14,23 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct line {
-	atomic_long v;
-} __attribute__((aligned(2 * KB_CACHELINE)));
-
-struct floor_run {
-	const struct kb_floor *floor;
-	const struct kb_topo *topo;
-	const int *cpus;
-	int threads;
-	struct line *own;		/* one per thread */
-	struct line shared;
-	struct kb_thread *thr;
-	pthread_barrier_t barrier;
-	char setup_error[160];
-};
-
-static bool floor_prologue(struct gb_state *st, struct floor_run *run, struct kb_thread **me)
+bool kb_simple_prologue(struct gb_state *st, struct kb_simple_run *run, struct kb_thread **me)
 {
 	int t = gb_thread_index(st);
 	char err[200];
@@ -48,7 +32,7 @@ static bool floor_prologue(struct gb_state *st, struct floor_run *run, struct kb
 	return true;
 }
 
-static void floor_epilogue(struct gb_state *st, struct floor_run *run, struct kb_thread *me)
+void kb_simple_epilogue(struct gb_state *st, struct kb_simple_run *run, struct kb_thread *me)
 {
 	char name[32];
 	double fastest = 0, slowest = INFINITY;
@@ -71,10 +55,10 @@ static void floor_epilogue(struct gb_state *st, struct floor_run *run, struct kb
 
 static void local_body(struct gb_state *st, void *vrun)
 {
-	struct floor_run *run = vrun;
+	struct kb_simple_run *run = vrun;
 	struct kb_thread *me;
 
-	if (!floor_prologue(st, run, &me))
+	if (!kb_simple_prologue(st, run, &me))
 		return;
 	volatile long *v = (volatile long *)&run->own[gb_thread_index(st)].v;
 	while (gb_keep_running_batch(st, KB_BATCH)) {
@@ -85,7 +69,7 @@ static void local_body(struct gb_state *st, void *vrun)
 		}
 		kb_batch_end(me);
 	}
-	floor_epilogue(st, run, me);
+	kb_simple_epilogue(st, run, me);
 }
 
 static void atomic_pair_loop(struct gb_state *st, struct kb_thread *me, atomic_long *v)
@@ -102,35 +86,35 @@ static void atomic_pair_loop(struct gb_state *st, struct kb_thread *me, atomic_l
 
 static void uncontended_body(struct gb_state *st, void *vrun)
 {
-	struct floor_run *run = vrun;
+	struct kb_simple_run *run = vrun;
 	struct kb_thread *me;
 
-	if (!floor_prologue(st, run, &me))
+	if (!kb_simple_prologue(st, run, &me))
 		return;
 	atomic_pair_loop(st, me, &run->own[gb_thread_index(st)].v);
-	floor_epilogue(st, run, me);
+	kb_simple_epilogue(st, run, me);
 }
 
 static void shared_body(struct gb_state *st, void *vrun)
 {
-	struct floor_run *run = vrun;
+	struct kb_simple_run *run = vrun;
 	struct kb_thread *me;
 
-	if (!floor_prologue(st, run, &me))
+	if (!kb_simple_prologue(st, run, &me))
 		return;
 	atomic_pair_loop(st, me, &run->shared.v);
-	floor_epilogue(st, run, me);
+	kb_simple_epilogue(st, run, me);
 }
 
 /* Thread 0 moves even→odd, thread 1 odd→even: one round trip per iteration. */
 static void pingpong_body(struct gb_state *st, void *vrun)
 {
-	struct floor_run *run = vrun;
+	struct kb_simple_run *run = vrun;
 	struct kb_thread *me;
 	const long parity = gb_thread_index(st) & 1;
 	atomic_long *v = &run->shared.v;
 
-	if (!floor_prologue(st, run, &me))
+	if (!kb_simple_prologue(st, run, &me))
 		return;
 	while (gb_keep_running_batch(st, KB_BATCH)) {
 		kb_batch_begin(me);
@@ -147,7 +131,7 @@ static void pingpong_body(struct gb_state *st, void *vrun)
 	}
 	if (gb_thread_index(st) == 0)
 		gb_counter_set(st, "transfers_per_iteration", 2);
-	floor_epilogue(st, run, me);
+	kb_simple_epilogue(st, run, me);
 }
 
 const struct kb_floor kb_floors[] = {
@@ -158,27 +142,27 @@ const struct kb_floor kb_floors[] = {
 };
 const int kb_nfloors = sizeof(kb_floors) / sizeof(kb_floors[0]);
 
-static void floor_setup(int threads, void *vrun)
+void kb_simple_setup(int threads, void *vrun)
 {
-	struct floor_run *run = vrun;
+	struct kb_simple_run *run = vrun;
 
 	run->threads = threads;
 	run->setup_error[0] = 0;
-	run->own = aligned_alloc(sizeof(struct line), sizeof(struct line) * (size_t)threads);
+	run->own = aligned_alloc(sizeof(struct kb_line), sizeof(struct kb_line) * (size_t)threads);
 	run->thr = aligned_alloc(sizeof(struct kb_thread), sizeof(struct kb_thread) * (size_t)threads);
 	if (!run->own || !run->thr) {
 		snprintf(run->setup_error, sizeof(run->setup_error), "out of memory");
 		return;
 	}
-	memset(run->own, 0, sizeof(struct line) * (size_t)threads);
+	memset(run->own, 0, sizeof(struct kb_line) * (size_t)threads);
 	memset(run->thr, 0, sizeof(struct kb_thread) * (size_t)threads);
 	atomic_init(&run->shared.v, 0);
 	pthread_barrier_init(&run->barrier, NULL, (unsigned int)threads);
 }
 
-static void floor_teardown(int threads, void *vrun)
+void kb_simple_teardown(int threads, void *vrun)
 {
-	struct floor_run *run = vrun;
+	struct kb_simple_run *run = vrun;
 
 	(void)threads;
 	if (run->own && run->thr)
@@ -189,25 +173,24 @@ static void floor_teardown(int threads, void *vrun)
 	run->thr = NULL;
 }
 
-void *kb_floor_run_new(const struct kb_floor *f, const struct kb_topo *topo, const int *cpus)
+void *kb_simple_run_new(const struct kb_topo *topo, const int *cpus)
 {
-	struct floor_run *run = aligned_alloc(_Alignof(struct floor_run),
-					      (sizeof(struct floor_run) + _Alignof(struct floor_run) - 1) /
-					      _Alignof(struct floor_run) * _Alignof(struct floor_run));
+	struct kb_simple_run *run = aligned_alloc(_Alignof(struct kb_simple_run),
+					      (sizeof(struct kb_simple_run) + _Alignof(struct kb_simple_run) - 1) /
+					      _Alignof(struct kb_simple_run) * _Alignof(struct kb_simple_run));
 
 	if (!run)
 		return NULL;
 	memset(run, 0, sizeof(*run));
-	run->floor = f;
 	run->topo = topo;
 	run->cpus = cpus;
 	return run;
 }
 
-void kb_floor_fill_spec(struct gb_spec *spec, const struct kb_floor *f, void *run)
+void kb_simple_fill_spec(struct gb_spec *spec, void (*body)(struct gb_state *, void *), void *run)
 {
-	spec->body = f->body;
-	spec->setup = floor_setup;
-	spec->teardown = floor_teardown;
+	spec->body = body;
+	spec->setup = kb_simple_setup;
+	spec->teardown = kb_simple_teardown;
 	spec->ctx = run;
 }

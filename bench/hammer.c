@@ -8,30 +8,7 @@ static int hammer_objects(int threads, int knob)
 	return 1;
 }
 
-#define HAMMER(B)								\
-KB_DEFINE_RELEASE(B)								\
-static void hammer_##B(struct gb_state *st, void *vrun)			\
-{										\
-	struct kb_run *run = vrun;						\
-	struct kb_thread *me;							\
-	struct kref_##B *obj = kb_obj_ref(run, 0);				\
-	const uint64_t work = run->work_iters;					\
-										\
-	if (!kb_thread_prologue(st, run, &me))					\
-		return;								\
-	while (gb_keep_running_batch(st, KB_BATCH)) {				\
-		kb_batch_begin(me);						\
-		for (int i = 0; i < KB_BATCH; i++) {				\
-			kref_##B##_get(obj);					\
-			kb_work(work);						\
-			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\
-				me->unexpected_releases++;			\
-		}								\
-		kb_batch_end(me);						\
-	}									\
-	kb_thread_epilogue(st, run, me);					\
-}
-
+#define HAMMER(B) KB_DEFINE_RELEASE(B) KB_DEFINE_GETPUT_BODY(hammer, B, 0)
 KB_FOR_EACH_BACKEND(HAMMER)
 
 #define BODY(B) [KB_BACKEND_INDEX_##B] = hammer_##B,

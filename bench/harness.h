@@ -97,7 +97,8 @@ struct kb_workload {
 };
 
 extern const struct kb_workload kb_workload_hammer, kb_workload_private,
-	kb_workload_spread, kb_workload_handoff, kb_workload_lookup_rcu, kb_workload_lookup_mutex;
+	kb_workload_spread, kb_workload_handoff, kb_workload_lookup_rcu, kb_workload_lookup_mutex,
+	kb_workload_readside;
 
 /* RCU flavours, the index of body2's second dimension for lookup_rcu. */
 enum { KB_RCU_MEMB, KB_RCU_QSBR, KB_RCU_MB, KB_NRCU };
@@ -160,6 +161,34 @@ static inline void kb_batch_end(struct kb_thread *me) { me->t_end_ns = kb_now_ns
 void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_thread *me);
 /* Barrier for all threads of the run (post-loop phases only). */
 void kb_run_barrier(struct kb_run *run);
+
+/*
+ * The get/put loop on one object per thread, chosen by OBJ (an expression
+ * of run and st): hammer, private and readside are this loop on different
+ * objects.
+ */
+#define KB_DEFINE_GETPUT_BODY(NAME, B, OBJ)					\
+static void NAME##_##B(struct gb_state *st, void *vrun)			\
+{										\
+	struct kb_run *run = vrun;						\
+	struct kb_thread *me;							\
+	const uint64_t work = run->work_iters;					\
+										\
+	if (!kb_thread_prologue(st, run, &me))					\
+		return;								\
+	struct kref_##B *obj = kb_obj_ref(run, (OBJ));				\
+	while (gb_keep_running_batch(st, KB_BATCH)) {				\
+		kb_batch_begin(me);						\
+		for (int i = 0; i < KB_BATCH; i++) {				\
+			kref_##B##_get(obj);					\
+			kb_work(work);						\
+			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\
+				me->unexpected_releases++;			\
+		}								\
+		kb_batch_end(me);						\
+	}									\
+	kb_thread_epilogue(st, run, me);					\
+}
 
 /* The self-check's verdict for a code in the "check" counter. */
 const char *kb_check_text(int code);

@@ -18,6 +18,7 @@
 #include "floors.h"
 #include "harness.h"
 #include "options.h"
+#include "readside.h"
 #include "results.h"
 
 #define MAX_THREAD_COUNTS 64
@@ -173,10 +174,10 @@ static void register_floors(struct sweep *sw, int threads, const int *cpus)
 		e->workload = kb_floors[f].name;
 		e->threads = threads;
 		e->objects = strcmp(kb_floors[f].name, "local") && strcmp(kb_floors[f].name, "uncontended") ? 1 : threads;
-		e->run = kb_floor_run_new(&kb_floors[f], sw->topo, cpus);
+		e->run = kb_simple_run_new(sw->topo, cpus);
 		if (!e->run)
 			die("out of memory");
-		kb_floor_fill_spec(&spec, &kb_floors[f], e->run);
+		kb_simple_fill_spec(&spec, kb_floors[f].body, e->run);
 		register_spec(sw, &spec, e);
 	}
 }
@@ -238,6 +239,24 @@ static void register_workload_knobs(struct sweep *sw, const struct kb_workload *
 		}
 }
 
+static void register_mechanisms(struct sweep *sw, int threads, const int *cpus)
+{
+	for (int m = 0; m < kb_nreadside_mechanisms; m++) {
+		struct gb_spec spec = { 0 };
+		struct entry *e = add_entry(sw);
+
+		e->backend = kb_readside_mechanisms[m].name;
+		e->workload = kb_workload_readside.name;
+		e->threads = threads;
+		e->objects = 1;
+		e->run = kb_simple_run_new(sw->topo, cpus);
+		if (!e->run)
+			die("out of memory");
+		kb_simple_fill_spec(&spec, kb_readside_mechanisms[m].body, e->run);
+		register_spec(sw, &spec, e);
+	}
+}
+
 static void register_sweep(struct sweep *sw, const int *counts, int ncounts)
 {
 	for (int c = 0; c < ncounts; c++) {
@@ -249,6 +268,9 @@ static void register_sweep(struct sweep *sw, const int *counts, int ncounts)
 			for (int b = 0; b < sw->opt.nbackends; b++)
 				register_workload_knobs(sw, sw->opt.workloads[w], sw->opt.backends[b],
 							counts[c], cpus);
+		for (int w = 0; w < sw->opt.nworkloads; w++)
+			if (sw->opt.workloads[w] == &kb_workload_readside)
+				register_mechanisms(sw, counts[c], cpus);
 	}
 }
 
@@ -388,6 +410,34 @@ static void print_cell(const struct entry *e)
 	printf(" %16s", cell);
 }
 
+static bool is_backend_column(const struct sweep *sw, const char *name)
+{
+	for (int b = 0; b < sw->opt.nbackends; b++)
+		if (!strcmp(sw->opt.backends[b]->name, name))
+			return true;
+	return false;
+}
+
+/* Floors and read-side mechanisms: one "name@threads=ns" list per kind. */
+static void print_side_line(const struct sweep *sw, const char *title, bool floors)
+{
+	bool any = false;
+
+	for (int i = 0; i < sw->nentries; i++) {
+		const struct entry *e = &sw->entries[i];
+		bool is_floor = !strcmp(e->backend, "floor");
+
+		if (is_floor != floors || (!floors && is_backend_column(sw, e->backend)))
+			continue;
+		if (!any)
+			printf("%s:", title);
+		any = true;
+		printf(" %s@%d=%.2f", floors ? e->workload : e->backend, e->threads, median(e->ns, e->nreps));
+	}
+	if (any)
+		printf("\n");
+}
+
 static bool row_printed_before(const struct sweep *sw, int i)
 {
 	for (int j = 0; j < i; j++)
@@ -414,21 +464,15 @@ static void print_summary(const struct sweep *sw)
 		printf(" %16s", sw->opt.backends[b]->name);
 	printf("\n");
 	for (int i = 0; i < sw->nentries; i++) {
-		if (!strcmp(sw->entries[i].backend, "floor") || row_printed_before(sw, i))
+		if (!is_backend_column(sw, sw->entries[i].backend) || row_printed_before(sw, i))
 			continue;
 		print_row_label(&sw->entries[i]);
 		for (int b = 0; b < sw->opt.nbackends; b++)
 			print_cell(find_cell(sw, &sw->entries[i], sw->opt.backends[b]->name));
 		printf("\n");
 	}
-	if (sw->opt.floors) {
-		printf("floors:");
-		for (int i = 0; i < sw->nentries; i++)
-			if (!strcmp(sw->entries[i].backend, "floor"))
-				printf(" %s@%d=%.2f", sw->entries[i].workload, sw->entries[i].threads,
-				       median(sw->entries[i].ns, sw->entries[i].nreps));
-		printf("\n");
-	}
+	print_side_line(sw, "floors", true);
+	print_side_line(sw, "read-side mechanisms (readside)", false);
 	if (sw->failures)
 		printf("'!' marks a failed self-check or error; see the check column.\n");
 }

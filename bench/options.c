@@ -8,7 +8,7 @@
 
 const struct kb_workload *const kb_all_workloads[] = {
 	&kb_workload_hammer, &kb_workload_private, &kb_workload_spread, &kb_workload_handoff,
-	&kb_workload_lookup_rcu, &kb_workload_lookup_mutex,
+	&kb_workload_lookup_rcu, &kb_workload_lookup_mutex, &kb_workload_readside,
 };
 const int kb_nall_workloads = sizeof(kb_all_workloads) / sizeof(kb_all_workloads[0]);
 

@@ -121,6 +121,7 @@ static void lk_free_after_grace_period(struct rcu_head *head)
 	memset(obj->ref, 0x6b, sizeof(obj->ref));	/* the kernel's POISON_FREE */
 	atomic_fetch_add_explicit(&ctx->freed, 1, memory_order_relaxed);
 	free(obj);
+	kb_rcu_callback_exit();
 }
 
 static void lk_released(void *ref)
@@ -273,7 +274,11 @@ static void lk_drain_table(struct lk_ctx *ctx)
 	lk_release_retired(ctx);	/* readers have stopped */
 	ctx->flavor->thread_offline();
 	ctx->be->sync();		/* percpu: pending switches to atomic mode */
+	kb_tsan_ignore_begin();		/* liburcu's own queues: see core/rcu.h */
 	ctx->flavor->barrier();		/* every deferred free */
+	kb_tsan_ignore_end();
+	kb_tsan_acquire(&kb_rcu_grace_token);
+	kb_tsan_acquire(&kb_rcu_barrier_token);
 	ctx->flavor->thread_online();
 	lk_unregister(ctx->flavor_index);
 	cds_lfht_destroy(ctx->ht, NULL);

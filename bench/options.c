@@ -89,9 +89,9 @@ static void usage(void)
 	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default all)\n"
 	       "  --hot               lookups all hit one key\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
-	       "  --time S            minimum seconds per repetition (default 0.2)\n"
+	       "  --time S            minimum seconds per repetition (default 0.1)\n"
 	       "  --reps N            repetitions (default 5)\n"
-	       "  --quick             3 repetitions of 0.02 s: a smoke run\n"
+	       "  --quick             3 repetitions of 0.01 s: a smoke run\n"
 	       "  --no-floors         skip the hardware floors\n"
 	       "  --out FILE          results CSV (default RESULTS_DIR/<host>-<UTC time>.csv)\n"
 	       "  --results-dir DIR   where default results go (default results)\n"
@@ -242,7 +242,7 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 			break;
 		o->reps = (int)v;
 		return 0;
-	case OPT_QUICK: o->quick = true; o->reps = 3; o->time_s = 0.02; return 0;
+	case OPT_QUICK: o->quick = true; o->reps = 3; o->time_s = 0.01; return 0;
 	case OPT_NO_FLOORS: o->floors = false; return 0;
 	case OPT_OUT: o->out = arg; return 0;
 	case OPT_RESULTS_DIR: o->results_dir = arg; return 0;
@@ -271,7 +271,7 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 
 	memset(o, 0, sizeof(*o));
 	o->placement_text = "cores";
-	o->time_s = 0.2;
+	o->time_s = 0.1;
 	o->reps = 5;
 	o->floors = true;
 	o->results_dir = "results";

@@ -38,11 +38,19 @@
 #if defined(KREFBENCH_TSAN)
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
 #define kb_tsan_acquire(p) __tsan_acquire((void *)(p))
 #define kb_tsan_release(p) __tsan_release((void *)(p))
+/* Stop checking this thread's memory accesses (not its synchronisation):
+ * for library code whose own ordering tsan cannot see. */
+#define kb_tsan_ignore_begin() __tsan_ignore_thread_begin()
+#define kb_tsan_ignore_end()   __tsan_ignore_thread_end()
 #else
 #define kb_tsan_acquire(p) ((void)(p))
 #define kb_tsan_release(p) ((void)(p))
+#define kb_tsan_ignore_begin() ((void)0)
+#define kb_tsan_ignore_end()   ((void)0)
 #endif
 
 /*

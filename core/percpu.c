@@ -166,10 +166,11 @@ int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a)
 static void fold_slots_after_grace_period(struct rcu_head *head)
 {
 	struct kb_percpu_data *data = kb_container_of(head, struct kb_percpu_data, rcu);
-	struct kref_percpu *r = data->ref;
+	struct kref_percpu *r;
 	unsigned long sum;
 
-	kb_rcu_callback_entry();
+	kb_rcu_callback_entry();	/* before the first access to data */
+	r = data->ref;
 	sum = sum_slots(r);
 	atomic_fetch_add_explicit(&data->count, (long)(sum - KB_PERCPU_BIAS), memory_order_relaxed);
 	atomic_store_explicit(&data->folded, true, memory_order_release);
@@ -178,6 +179,7 @@ static void fold_slots_after_grace_period(struct rcu_head *head)
 		kb_acquire_after_dec(&data->count);
 		data->release(r);
 	}
+	kb_rcu_callback_exit();
 }
 
 int kref_percpu_init_atomic_in(struct kref_percpu *r, struct kb_percpu_arena *a)
@@ -211,10 +213,11 @@ int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *
 	struct kb_percpu_data *data = r->data;
 	uintptr_t old;
 
-	data->release = release;
 	old = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
-	if ((old & KB_PERCPU_FLAGS) == KB_PERCPU_ATOMIC)
+	if ((old & KB_PERCPU_FLAGS) == KB_PERCPU_ATOMIC) {
+		data->release = release;
 		return kill_atomic_mode(r);
+	}
 	/* Hold a reference across the switch so the count cannot hit zero
 	 * before the slots are folded in. */
 	atomic_fetch_add_explicit(&data->count, 1, memory_order_relaxed);
@@ -222,9 +225,18 @@ int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *
 	if (kb_unlikely(old & KB_PERCPU_DEAD)) {
 		atomic_fetch_add_explicit(&double_kills, 1, memory_order_relaxed);
 		fprintf(stderr, "percpu_ref_kill called more than once\n");
-		atomic_fetch_sub_explicit(&data->count, 1, memory_order_relaxed);
+		/* Undo our extra reference as a put: every other holder may have
+		 * dropped theirs meanwhile, and then this one is the last. */
+		if (atomic_fetch_sub_explicit(&data->count, 1, memory_order_release) == 1) {
+			kb_acquire_after_dec(&data->count);
+			data->release(r);
+			return 1;
+		}
 		return 0;
 	}
+	/* Only the first kill stores release: a second one would race with
+	 * the fold callback reading it. */
+	data->release = release;
 	/* The initial reference; cannot be the last while the bias is in.
 	 * Dropped before queueing the fold, which may run at once. */
 	atomic_fetch_sub_explicit(&data->count, 1, memory_order_release);
@@ -250,7 +262,8 @@ bool kb_percpu_dec_not_one(struct kref_percpu *r)
 				done = false;
 				break;
 			}
-		} while (!atomic_compare_exchange_weak_explicit(&r->data->count, &old, old - 1,
+		} while (!atomic_compare_exchange_weak_explicit(&r->data->count, &old,
+					(long)((unsigned long)old - 1),
 					memory_order_release, memory_order_relaxed));
 	}
 	kb_rcu_read_unlock();

@@ -113,6 +113,7 @@ static inline void kref_percpu_get(struct kref_percpu *r)
 	kb_rcu_read_unlock();
 }
 
+/* The count may hold the bias (any long value): add in unsigned, no overflow UB. */
 static inline bool kb_percpu_inc_not_zero(atomic_long *count)
 {
 	long old = atomic_load_explicit(count, memory_order_relaxed);
@@ -120,7 +121,7 @@ static inline bool kb_percpu_inc_not_zero(atomic_long *count)
 	do {
 		if (old == 0)
 			return false;
-	} while (!atomic_compare_exchange_weak_explicit(count, &old, old + 1,
+	} while (!atomic_compare_exchange_weak_explicit(count, &old, (long)((unsigned long)old + 1),
 				memory_order_relaxed, memory_order_relaxed));
 	return true;
 }

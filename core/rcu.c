@@ -4,6 +4,7 @@
 
 __thread bool kb_rcu_registered;
 char kb_rcu_grace_token;
+char kb_rcu_barrier_token;
 
 static pthread_key_t unregister_key;
 static pthread_once_t unregister_key_once = PTHREAD_ONCE_INIT;
@@ -47,6 +48,9 @@ void kb_rcu_call(struct rcu_head *head, void (*fn)(struct rcu_head *))
 void kb_rcu_barrier(void)
 {
 	kb_rcu_register();
+	kb_tsan_ignore_begin();
 	urcu_memb_barrier();
+	kb_tsan_ignore_end();
 	kb_tsan_acquire(&kb_rcu_grace_token);
+	kb_tsan_acquire(&kb_rcu_barrier_token);
 }

@@ -67,7 +67,7 @@ test_flavour() {
 	fi
 	# TSAN_OPTIONS: a race report fails the test (exit 66) and names both stacks.
 	# ASAN/UBSAN: any error aborts the test; leaks are errors.
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1" \
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$top/tests/tsan.supp" \
 	ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 		ctest --test-dir "$top/build/$flavour" --output-on-failure -j "$(jobs)" >"$log" 2>&1 || true

@@ -89,7 +89,10 @@ static unsigned long hash_key(unsigned long key)	/* murmur3 finalizer */
 
 static int match_key(struct cds_lfht_node *node, const void *key)
 {
-	return caa_container_of(node, struct lk_obj, node)->key == *(const unsigned long *)key;
+	struct lk_obj *obj = caa_container_of(node, struct lk_obj, node);
+
+	kb_tsan_acquire(obj);	/* published by the table's asm: see lk_new */
+	return obj->key == *(const unsigned long *)key;
 }
 
 /* ---- registration with the chosen flavour (memb shares core/rcu.h's) ---- */
@@ -113,9 +116,10 @@ static void lk_unregister(int flavor)
 static void lk_free_after_grace_period(struct rcu_head *head)
 {
 	struct lk_obj *obj = caa_container_of(head, struct lk_obj, rcu);
-	struct lk_ctx *ctx = obj->ctx;
+	struct lk_ctx *ctx;
 
-	kb_rcu_callback_entry();
+	kb_rcu_callback_entry();	/* before the first access to obj */
+	ctx = obj->ctx;
 	ctx->be->destroy(obj->ref);
 	obj->magic = POISON_MAGIC;
 	memset(obj->ref, 0x6b, sizeof(obj->ref));	/* the kernel's POISON_FREE */
@@ -378,10 +382,7 @@ static inline struct lk_obj *lk_find(struct lk_ctx *ctx, unsigned long key)
 
 	cds_lfht_lookup(ctx->ht, hash_key(key), match_key, &key, &iter);
 	node = cds_lfht_iter_get_node(&iter);
-	if (!node)
-		return NULL;
-	kb_tsan_acquire(caa_container_of(node, struct lk_obj, node));
-	return caa_container_of(node, struct lk_obj, node);
+	return node ? caa_container_of(node, struct lk_obj, node) : NULL;
 }
 
 #define LOOKUP(B, F)								\

@@ -147,11 +147,9 @@ static struct entry *add_entry(struct sweep *sw)
 
 static void register_spec(struct sweep *sw, struct gb_spec *spec, struct entry *e)
 {
-	char *name = malloc(256);
+	char name[256];	/* gb_register keeps its own copy */
 
-	if (!name)
-		die("out of memory");
-	snprintf(name, 256, "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
+	snprintf(name, sizeof(name), "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
 		 e->variant, e->writer_rate, e->threads);
 	spec->name = name;
 	spec->threads = e->threads;

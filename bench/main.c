@@ -510,12 +510,14 @@ static void derive_paths(struct sweep *sw)
 
 static void open_results(struct sweep *sw)
 {
+	const char *const others[] = { sw->json_path, sw->gbench_path };	/* written later */
 	char err[4200];
 
-	if (access(sw->json_path, F_OK) == 0) {
-		fprintf(stderr, "krefbench: %s exists; a run never overwrites an earlier result\n", sw->json_path);
-		exit(2);
-	}
+	for (int i = 0; i < 2; i++)
+		if (access(others[i], F_OK) == 0) {
+			fprintf(stderr, "krefbench: %s exists; a run never overwrites an earlier result\n", others[i]);
+			exit(2);
+		}
 	sw->results = kb_results_open(sw->csv_path, err, sizeof(err));
 	if (!sw->results)
 		die(err);

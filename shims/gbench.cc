@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,13 @@ namespace {
 std::vector<gb_spec> &specs()
 {
 	static std::vector<gb_spec> all;
+	return all;
+}
+
+// Our own copies of the names: the caller's string need not outlive gb_register.
+std::deque<std::string> &spec_names()
+{
+	static std::deque<std::string> all;
 	return all;
 }
 
@@ -99,7 +107,10 @@ extern "C" int gb_register(const gb_spec *spec)
 	    spec_of(spec->name) >= 0)
 		return -1;
 	int index = static_cast<int>(specs().size());
-	specs().push_back(*spec);
+	spec_names().emplace_back(spec->name);
+	gb_spec copy = *spec;
+	copy.name = spec_names().back().c_str();
+	specs().push_back(copy);
 	benchmark::internal::Benchmark *b = benchmark::RegisterBenchmark(
 		spec->name, [index](benchmark::State &st) {
 			gb_state s{&st};

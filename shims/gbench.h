@@ -59,7 +59,7 @@ struct gb_result {
 	int ncounters;
 };
 
-/* Returns the spec's index, or -1 (bad spec). The spec is copied. */
+/* Returns the spec's index, or -1 (bad spec). The spec is copied, its name included. */
 int gb_register(const struct gb_spec *spec);
 
 /* True while the timed loop should run another batch of n iterations. */

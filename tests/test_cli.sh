@@ -1,0 +1,391 @@
+#!/bin/bash
+# The benchmark binary's contract: bad input, --plan, a tiny real run (CSV
+# columns and rows, JSON sidecar), never overwriting, and interruption.
+#   usage: tests/test_cli.sh BINARY SRC_DIR WORK_DIR
+# WORK_DIR is cleared and recreated. Prints "ok - ..." / "FAIL - ..." per
+# check and "N passed, N failed"; exits non-zero on any failure.
+set -euo pipefail
+
+if [ $# -ne 3 ]; then
+    echo "usage: $0 BINARY SRC_DIR WORK_DIR" >&2
+    exit 2
+fi
+BIN=$1
+SRC=$2
+WORK=$3
+PY=/usr/bin/python3
+HEADER='backend,workload,threads,placement,objects,work_ns,rep,iterations,ns_per_op,ops_per_s,norm,fairness,cpus,check'
+
+case "$WORK" in
+    ""|/) echo "refusing WORK_DIR '$WORK'" >&2; exit 2 ;;
+esac
+rm -rf -- "$WORK"
+mkdir -p -- "$WORK"
+WORK=$(cd "$WORK" && pwd)
+
+passed=0
+failed=0
+pass() { echo "ok - $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
+check() {  # check DESCRIPTION COMMAND...
+    local desc=$1; shift
+    if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+# Run a python check script; its "ok - " / "FAIL - " lines count here.
+pycheck() {  # pycheck WHAT SCRIPT ARGS...
+    local what=$1 script=$2 out rc=0; shift 2
+    out=$("$PY" -c "$script" "$@" 2>&1) || rc=$?
+    while IFS= read -r line; do
+        case "$line" in
+            "ok - "*) echo "$line"; passed=$((passed + 1)) ;;
+            "FAIL - "*) echo "$line"; failed=$((failed + 1)) ;;
+            *) if [ -n "$line" ]; then echo "  $line"; fi ;;
+        esac
+    done <<< "$out"
+    [ "$rc" -eq 0 ] || fail "$what: python checker exited $rc"
+}
+sum() { sha256sum < "$1" | cut -d' ' -f1; }
+data_rows() { [ -f "$1" ] && echo $(( $(wc -l < "$1") - 1 )) || echo 0; }
+
+check "source dir $SRC has bench/main.c" test -f "$SRC/bench/main.c"
+if [ ! -x "$BIN" ]; then
+    fail "binary $BIN is executable"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+
+# PUs as the binary sees them: --plan without --threads plans for all PUs.
+NPUS=$("$BIN" --plan 2>/dev/null | sed -n 's/^placement [a-z]*, \([0-9]*\) threads$/\1/p' || true)
+if ! [[ "$NPUS" =~ ^[0-9]+$ ]]; then
+    fail "--plan states the PU count (got '$NPUS')"
+    NPUS=2
+fi
+echo "# this machine: $NPUS PUs"
+
+# ---------------------------------------------------------------------------
+# Bad input: exit 2, one stderr line "krefbench: ..." naming the problem, no
+# core dump, nothing written. Each case runs in an empty directory (where the
+# default results/ would appear) with --out pointing into it.
+# ---------------------------------------------------------------------------
+bad_case=0
+bad() {  # bad DESCRIPTION REGEX ARGS...
+    local desc=$1 re=$2 rc=0 dir err lines first; shift 2
+    bad_case=$((bad_case + 1))
+    dir=$WORK/bad$bad_case
+    mkdir -p "$dir"
+    (cd "$dir" && ulimit -c 0 && exec "$BIN" --time 0.001 --reps 1 "$@") \
+        > "$WORK/bad$bad_case.out" 2> "$WORK/bad$bad_case.err" || rc=$?
+    err=$WORK/bad$bad_case.err
+    lines=$(wc -l < "$err")
+    first=$(head -n 1 "$err")
+    check "$desc: exit 2 (got $rc)" test "$rc" -eq 2
+    check "$desc: exactly one stderr line (got $lines)" test "$lines" -eq 1
+    if [[ "$first" == "krefbench: "* ]]; then
+        pass "$desc: stderr starts 'krefbench: '"
+    else
+        fail "$desc: stderr starts 'krefbench: ' (got '$first')"
+    fi
+    if [[ "$first" =~ $re ]]; then
+        pass "$desc: message names the problem"
+    else
+        fail "$desc: message matches /$re/ (got '$first')"
+    fi
+    check "$desc: nothing written (directory empty)" test -z "$(ls -A "$dir")"
+    check "$desc: nothing on stdout" test ! -s "$WORK/bad$bad_case.out"
+}
+OUTARG=(--out results.csv)   # relative: inside each case's own directory
+
+bad "unknown backend" "unknown backend 'nosuch'.*atomic.*refcount.*percpu.*mutex.*null.*urcu_ref" \
+    --backends atomic,nosuch "${OUTARG[@]}"
+bad "unknown workload" "unknown workload 'nosuch'" --workloads nosuch "${OUTARG[@]}"
+bad "unknown placement policy" "placement.*nosuch" --placement nosuch --threads 1 "${OUTARG[@]}"
+bad "--threads 0" "thread.*'0'" --threads 0 "${OUTARG[@]}"
+bad "--threads $((NPUS + 1)) beyond the $NPUS PUs" "$((NPUS + 1)) threads.*$NPUS PUs.*--oversubscribe" \
+    --threads $((NPUS + 1)) "${OUTARG[@]}"
+bad "--threads $((NPUS + 1)) with --plan, no --oversubscribe" "$((NPUS + 1)) threads.*PUs" \
+    --plan --threads $((NPUS + 1))
+bad "garbage --topology with --plan" "garbage:1 nonsense" --plan --topology 'garbage:1 nonsense'
+bad "missing topology XML" "$WORK/no/such/machine.xml" --plan --topology "$WORK/no/such/machine.xml"
+bad "--topology without --plan" "--topology.*--plan" --topology 'pack:2 core:2 pu:2' "${OUTARG[@]}"
+bad "--out in a missing directory" "$WORK/no/such/dir/run.csv" --threads 1 --out "$WORK/no/such/dir/run.csv"
+bad "--out not writable (/proc/x.csv)" "/proc/x.csv" --threads 1 --out /proc/x.csv
+bad "--reps 0" "--reps" --threads 1 "${OUTARG[@]}" --reps 0
+bad "--reps garbage" "--reps" --threads 1 "${OUTARG[@]}" --reps 2x
+bad "--time 0" "--time" --threads 1 "${OUTARG[@]}" --time 0
+bad "unknown option" "--bogus" --bogus "${OUTARG[@]}"
+bad "stray argument" "stray" stray "${OUTARG[@]}"
+check "no missing-dir side effects" test ! -e "$WORK/no"
+
+# ---------------------------------------------------------------------------
+# --plan: one line per thread, exit 0.
+# ---------------------------------------------------------------------------
+plan() {  # plan DESCRIPTION THREADS ARGS...
+    local desc=$1 want=$2 rc=0 n distinct dir=$WORK/plan; shift 2
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && exec "$BIN" --plan "$@") > "$WORK/plan.out" 2> "$WORK/plan.err" || rc=$?
+    check "$desc: exit 0 (got $rc)" test "$rc" -eq 0
+    n=$(grep -c '^thread [0-9][0-9]* -> PU [0-9]' "$WORK/plan.out" || true)
+    distinct=$(sed -n 's/^thread \([0-9][0-9]*\) -> PU .*/\1/p' "$WORK/plan.out" | sort -un | wc -l)
+    check "$desc: one line per thread ($n lines, $distinct distinct, want $want)" \
+        test "$n" -eq "$want" -a "$distinct" -eq "$want"
+    check "$desc: threads numbered 0..$((want - 1))" \
+        test "$(sed -n 's/^thread \([0-9][0-9]*\) -> PU .*/\1/p' "$WORK/plan.out" | sort -n | tail -n 1)" = "$((want - 1))"
+    check "$desc: nothing on stderr" test ! -s "$WORK/plan.err"
+    check "$desc: nothing written" test -z "$(ls -A "$dir")"
+}
+plan "--plan for this machine" "$NPUS"
+plan "--plan --threads $((NPUS + 1)) --oversubscribe" $((NPUS + 1)) --threads $((NPUS + 1)) --oversubscribe
+plan "--plan on 'pack:2 numa:4 core:16 pu:2', 256 threads, scatter" 256 \
+    --topology 'pack:2 numa:4 core:16 pu:2' --threads 256 --placement scatter
+check "--plan scatter: first two threads on different packages" \
+    grep -q '^thread 1 -> PU [0-9]* (core [0-9]*, package 1' "$WORK/plan.out"
+check "--plan scatter: the 256 PUs are all used once" \
+    test "$(sed -n 's/^thread [0-9]* -> PU \([0-9]*\) .*/\1/p' "$WORK/plan.out" | sort -un | wc -l)" -eq 256
+
+# ---------------------------------------------------------------------------
+# A tiny real run.
+# ---------------------------------------------------------------------------
+RUN=$WORK/run.csv
+rc=0
+(ulimit -c 0 && exec "$BIN" --backends atomic,refcount,percpu,mutex,null,urcu_ref \
+    --workloads hammer,private,spread,handoff --threads 1,2 --reps 2 --time 0.002 --out "$RUN") \
+    > "$WORK/run.out" 2> "$WORK/run.err" || rc=$?
+check "tiny run: exit 0 (got $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  stderr: /' "$WORK/run.err" | tail -n 20
+check "tiny run: CSV exists" test -f "$RUN"
+GOT_HEADER=$(head -n 1 "$RUN" 2>/dev/null || true)
+# DESIGN.md: "at least" these columns, in this order; anything added comes after.
+if [ "$GOT_HEADER" = "$HEADER" ]; then
+    pass "tiny run: CSV header is exactly the documented columns"
+elif [[ "$GOT_HEADER" == "$HEADER",* ]]; then
+    pass "tiny run: CSV header starts with the documented columns"
+    echo "# note: columns beyond the documented ones: ${GOT_HEADER#"$HEADER",}"
+else
+    fail "tiny run: CSV header starts with the documented columns (got '$GOT_HEADER')"
+fi
+# The binary writes the header its source declares (bench/results.h).
+SRC_HEADER=$("$PY" -c '
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"#define\s+KB_CSV_HEADER((?:\s*\"[^\"]*\"\s*\\?)+)", text)
+print("".join(re.findall(r"\"([^\"]*)\"", m.group(1))) if m else "")
+' "$SRC/bench/results.h" 2>/dev/null || true)
+check "tiny run: CSV header is bench/results.h's KB_CSV_HEADER" test -n "$SRC_HEADER" -a "$GOT_HEADER" = "$SRC_HEADER"
+check "tiny run: sidecar run.json exists" test -f "$WORK/run.json"
+check "tiny run: run.json is valid JSON (json.tool)" "$PY" -m json.tool "$WORK/run.json" /dev/null
+check "tiny run: run.gbench.json exists" test -s "$WORK/run.gbench.json"
+check "tiny run: run.gbench.json is valid JSON" "$PY" -m json.tool "$WORK/run.gbench.json" /dev/null
+check "tiny run: stdout names the results file" grep -q "results: $RUN" "$WORK/run.out"
+
+pycheck "tiny run CSV" '
+import csv, math, sys
+path, npus, header = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+backends = ["atomic", "refcount", "percpu", "mutex", "null", "urcu_ref"]
+workloads = ["hammer", "private", "spread", "handoff"]
+threads, reps = [1, 2], [0, 1]
+def ok(c, what):
+    print(("ok - " if c else "FAIL - ") + "tiny run: " + what)
+def num(s):
+    try:
+        v = float(s)
+        return v if math.isfinite(v) else None
+    except ValueError:
+        return None
+
+with open(path, newline="") as f:
+    rows = list(csv.reader(f))
+ok(rows and rows[0][:len(header)] == header, "parsed header starts with the documented columns")
+ncols = len(rows[0]) if rows else len(header)
+data = [dict(zip(rows[0], r)) for r in rows[1:]]
+ok(all(len(r) == ncols for r in rows[1:]), "every row has as many columns as the header (%d)" % ncols)
+
+want = {}
+for b in backends:
+    for w in workloads:
+        for t in threads:
+            for r in reps:
+                want[(b, w, t, r)] = 0
+for t in threads:
+    for fl in ["local", "uncontended", "shared"] + (["pingpong"] if t == 2 else []):
+        for r in reps:
+            want[("floor", fl, t, r)] = 0
+got = {}
+bad_key = []
+for d in data:
+    try:
+        k = (d["backend"], d["workload"], int(d["threads"]), int(d["rep"]))
+    except ValueError:
+        bad_key.append(d); continue
+    got[k] = got.get(k, 0) + 1
+ok(not bad_key, "threads and rep are integers")
+ok(len(data) == len(want), "%d data rows, want %d (backend x workload x threads x rep + floors)" % (len(data), len(want)))
+missing = sorted(k for k in want if k not in got)
+extra = sorted(k for k in got if k not in want)
+dup = sorted(k for k, n in got.items() if n > 1)
+ok(not missing, "every (backend, workload, threads, rep) present" + ("; missing %s" % missing[:5] if missing else ""))
+ok(not extra, "no unexpected rows" + ("; extra %s" % extra[:5] if extra else ""))
+ok(not dup, "no duplicated rows" + ("; dup %s" % dup[:5] if dup else ""))
+
+def each(pred, what):
+    badrows = [d for d in data if not pred(d)]
+    ok(not badrows, what + ("" if not badrows else " (e.g. %s)" % ",".join(badrows[0].values())))
+
+each(lambda d: d["check"] == "ok", "every row check is ok")
+each(lambda d: num(d["ns_per_op"]) is not None and num(d["ns_per_op"]) > 0, "ns_per_op is a positive number")
+each(lambda d: num(d["ops_per_s"]) is not None and num(d["ops_per_s"]) > 0, "ops_per_s is a positive number")
+def ops_consistent(d):
+    ns, ops, t = num(d["ns_per_op"]), num(d["ops_per_s"]), int(d["threads"])
+    if ns is None or ops is None or ns <= 0.0005:
+        return False
+    return 1e9 * t / (ns + 0.0005) - 1 <= ops <= 1e9 * t / (ns - 0.0005) + 1
+each(ops_consistent, "ops_per_s = threads x 1e9 / ns_per_op (all threads together)")
+each(lambda d: num(d["fairness"]) is not None and 0 < num(d["fairness"]) <= 1, "fairness in (0,1]")
+def cpus_ok(d):
+    c = d["cpus"].split(",")
+    return len(c) == int(d["threads"]) and all(x.isdigit() and 0 <= int(x) < npus for x in c)
+each(cpus_ok, "cpus lists threads CPU numbers, each a PU of this machine")
+each(lambda d: d["placement"] == "cores", "placement is the default (cores)")
+each(lambda d: d["work_ns"] == "0", "work_ns is 0")
+each(lambda d: d["iterations"].isdigit() and int(d["iterations"]) > 0, "iterations is a positive integer")
+each(lambda d: d["objects"].isdigit() and int(d["objects"]) >= 1, "objects is a positive integer")
+each(lambda d: d["backend"] == "floor" or (num(d["norm"]) is not None and num(d["norm"]) > 0),
+     "norm is filled (positive) on every non-floor row")
+each(lambda d: d["norm"] == "" or (num(d["norm"]) is not None and num(d["norm"]) > 0), "norm is empty or positive")
+each(lambda d: d["workload"] != "hammer" or d["objects"] == "1", "hammer uses one object")
+each(lambda d: d["workload"] != "private" or d["objects"] == d["threads"], "private uses one object per thread")
+
+# norm = ns_per_op / the matching floor: uncontended at 1 thread, shared above
+def median(v):
+    v = sorted(v); n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+floor = {}
+for t in threads:
+    name = "uncontended" if t == 1 else "shared"
+    v = [num(d["ns_per_op"]) for d in data if d["backend"] == "floor" and d["workload"] == name and int(d["threads"]) == t]
+    floor[t] = median(v) if v and None not in v else None
+def norm_matches(d):
+    if d["backend"] == "floor":
+        return True
+    fl, ns, n = floor.get(int(d["threads"])), num(d["ns_per_op"]), num(d["norm"])
+    if not fl or ns is None or n is None:
+        return False
+    want = ns / fl
+    return abs(n - want) <= 0.01 * want + 0.0002
+each(norm_matches, "norm = ns_per_op / floor (uncontended@1, shared@2)")
+' "$RUN" "$NPUS" "$HEADER"
+
+GIT_HEAD=$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)
+pycheck "tiny run sidecar" '
+import json, sys
+path, csv_path, git_head = sys.argv[1], sys.argv[2], sys.argv[3]
+def ok(c, what):
+    print(("ok - " if c else "FAIL - ") + "tiny run sidecar: " + what)
+with open(path) as f:
+    j = json.load(f)
+ok(isinstance(j, dict), "is an object")
+for k in ["host", "cpu_model", "topology", "kernel", "compiler", "cflags", "glibc", "git_commit", "command_line"]:
+    ok(isinstance(j.get(k), str) and j.get(k).strip() != "", "has a non-empty %s" % k)
+bpo = j.get("bytes_per_object")
+ok(isinstance(bpo, dict) and all(isinstance(bpo.get(b), int) and bpo.get(b) > 0 for b in
+   ["atomic", "refcount", "percpu", "mutex", "null", "urcu_ref"]), "bytes_per_object for every backend")
+ok(j.get("status") == "complete", "status is complete (got %r)" % j.get("status"))
+ok("--out " + csv_path in j.get("command_line", ""), "command_line is the command run")
+with open(csv_path) as f:
+    rows = sum(1 for _ in f) - 1
+ok(j.get("rows", rows) == rows, "rows (%r) matches the CSV (%d)" % (j.get("rows"), rows))
+if git_head != "unknown":
+    ok(j.get("git_commit", "").startswith(git_head), "git_commit %r is the source tree HEAD %s" % (j.get("git_commit"), git_head))
+' "$WORK/run.json" "$RUN" "$GIT_HEAD"
+
+# ---------------------------------------------------------------------------
+# Never overwrite.
+# ---------------------------------------------------------------------------
+tiny=(--backends atomic --workloads hammer --threads 1 --reps 1 --time 0.001 --no-floors)
+csv_sum=$(sum "$RUN")
+json_sum=$(sum "$WORK/run.json")
+gb_sum=$(sum "$WORK/run.gbench.json")
+rc=0
+"$BIN" "${tiny[@]}" --out "$RUN" > /dev/null 2> "$WORK/again.err" || rc=$?
+check "same --out again: exit 2 (got $rc)" test "$rc" -eq 2
+check "same --out again: one 'krefbench: ' line saying it exists" \
+    test "$(wc -l < "$WORK/again.err")" -eq 1 -a "$(grep -c '^krefbench: .*exists' "$WORK/again.err" || true)" -eq 1
+check "same --out again: CSV byte-identical" test "$(sum "$RUN")" = "$csv_sum"
+check "same --out again: sidecar byte-identical" test "$(sum "$WORK/run.json")" = "$json_sum"
+check "same --out again: gbench JSON byte-identical" test "$(sum "$WORK/run.gbench.json")" = "$gb_sum"
+
+# Only the sidecar exists: still refused, nothing created or changed.
+cp "$WORK/run.json" "$WORK/only.json"
+rc=0
+"$BIN" "${tiny[@]}" --out "$WORK/only.csv" > /dev/null 2> "$WORK/only.err" || rc=$?
+check "only the .json exists: exit 2 (got $rc)" test "$rc" -eq 2
+check "only the .json exists: one 'krefbench: ' line" \
+    test "$(wc -l < "$WORK/only.err")" -eq 1 -a "$(grep -c '^krefbench: ' "$WORK/only.err" || true)" -eq 1
+check "only the .json exists: no CSV created" test ! -e "$WORK/only.csv"
+check "only the .json exists: no gbench JSON created" test ! -e "$WORK/only.gbench.json"
+check "only the .json exists: .json byte-identical" test "$(sum "$WORK/only.json")" = "$json_sum"
+
+# Only the CSV exists: refused, the CSV untouched, no sidecar appears.
+cp "$RUN" "$WORK/csvonly.csv"
+rc=0
+"$BIN" "${tiny[@]}" --out "$WORK/csvonly.csv" > /dev/null 2> "$WORK/csvonly.err" || rc=$?
+check "only the .csv exists: exit 2 (got $rc)" test "$rc" -eq 2
+check "only the .csv exists: one 'krefbench: ' line" \
+    test "$(wc -l < "$WORK/csvonly.err")" -eq 1 -a "$(grep -c '^krefbench: ' "$WORK/csvonly.err" || true)" -eq 1
+check "only the .csv exists: CSV byte-identical" test "$(sum "$WORK/csvonly.csv")" = "$csv_sum"
+check "only the .csv exists: no sidecar created" test ! -e "$WORK/csvonly.json"
+
+# Only Google Benchmark's JSON exists: refused too, it is left alone.
+cp "$WORK/run.gbench.json" "$WORK/gbonly.gbench.json"
+rc=0
+"$BIN" "${tiny[@]}" --out "$WORK/gbonly.csv" > /dev/null 2> "$WORK/gbonly.err" || rc=$?
+check "only the .gbench.json exists: exit 2 (got $rc)" test "$rc" -eq 2
+check "only the .gbench.json exists: .gbench.json byte-identical" test "$(sum "$WORK/gbonly.gbench.json")" = "$gb_sum"
+check "only the .gbench.json exists: no CSV or sidecar created" test ! -e "$WORK/gbonly.csv" -a ! -e "$WORK/gbonly.json"
+
+# ---------------------------------------------------------------------------
+# Interruption: rows kept, every line whole, 128 + signal.
+# ---------------------------------------------------------------------------
+interrupt() {  # interrupt SIGNAL WANT_STATUS
+    local sig=$1 want=$2 out=$WORK/int-$1.csv pid rc=0 before=0 waited=0
+    "$BIN" --backends atomic,null --workloads hammer,private --threads 1,2 --reps 50 --time 0.05 \
+        --out "$out" > "$WORK/int-$sig.out" 2> "$WORK/int-$sig.err" &
+    pid=$!
+    # Wait (up to 120 s) for at least 3 data rows.
+    while kill -0 "$pid" 2>/dev/null && [ "$(data_rows "$out")" -lt 3 ] && [ $waited -lt 1200 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    before=$(data_rows "$out")
+    check "SIG$sig: the run wrote at least 3 rows before the signal ($before)" test "$before" -ge 3
+    kill -s "$sig" "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    check "SIG$sig: exit status $want (got $rc)" test "$rc" -eq "$want"
+    check "SIG$sig: rows kept ($(data_rows "$out") >= $before)" test "$(data_rows "$out")" -ge "$before"
+    check "SIG$sig: stderr says interrupted" grep -q 'interrupted' "$WORK/int-$sig.err"
+    check "SIG$sig: the CSV ends with a newline" test "$(tail -c 1 "$out" | od -An -tx1 | tr -d ' ')" = "0a"
+    pycheck "SIG$sig CSV" '
+import csv, math, sys
+path, header, sig = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
+def ok(c, what):
+    print(("ok - " if c else "FAIL - ") + "SIG%s: " % sig + what)
+with open(path, newline="") as f:
+    rows = list(csv.reader(f))
+ok(rows and rows[0][:len(header)] == header, "header intact")
+ncols = len(rows[0]) if rows else len(header)
+ok(all(len(r) == ncols for r in rows[1:]), "every line complete (%d columns, parses as CSV)" % ncols)
+def good(r):
+    try:
+        return float(r[8]) > 0 and math.isfinite(float(r[8])) and int(r[7]) > 0 and r[13] == "ok"
+    except (ValueError, IndexError):
+        return False
+ok(all(good(r) for r in rows[1:]), "every kept row parses (positive ns_per_op, iterations, check ok)")
+' "$out" "$HEADER" "$sig"
+    check "SIG$sig: sidecar is still valid JSON" "$PY" -m json.tool "$WORK/int-$sig.json" /dev/null
+}
+interrupt INT 130
+interrupt TERM 143
+
+check "no core files in $WORK" test -z "$(find "$WORK" -name 'core*' -type f)"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

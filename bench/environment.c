@@ -110,16 +110,15 @@ static void put_backend_sizes(FILE *f)
 	fprintf(f, "},\n");
 }
 
-int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_env_extra *x)
+char *kb_env_render(const struct kb_topo *topo, const struct kb_env_extra *x)
 {
-	char tmp[4096], buf[512], host[256] = "unknown";
+	char buf[512], host[256] = "unknown", *text = NULL;
+	size_t size = 0;
 	struct utsname u;
-	FILE *f;
+	FILE *f = open_memstream(&text, &size);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
 	if (!f)
-		return -1;
+		return NULL;
 	gethostname(host, sizeof(host) - 1);
 	fprintf(f, "{\n");
 	put_json_string(f, "host", host, false);
@@ -158,7 +157,27 @@ int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_e
 	put_json_string(f, "status", x->status, false);
 	put_json_string(f, "command_line", x->command_line, true);
 	fprintf(f, "}\n");
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_env_extra *x)
+{
+	char tmp[4096];
+	char *text = kb_env_render(topo, x);
+	FILE *f;
+	int err = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (text && (f = fopen(tmp, "w")) != NULL) {
+		size_t n = strlen(text);
+
+		err = (fwrite(text, 1, n, f) != n) | (fclose(f) != 0);
+		err = err ? -1 : rename(tmp, path);
+	}
+	free(text);
+	return err;
 }

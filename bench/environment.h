@@ -12,6 +12,8 @@ struct kb_env_extra {
 	const char *status;		/* "running", "complete", "interrupted" */
 };
 
+/* The sidecar as a malloc'd string (NULL when out of memory). */
+char *kb_env_render(const struct kb_topo *topo, const struct kb_env_extra *x);
 /* Writes path (replacing an earlier version of this run's own sidecar). */
 int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_env_extra *x);
 /* "model name" from /proc/cpuinfo (or the arm64 equivalent), for titles. */

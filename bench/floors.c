@@ -27,6 +27,7 @@ bool kb_simple_prologue(struct gb_state *st, struct kb_simple_run *run, struct k
 	(*me)->cpu = kb_place_bind_self(run->topo, run->cpus[t], err, sizeof(err));
 	if ((*me)->cpu < 0) {
 		gb_skip_with_error(st, err);
+		kb_barrier_leave(&run->barrier);
 		return false;
 	}
 	return true;
@@ -39,7 +40,7 @@ void kb_simple_epilogue(struct gb_state *st, struct kb_simple_run *run, struct k
 
 	snprintf(name, sizeof(name), "cpu.%d", gb_thread_index(st));
 	gb_counter_set(st, name, me->cpu);
-	pthread_barrier_wait(&run->barrier);
+	kb_barrier_wait(&run->barrier);
 	if (gb_thread_index(st) != 0)
 		return;
 	for (int t = 0; t < run->threads; t++) {
@@ -157,7 +158,7 @@ void kb_simple_setup(int threads, void *vrun)
 	memset(run->own, 0, sizeof(struct kb_line) * (size_t)threads);
 	memset(run->thr, 0, sizeof(struct kb_thread) * (size_t)threads);
 	atomic_init(&run->shared.v, 0);
-	pthread_barrier_init(&run->barrier, NULL, (unsigned int)threads);
+	kb_barrier_init(&run->barrier, threads);
 }
 
 void kb_simple_teardown(int threads, void *vrun)
@@ -166,7 +167,7 @@ void kb_simple_teardown(int threads, void *vrun)
 
 	(void)threads;
 	if (run->own && run->thr)
-		pthread_barrier_destroy(&run->barrier);
+		kb_barrier_destroy(&run->barrier);
 	free(run->own);
 	free(run->thr);
 	run->own = NULL;

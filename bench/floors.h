@@ -28,7 +28,7 @@ struct kb_simple_run {
 	struct kb_line *own;		/* one per thread */
 	struct kb_line shared;
 	struct kb_thread *thr;
-	pthread_barrier_t barrier;
+	struct kb_barrier barrier;
 	char setup_error[160];
 	void *wctx;			/* body-owned */
 };

@@ -72,6 +72,52 @@ const char *kb_check_text(int code)
 	return check_texts[code - 1];
 }
 
+/* ---- a barrier that failed threads leave ---- */
+
+void kb_barrier_init(struct kb_barrier *b, int participants)
+{
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	b->participants = participants;
+	b->arrived = 0;
+	b->phase = 0;
+}
+
+void kb_barrier_destroy(struct kb_barrier *b)
+{
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->lock);
+}
+
+static void open_phase_if_complete(struct kb_barrier *b)	/* lock held */
+{
+	if (b->arrived >= b->participants) {
+		b->arrived = 0;
+		b->phase++;
+		pthread_cond_broadcast(&b->cond);
+	}
+}
+
+void kb_barrier_wait(struct kb_barrier *b)
+{
+	pthread_mutex_lock(&b->lock);
+	unsigned long phase = b->phase;
+
+	b->arrived++;
+	open_phase_if_complete(b);
+	while (b->phase == phase)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void kb_barrier_leave(struct kb_barrier *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->participants--;
+	open_phase_if_complete(b);
+	pthread_mutex_unlock(&b->lock);
+}
+
 /* ---- per-thread prologue and epilogue ---- */
 
 bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_thread **me)
@@ -82,11 +128,12 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	*me = &run->thr[t];
 	if (run->setup_error[0]) {
 		gb_skip_with_error(st, run->setup_error);
-		return false;
+		return false;	/* setup failed: no barrier was made */
 	}
 	(*me)->cpu = kb_place_bind_self(run->topo, run->cpus[t], err, sizeof(err));
 	if ((*me)->cpu < 0) {
 		gb_skip_with_error(st, err);
+		kb_barrier_leave(&run->barrier);
 		return false;
 	}
 	if (run->backend->flags & KB_DEFERRED_RELEASE)
@@ -94,7 +141,7 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	return true;
 }
 
-void kb_run_barrier(struct kb_run *run) { pthread_barrier_wait(&run->barrier); }
+void kb_run_barrier(struct kb_run *run) { kb_barrier_wait(&run->barrier); }
 
 static int count_not_one(struct kb_run *run)
 {
@@ -218,7 +265,7 @@ void kb_run_setup(int threads, void *vrun)
 			run->objects = i;
 			return;
 		}
-	pthread_barrier_init(&run->barrier, NULL, (unsigned int)threads);
+	kb_barrier_init(&run->barrier, threads);
 	run->barrier_ready = true;
 	if (run->workload->setup && run->workload->setup(run) != 0 && !run->setup_error[0])
 		snprintf(run->setup_error, sizeof(run->setup_error), "workload setup failed");
@@ -234,7 +281,7 @@ void kb_run_teardown(int threads, void *vrun)
 	for (int i = 0; i < run->objects; i++)
 		run->backend->destroy(kb_obj_ref(run, i));
 	if (run->barrier_ready)
-		pthread_barrier_destroy(&run->barrier);
+		kb_barrier_destroy(&run->barrier);
 	run->barrier_ready = false;
 	run_free(run);
 }

@@ -57,6 +57,23 @@ struct kb_thread {
 
 struct kb_workload;
 
+/*
+ * A barrier that a thread can leave: a thread whose pin or setup failed
+ * skips its run and leaves, and the others still pass (a pthread barrier
+ * would wait for it forever). The library's own barriers do the same.
+ */
+struct kb_barrier {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int participants, arrived;
+	unsigned long phase;
+};
+
+void kb_barrier_init(struct kb_barrier *b, int participants);
+void kb_barrier_destroy(struct kb_barrier *b);
+void kb_barrier_wait(struct kb_barrier *b);
+void kb_barrier_leave(struct kb_barrier *b);
+
 struct kb_run {
 	const struct kb_backend *backend;
 	const struct kb_workload *workload;
@@ -72,7 +89,7 @@ struct kb_run {
 	bool hot;			/* lookups all hit one key */
 	struct kb_obj *objs;
 	struct kb_thread *thr;
-	pthread_barrier_t barrier;
+	struct kb_barrier barrier;
 	bool barrier_ready;
 	char setup_error[160];
 	void *wctx;			/* workload-owned */

@@ -6,6 +6,7 @@
  * 130/143 interrupted (the CSV keeps every finished row).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,14 +54,34 @@ struct sweep {
 	char command_line[4096];
 };
 
-static volatile sig_atomic_t interrupted;
 static const char *interrupt_note = "krefbench: interrupted; the results file keeps every finished row\n";
+/* The sidecar saying "interrupted", rendered in advance: a signal handler
+ * may only write bytes, not format them. */
+static char *interrupted_sidecar;
+static char sidecar_path[4096], sidecar_tmp[4100];
+
+static void write_interrupted_sidecar(void)
+{
+	int fd;
+	ssize_t ignored;
+
+	if (!interrupted_sidecar)
+		return;
+	fd = open(sidecar_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return;
+	ignored = write(fd, interrupted_sidecar, strlen(interrupted_sidecar));
+	(void)ignored;
+	close(fd);
+	rename(sidecar_tmp, sidecar_path);
+}
 
 static void on_signal(int sig)
 {
 	ssize_t ignored = write(STDERR_FILENO, interrupt_note, strlen(interrupt_note));
 
 	(void)ignored;
+	write_interrupted_sidecar();
 	_exit(128 + sig);
 }
 
@@ -583,9 +604,17 @@ static void print_plan(struct sweep *sw, const int *counts, int ncounts)
 	free(cpus);
 }
 
-static void install_signal_handlers(void)
+static void install_signal_handlers(struct sweep *sw)
 {
 	struct sigaction sa = { 0 };
+	struct kb_env_extra x = {
+		.command_line = sw->command_line, .placement = sw->opt.placement_text,
+		.status = "interrupted (rows: see the CSV)",
+	};
+
+	snprintf(sidecar_path, sizeof(sidecar_path), "%s", sw->json_path);
+	snprintf(sidecar_tmp, sizeof(sidecar_tmp), "%s.tmp", sw->json_path);
+	interrupted_sidecar = kb_env_render(sw->topo, &x);
 
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -630,7 +659,7 @@ int main(int argc, char **argv)
 	open_results(&sw);
 	write_path_for_caller(&sw);
 	write_environment(&sw, "running");
-	install_signal_handlers();
+	install_signal_handlers(&sw);
 	fprintf(stderr, "krefbench: %d benchmarks x %d repetitions -> %s\n"
 		"note: Debian's libbenchmark is built without NDEBUG (\"Library was built as DEBUG\"); "
 		"it only starts, stops and sizes the runs — the timed loops are krefbench's own -O2 code.\n",

@@ -18,7 +18,9 @@
  * A plain main: prints each check, then "N passed, N failed"; exits non-zero
  * on any failure.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>

@@ -86,7 +86,7 @@ static void usage(void)
 	       "  --objects K         objects for spread (default 16), keys for lookups (default 1024)\n"
 	       "  --writer-rate LIST  lookup workloads: object replacements per second (default 0,1000)\n"
 	       "  --rcu-flavor LIST   lookup_rcu: memb, qsbr, mb (default memb)\n"
-	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default all)\n"
+	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default unless_zero,put_mutex)\n"
 	       "  --hot               lookups all hit one key\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
 	       "  --time S            minimum seconds per repetition (default 0.1)\n"
@@ -267,7 +267,7 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen)
 {
 	int opt;
-	char all[] = "all", rates[] = "0,1000", variants[] = "locked,put_return,unless_zero,put_mutex";
+	char all[] = "all", rates[] = "0,1000", variants[] = "unless_zero,put_mutex";
 
 	memset(o, 0, sizeof(*o));
 	o->placement_text = "cores";

@@ -271,8 +271,17 @@ def config_of(row, cfg_cols):
     return tuple((c, row[c]) for c in cfg_cols)
 
 
-def config_label(cfg):
-    return ", ".join(f"{c}={v if v != '' else '-'}" for c, v in cfg)
+SHORT_NAMES = {"writer_rate": "w", "variant": "", "work_ns": "work", "objects": "K"}
+
+
+def config_label(cfg, sep=", "):
+    """Short labels: bar groups are narrow ("put_mutex\nw=1000")."""
+    parts = []
+    for c, v in cfg:
+        name = SHORT_NAMES.get(c, c)
+        v = v if v != "" else "-"
+        parts.append(f"{name}={v}" if name else v)
+    return sep.join(parts)
 
 
 def series(rows, field, cfg_cols):
@@ -468,7 +477,7 @@ def draw_maxthreads_bars(plt, style, title, rows, floors, field, cfg_by_workload
     for k in keys:
         lab = k[0]
         if k[1]:
-            lab += "\n" + config_label(k[1])
+            lab += "\n" + config_label(k[1], sep="\n")
         if not uniform:
             lab += f"\n@{tmax[k]} threads"
         labels.append(lab)

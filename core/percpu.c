@@ -270,11 +270,17 @@ bool kb_percpu_dec_not_one(struct kref_percpu *r)
 	return done;
 }
 
+/*
+ * The count itself says whether the bias is in: a folded count is within
+ * 2^62 of 0, a biased one within 2^62 of 2^63. Testing `folded` instead races
+ * with the fold (count and folded change one after the other, and the fold
+ * can be preempted in between) and returned the raw biased count.
+ */
 long kref_percpu_read(const struct kref_percpu *r)
 {
 	unsigned long count = (unsigned long)atomic_load_explicit(&r->data->count, memory_order_relaxed);
 
-	if (atomic_load_explicit(&r->data->folded, memory_order_acquire))
+	if (count + (1UL << 62) < (1UL << 63))
 		return (long)count;
 	return (long)(count - KB_PERCPU_BIAS + sum_slots(r));
 }

@@ -117,6 +117,16 @@ cmd_plot() {
 	/usr/bin/python3 "$top/plots/plot.py" "$@"
 }
 
+# ./run.sh profile BACKEND WORKLOAD [THREADS] [--stat|--record|--c2c]
+cmd_profile() {
+	die "'profile' is not built yet"
+}
+
+# ./run.sh compare A.csv B.csv | ./run.sh compare --rev BASE [--rev OTHER]
+cmd_compare() {
+	die "'compare' is not built yet"
+}
+
 cmd_main() {
 	local bin csv
 	bin=$(bench_binary)
@@ -130,7 +140,8 @@ case "${1:-}" in
 	test) shift; cmd_test "$@" ;;
 	bench) shift; cmd_bench "$@" ;;
 	plot) shift; cmd_plot "$@" ;;
-	profile | compare) die "'$1' is not built yet (see the open issues)" ;;
+	profile) shift; cmd_profile "$@" ;;
+	compare) shift; cmd_compare "$@" ;;
 	"" | --*) cmd_main "$@" ;;
 	-h | help) sed -n '2,8p' "$0" ;;
 	*) die "unknown command '$1' (try: ./run.sh help)" ;;

@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger.h"
+#include "writer.h"
+
 #define LIVE_MAGIC   0x4c49564552454632ull
 #define POISON_MAGIC 0xdeaddeaddeaddeadull
 
@@ -48,11 +51,8 @@ struct lm_ctx {
 	unsigned long nkeys;
 	const struct kb_backend *be;
 	int variant;
-	atomic_long created, released, freed, double_releases, poison_seen;
-	double writer_rate;
-	atomic_bool stop;
-	bool writer_running;
-	pthread_t writer;
+	struct kb_ledger ledger;
+	struct kb_writer writer;
 	struct lm_obj *retired;		/* null backend: unlinked, freed after the run */
 };
 
@@ -63,19 +63,14 @@ static void lm_free(struct lm_obj *obj)
 	obj->ctx->be->destroy(obj->ref);
 	obj->magic = POISON_MAGIC;
 	memset(obj->ref, 0x6b, sizeof(obj->ref));
-	atomic_fetch_add_explicit(&ctx->freed, 1, memory_order_relaxed);
+	kb_ledger_freed(&ctx->ledger);
 	free(obj);
 }
 
 /* Count the release; false when it is not the first (then do nothing more). */
 static bool lm_count_release(struct lm_obj *obj)
 {
-	if (atomic_fetch_add_explicit(&obj->releases, 1, memory_order_relaxed) != 0) {
-		atomic_fetch_add_explicit(&obj->ctx->double_releases, 1, memory_order_relaxed);
-		return false;
-	}
-	atomic_fetch_add_explicit(&obj->ctx->released, 1, memory_order_relaxed);
-	return true;
+	return kb_ledger_release(&obj->ctx->ledger, &obj->releases);
 }
 
 static void lm_unlink(struct lm_obj *obj)	/* mutex held */
@@ -190,7 +185,7 @@ static struct lm_obj *lm_new(struct lm_ctx *ctx, unsigned long key)
 		free(obj);
 		return NULL;
 	}
-	atomic_fetch_add_explicit(&ctx->created, 1, memory_order_relaxed);
+	kb_ledger_created(&ctx->ledger);
 	return obj;
 }
 
@@ -225,35 +220,11 @@ static void lm_tick(struct lm_ctx *ctx, unsigned long key)
 	}
 }
 
-/* ---- the writer thread ---- */
-
-static void *lm_writer(void *arg)
+static void lm_writer_tick(void *arg, uint64_t random)
 {
 	struct lm_ctx *ctx = arg;
-	uint64_t period = (uint64_t)(1e9 / ctx->writer_rate), next = kb_now_ns(), rng = 0x2545f4914f6cdd1dull;
 
-	while (!atomic_load_explicit(&ctx->stop, memory_order_acquire)) {
-		struct timespec ts;
-
-		next += period;
-		if (next < kb_now_ns())
-			next = kb_now_ns();
-		ts.tv_sec = (time_t)(next / 1000000000u);
-		ts.tv_nsec = (long)(next % 1000000000u);
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-			;
-		lm_tick(ctx, (kb_rand(&rng) >> 16) % ctx->nkeys);
-	}
-	return NULL;
-}
-
-static void lm_stop_writer(struct lm_ctx *ctx)
-{
-	if (!ctx->writer_running)
-		return;
-	atomic_store_explicit(&ctx->stop, true, memory_order_release);
-	pthread_join(ctx->writer, NULL);
-	ctx->writer_running = false;
+	lm_tick(ctx, random % ctx->nkeys);
 }
 
 /* ---- setup, drain, check ---- */
@@ -318,18 +289,13 @@ static int lm_setup(struct kb_run *run)
 	ctx->be = run->backend;
 	ctx->variant = run->variant;
 	ctx->nkeys = (unsigned long)(run->objects_knob > 0 ? run->objects_knob : 1024);
-	ctx->writer_rate = run->writer_rate;
+	ctx->writer = (struct kb_writer){ .rate = run->writer_rate, .tick = lm_writer_tick, .ctx = ctx };
 	ctx->slots = calloc(ctx->nkeys, sizeof(*ctx->slots));
 	if (!ctx->slots)
 		return -1;
 	for (unsigned long key = 0; key < ctx->nkeys; key++)
 		lm_tick(ctx, key);
-	if (ctx->writer_rate > 0) {
-		if (pthread_create(&ctx->writer, NULL, lm_writer, ctx))
-			return -1;
-		ctx->writer_running = true;
-	}
-	return 0;
+	return kb_writer_start(&ctx->writer);
 }
 
 static void lm_teardown(struct kb_run *run)
@@ -338,7 +304,7 @@ static void lm_teardown(struct kb_run *run)
 
 	if (!ctx)
 		return;
-	lm_stop_writer(ctx);
+	kb_writer_stop(&ctx->writer);
 	lm_drain(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
@@ -348,26 +314,10 @@ static void lm_teardown(struct kb_run *run)
 static int lm_check(struct kb_run *run, char *text, size_t len)
 {
 	struct lm_ctx *ctx = run->wctx;
-	long created, released, freed;
 
-	lm_stop_writer(ctx);
+	kb_writer_stop(&ctx->writer);
 	lm_drain(ctx);
-	created = atomic_load(&ctx->created);
-	released = atomic_load(&ctx->released);
-	freed = atomic_load(&ctx->freed);
-	if (atomic_load(&ctx->poison_seen)) {
-		snprintf(text, len, "%ld reader(s) saw poisoned (freed) memory", atomic_load(&ctx->poison_seen));
-		return -1;
-	}
-	if (atomic_load(&ctx->double_releases)) {
-		snprintf(text, len, "%ld double release(s)", atomic_load(&ctx->double_releases));
-		return -1;
-	}
-	if (released != created || freed != created) {
-		snprintf(text, len, "created %ld, released %ld, freed %ld", created, released, freed);
-		return -1;
-	}
-	return 0;
+	return kb_ledger_check(&ctx->ledger, text, len);
 }
 
 /* ---- the reader loops: lookup + get, then the variant's put ---- */
@@ -422,7 +372,7 @@ static void lookup_mutex_##B##_##V(struct gb_state *st, void *vrun)		\
 	while (gb_keep_running_batch(st, KB_BATCH)) {				\
 		kb_batch_begin(me);						\
 		for (int i = 0; i < KB_BATCH; i++) {				\
-			unsigned long key = hot ? 0 : (unsigned long)(((kb_rand(&rng) >> 32) * nkeys) >> 32); \
+			unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
 			struct lm_obj *obj;					\
 										\
 			LM_LOOKUP_GET(B, LM_GET_##V(B));			\
@@ -437,7 +387,7 @@ static void lookup_mutex_##B##_##V(struct gb_state *st, void *vrun)		\
 		kb_batch_end(me);						\
 	}									\
 	me->rng = rng;								\
-	atomic_fetch_add_explicit(&ctx->poison_seen, (long)poisoned, memory_order_relaxed); \
+	kb_ledger_poison_seen(&ctx->ledger, (long)poisoned);			\
 	gb_counter_set(st, "misses", (double)misses);				\
 	kb_thread_epilogue(st, run, me);					\
 }

@@ -31,6 +31,8 @@
 #include <urcu/rculfhash.h>
 
 #include "core/rcu.h"
+#include "ledger.h"
+#include "writer.h"
 
 #define LIVE_MAGIC   0x4c49564552454631ull	/* "LIVEREF1" */
 #define POISON_MAGIC 0xdeaddeaddeaddeadull
@@ -54,12 +56,8 @@ struct lk_ctx {
 	const struct kb_backend *be;
 	int flavor_index;
 	unsigned long nkeys;
-	atomic_long created, released, freed, double_releases, poison_seen;
-	double writer_rate;
-	atomic_bool stop;
-	bool writer_running;
-	pthread_t writer;
-	atomic_long replacements;
+	struct kb_ledger ledger;
+	struct kb_writer writer;
 	pthread_mutex_t retired_lock;
 	struct lk_obj *retired;		/* null backend: unlinked, freed after the run */
 };
@@ -123,7 +121,7 @@ static void lk_free_after_grace_period(struct rcu_head *head)
 	ctx->be->destroy(obj->ref);
 	obj->magic = POISON_MAGIC;
 	memset(obj->ref, 0x6b, sizeof(obj->ref));	/* the kernel's POISON_FREE */
-	atomic_fetch_add_explicit(&ctx->freed, 1, memory_order_relaxed);
+	kb_ledger_freed(&ctx->ledger);
 	free(obj);
 	kb_rcu_callback_exit();
 }
@@ -133,11 +131,8 @@ static void lk_released(void *ref)
 	struct lk_obj *obj = (struct lk_obj *)ref;
 	struct lk_ctx *ctx = obj->ctx;
 
-	if (atomic_fetch_add_explicit(&obj->releases, 1, memory_order_relaxed) != 0) {
-		atomic_fetch_add_explicit(&ctx->double_releases, 1, memory_order_relaxed);
+	if (!kb_ledger_release(&ctx->ledger, &obj->releases))
 		return;
-	}
-	atomic_fetch_add_explicit(&ctx->released, 1, memory_order_relaxed);
 	kb_tsan_release(&kb_rcu_grace_token);
 	ctx->flavor->update_call_rcu(&obj->rcu, lk_free_after_grace_period);
 }
@@ -157,7 +152,7 @@ static struct lk_obj *lk_new(struct lk_ctx *ctx, unsigned long key)
 	obj->key = key;
 	obj->ctx = ctx;
 	cds_lfht_node_init(&obj->node);
-	atomic_fetch_add_explicit(&ctx->created, 1, memory_order_relaxed);
+	kb_ledger_created(&ctx->ledger);
 	kb_tsan_release(obj);	/* publication through the table is asm */
 	return obj;
 }
@@ -211,43 +206,29 @@ static int lk_replace(struct lk_ctx *ctx, unsigned long key)
 	return 0;
 }
 
-/* ---- the writer thread ---- */
+/* ---- the writer thread's hooks ---- */
 
-static void sleep_until(uint64_t ns)
-{
-	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
-static void *lk_writer(void *arg)
+static void lk_writer_begin(void *arg)
 {
 	struct lk_ctx *ctx = arg;
-	uint64_t period = (uint64_t)(1e9 / ctx->writer_rate), next = kb_now_ns(), rng = 0x2545f4914f6cdd1dull;
 
 	lk_register(ctx->flavor_index);
-	ctx->flavor->thread_offline();
-	while (!atomic_load_explicit(&ctx->stop, memory_order_acquire)) {
-		next += period;
-		if (next < kb_now_ns())		/* fell behind: no bursts */
-			next = kb_now_ns();
-		sleep_until(next);
-		if (lk_replace(ctx, (kb_rand(&rng) >> 16) % ctx->nkeys) == 0)
-			atomic_fetch_add_explicit(&ctx->replacements, 1, memory_order_relaxed);
-	}
-	ctx->flavor->thread_online();
-	lk_unregister(ctx->flavor_index);
-	return NULL;
+	ctx->flavor->thread_offline();	/* online only while it touches the table */
 }
 
-static void lk_stop_writer(struct lk_ctx *ctx)
+static void lk_writer_tick(void *arg, uint64_t random)
 {
-	if (!ctx->writer_running)
-		return;
-	atomic_store_explicit(&ctx->stop, true, memory_order_release);
-	pthread_join(ctx->writer, NULL);
-	ctx->writer_running = false;
+	struct lk_ctx *ctx = arg;
+
+	(void)lk_replace(ctx, random % ctx->nkeys);	/* out of memory: skip a tick */
+}
+
+static void lk_writer_end(void *arg)
+{
+	struct lk_ctx *ctx = arg;
+
+	ctx->flavor->thread_online();
+	lk_unregister(ctx->flavor_index);
 }
 
 /* ---- setup, drain, check ---- */
@@ -301,7 +282,8 @@ static int lookup_setup(struct kb_run *run)
 	ctx->flavor_index = run->flavor;
 	ctx->flavor = flavors[run->flavor];
 	ctx->nkeys = (unsigned long)(run->objects_knob > 0 ? run->objects_knob : 1024);
-	ctx->writer_rate = run->writer_rate;
+	ctx->writer = (struct kb_writer){ .rate = run->writer_rate, .begin = lk_writer_begin,
+					  .tick = lk_writer_tick, .end = lk_writer_end, .ctx = ctx };
 	ctx->ht = cds_lfht_new_flavor(ctx->nkeys, 1, 0, CDS_LFHT_AUTO_RESIZE, ctx->flavor, NULL);
 	if (!ctx->ht)
 		return -1;
@@ -312,12 +294,7 @@ static int lookup_setup(struct kb_run *run)
 			return -1;
 	ctx->flavor->thread_online();
 	lk_unregister(ctx->flavor_index);
-	if (ctx->writer_rate > 0) {
-		if (pthread_create(&ctx->writer, NULL, lk_writer, ctx))
-			return -1;
-		ctx->writer_running = true;
-	}
-	return 0;
+	return kb_writer_start(&ctx->writer);
 }
 
 static void lookup_teardown(struct kb_run *run)
@@ -326,7 +303,7 @@ static void lookup_teardown(struct kb_run *run)
 
 	if (!ctx)
 		return;
-	lk_stop_writer(ctx);
+	kb_writer_stop(&ctx->writer);
 	lk_drain_table(ctx);
 	pthread_mutex_destroy(&ctx->retired_lock);
 	free(ctx);
@@ -336,31 +313,15 @@ static void lookup_teardown(struct kb_run *run)
 static int lookup_check(struct kb_run *run, char *text, size_t len)
 {
 	struct lk_ctx *ctx = run->wctx;
-	long created, released, freed;
 
-	lk_stop_writer(ctx);
+	kb_writer_stop(&ctx->writer);
 	lk_drain_table(ctx);
-	created = atomic_load(&ctx->created);
-	released = atomic_load(&ctx->released);
-	freed = atomic_load(&ctx->freed);
 	for (int t = 0; t < run->threads; t++)
 		if (run->thr[t].unexpected_releases) {
 			snprintf(text, len, "a reader's put released a live object");
 			return -1;
 		}
-	if (atomic_load(&ctx->poison_seen)) {
-		snprintf(text, len, "%ld reader(s) saw poisoned (freed) memory", atomic_load(&ctx->poison_seen));
-		return -1;
-	}
-	if (atomic_load(&ctx->double_releases)) {
-		snprintf(text, len, "%ld double release(s)", atomic_load(&ctx->double_releases));
-		return -1;
-	}
-	if (released != created || freed != created) {
-		snprintf(text, len, "created %ld, released %ld, freed %ld", created, released, freed);
-		return -1;
-	}
-	return 0;
+	return kb_ledger_check(&ctx->ledger, text, len);
 }
 
 /* ---- the reader loop, per backend × flavour ---- */
@@ -404,7 +365,7 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 		kb_batch_begin(me);						\
 		RCU_QS_##F();							\
 		for (int i = 0; i < KB_BATCH; i++) {				\
-			unsigned long key = hot ? 0 : (unsigned long)(((kb_rand(&rng) >> 32) * nkeys) >> 32); \
+			unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
 			struct lk_obj *obj;					\
 			bool got;						\
 										\
@@ -426,7 +387,7 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 	}									\
 	me->rng = rng;								\
 	lk_unregister(KB_RCU_##F);						\
-	atomic_fetch_add_explicit(&ctx->poison_seen, (long)poisoned, memory_order_relaxed); \
+	kb_ledger_poison_seen(&ctx->ledger, (long)poisoned);			\
 	gb_counter_set(st, "misses", (double)misses);				\
 	kb_thread_epilogue(st, run, me);					\
 }

@@ -23,8 +23,7 @@ static void spread_##B(struct gb_state *st, void *vrun)			\
 	while (gb_keep_running_batch(st, KB_BATCH)) {				\
 		kb_batch_begin(me);						\
 		for (int i = 0; i < KB_BATCH; i++) {				\
-			uint64_t pick = ((kb_rand(&rng) >> 32) * k) >> 32;	\
-			struct kref_##B *obj = kb_obj_ref(run, (int)pick);	\
+			struct kref_##B *obj = kb_obj_ref(run, (int)kb_pick(&rng, k)); \
 			kref_##B##_get(obj);					\
 			kb_work(work);						\
 			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\

@@ -148,6 +148,9 @@ static inline uint64_t kb_rand(uint64_t *s)	/* xorshift64 */
 	return *s = x;
 }
 
+/* Uniform in [0, n) from the high bits, without a division. */
+static inline uint64_t kb_pick(uint64_t *rng, uint64_t n) { return ((kb_rand(rng) >> 32) * n) >> 32; }
+
 static inline void *kb_obj_ref(struct kb_run *run, int i) { return run->objs[i].ref; }
 
 /* Called by the per-backend release functions the hot loops pass to put. */

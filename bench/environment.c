@@ -145,7 +145,7 @@ char *kb_env_render(const struct kb_topo *topo, const struct kb_env_extra *x)
 	sysfs_or("/sys/devices/system/cpu/smt/control", "not readable", buf, sizeof(buf));
 	put_json_string(f, "smt", buf, false);
 	put_json_string(f, "rseq", kb_rseq_available() ? "registered by glibc" : "not registered", false);
-	put_json_string(f, "percpu_fast_path", "per-CPU atomic add (rseq cpu_id picks the slot)", false);
+	put_json_string(f, "percpu_fast_path", kb_percpu_fast_path(), false);
 	snprintf(buf, sizeof(buf), "hwloc %u.%u.%u, liburcu %s, Google Benchmark %s (Debian libbenchmark)",
 		 hwloc_get_api_version() >> 16, (hwloc_get_api_version() >> 8) & 0xff,
 		 hwloc_get_api_version() & 0xff, KREFBENCH_URCU_VERSION, KREFBENCH_GBENCH_VERSION);

@@ -24,16 +24,19 @@
 #include "core/mutex.h"
 #include "core/null.h"
 #include "core/percpu.h"
+#include "core/rcuref.h"
 #include "core/refcount.h"
 #include "core/urcu_ref.h"
 #include "gbench.h"
 #include "placement.h"
 
 /* Same order as kb_backends[] in core/backends.c (checked at startup). */
-#define KB_FOR_EACH_BACKEND(X) X(atomic) X(refcount) X(percpu) X(mutex) X(null) X(urcu_ref)
+#define KB_FOR_EACH_BACKEND(X) X(atomic) X(refcount) X(percpu) X(mutex) X(null) X(urcu_ref) \
+	X(rcuref) X(percpu_atomic)
 enum {
 	KB_BACKEND_INDEX_atomic, KB_BACKEND_INDEX_refcount, KB_BACKEND_INDEX_percpu,
 	KB_BACKEND_INDEX_mutex, KB_BACKEND_INDEX_null, KB_BACKEND_INDEX_urcu_ref,
+	KB_BACKEND_INDEX_rcuref, KB_BACKEND_INDEX_percpu_atomic,
 	KB_NBACKENDS_BUILT
 };
 

@@ -6,6 +6,7 @@
 #include "core/mutex.h"
 #include "core/null.h"
 #include "core/percpu.h"
+#include "core/rcuref.h"
 #include "core/refcount.h"
 #include "core/urcu_ref.h"
 
@@ -55,22 +56,28 @@ SIZEOF_BYTES(atomic)
 SIZEOF_BYTES(refcount)
 SIZEOF_BYTES(mutex)
 SIZEOF_BYTES(null)
+SIZEOF_BYTES(rcuref)
 static size_t bytes_urcu_ref(void) { return sizeof(struct urcu_ref); }
 
 DEFINE_BACKEND(atomic, "one atomic int; relaxed get, release put + acquire at zero",
 	       KB_COUNTS, bytes_atomic, no_sync)
 DEFINE_BACKEND(refcount, "Linux refcount_t: saturating fetch_add/fetch_sub, cmpxchg inc_not_zero",
 	       KB_COUNTS, bytes_refcount, no_sync)
-DEFINE_BACKEND(percpu, "percpu_ref: per-CPU slots in an arena, atomic after kill",
+DEFINE_BACKEND(percpu, "percpu_ref: per-CPU slots in an arena (rseq add), atomic after kill",
 	       KB_COUNTS | KB_DEFERRED_RELEASE, kb_percpu_bytes_per_object, kref_percpu_barrier)
 DEFINE_BACKEND(mutex, "pthread mutex around an int", KB_COUNTS, bytes_mutex, no_sync)
 DEFINE_BACKEND(null, "no-op: the harness floor", 0, bytes_null, no_sync)
 DEFINE_BACKEND(urcu_ref, "liburcu urcu/ref.h: cmpxchg-loop get, sub_return put",
 	       KB_COUNTS, bytes_urcu_ref, no_sync)
+DEFINE_BACKEND(rcuref, "Linux rcuref_t: one fetch_add get (no cmpxchg), zones, put under RCU",
+	       KB_COUNTS, bytes_rcuref, no_sync)
+DEFINE_BACKEND(percpu_atomic, "percpu_ref with an atomic slot add under the RCU read lock",
+	       KB_COUNTS | KB_DEFERRED_RELEASE, kb_percpu_bytes_per_object, kref_percpu_barrier)
 
 const struct kb_backend *const kb_backends[] = {
 	&backend_atomic, &backend_refcount, &backend_percpu,
 	&backend_mutex, &backend_null, &backend_urcu_ref,
+	&backend_rcuref, &backend_percpu_atomic,
 };
 const unsigned int kb_nbackends = sizeof(kb_backends) / sizeof(kb_backends[0]);
 

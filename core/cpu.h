@@ -1,32 +1,23 @@
 /*
  * The CPU the calling thread runs on, as cheaply as the platform allows.
  *
- * glibc 2.35+ registers an rseq area for every thread; the kernel keeps its
- * cpu_id current on every return to userspace, so reading it is one load.
- * The value can be stale by the time it is used (the thread may migrate right
- * after), so callers must stay correct on any CPU's slot: the per-CPU code
- * uses an atomic add on the slot it picked. When rseq is not registered
- * (__rseq_size == 0: old kernel, GLIBC_TUNABLES=glibc.pthread.rseq=0),
- * sched_getcpu() answers instead — slower, same meaning.
+ * glibc 2.35+ registers an rseq area for every thread (core/rseq.h); the
+ * kernel keeps its cpu_id current on every return to userspace, so reading it
+ * is one load. The value can be stale by the time it is used (the thread may
+ * migrate right after): callers that index per-CPU data with it either add
+ * atomically (the per-CPU backend's atomic path) or read it inside an rseq
+ * critical section (its rseq path, core/rseq.h). When rseq is not registered
+ * (__rseq_size == 0: old kernel, GLIBC_TUNABLES=glibc.pthread.rseq=0,
+ * qemu-user), sched_getcpu() answers instead: slower, same meaning.
  */
 #ifndef KREFBENCH_CORE_CPU_H
 #define KREFBENCH_CORE_CPU_H
 
 #include <sched.h>	/* sched_getcpu: needs _GNU_SOURCE, set by the build */
 #include <stdbool.h>
-#include <sys/rseq.h>
 
 #include "core/compiler.h"
-
-static inline struct rseq *kb_rseq_area(void)
-{
-	return (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-}
-
-static inline bool kb_rseq_available(void)
-{
-	return __rseq_size > 0 && (int)__atomic_load_n(&kb_rseq_area()->cpu_id, __ATOMIC_RELAXED) >= 0;
-}
+#include "core/rseq.h"
 
 static inline int kb_current_cpu(void)
 {

@@ -17,10 +17,12 @@
  * - kref_init returns int: the per-CPU backend allocates, and can fail.
  * - kref_put_mutex/kref_put_lock take a pthread_mutex_t / pthread_spinlock_t;
  *   as in the kernel, release() is called with the lock held and must unlock.
- * - With KREF_BACKEND=percpu, kref_init starts the ref in atomic mode
- *   (PERCPU_REF_INIT_ATOMIC): that is the only mode in which percpu_ref keeps
- *   kref's contract that the last put releases. Per-CPU mode, which needs
- *   kill, is reached through core/percpu.h directly.
+ * - With KREF_BACKEND=percpu or percpu_atomic, kref_init starts the ref in
+ *   atomic mode (PERCPU_REF_INIT_ATOMIC): that is the only mode in which
+ *   percpu_ref keeps kref's contract that the last put releases. Per-CPU
+ *   mode, which needs kill, is reached through core/percpu.h directly.
+ * - With KREF_BACKEND=rcuref, kref_put takes the RCU read lock itself, as
+ *   the kernel's rcuref_put requires one.
  */
 #ifndef KREFBENCH_CORE_KREF_H
 #define KREFBENCH_CORE_KREF_H
@@ -35,6 +37,8 @@
 #define KB_BACKEND_ID_mutex	4
 #define KB_BACKEND_ID_null	5
 #define KB_BACKEND_ID_urcu_ref	6
+#define KB_BACKEND_ID_rcuref	7
+#define KB_BACKEND_ID_percpu_atomic	8
 
 #define KB_CAT_(a, b) a##b
 #define KB_CAT(a, b) KB_CAT_(a, b)
@@ -54,8 +58,12 @@
 #include "core/null.h"
 #elif KB_BACKEND_ID == 6
 #include "core/urcu_ref.h"
+#elif KB_BACKEND_ID == 7
+#include "core/rcuref.h"
+#elif KB_BACKEND_ID == 8
+#include "core/percpu.h"
 #else
-#error "KREF_BACKEND must be one of: atomic refcount percpu mutex null urcu_ref"
+#error "KREF_BACKEND must be one of: atomic refcount percpu mutex null urcu_ref rcuref percpu_atomic"
 #endif
 
 #include <stdbool.h>
@@ -65,7 +73,7 @@
 
 #define kref KB_CAT(kref_, KREF_BACKEND)
 
-#if KB_BACKEND_ID == 3
+#if KB_BACKEND_ID == 3 || KB_BACKEND_ID == 8
 #define KREF_INIT(n) _Static_assert(0, "percpu refs allocate: use kref_init()")
 static inline int kref_init(struct kref *k) { return kref_percpu_init_atomic(k); }
 #else
@@ -114,5 +122,7 @@ static inline void kref_destroy(struct kref *k) { KB_OP(_destroy)(k); }
 #define KB_STR_mutex	"mutex"
 #define KB_STR_null	"null"
 #define KB_STR_urcu_ref	"urcu_ref"
+#define KB_STR_rcuref	"rcuref"
+#define KB_STR_percpu_atomic	"percpu_atomic"
 
 #endif

@@ -1,4 +1,4 @@
-/* The slow paths of the per-CPU backend: the slot arena, kill and the switch
+/* The slow paths of the per-CPU backends: the slot arena, kill and the switch
  * to atomic mode, reinit. Semantics follow lib/percpu-refcount.c. */
 #include "core/percpu.h"
 
@@ -43,6 +43,8 @@ struct kb_percpu_arena *kb_percpu_arena_create(unsigned int capacity, unsigned i
 	a->ncpus = ncpus;
 	a->capacity = capacity;
 	a->stride = round_up((size_t)capacity * SLOT_BYTES, (size_t)sysconf(_SC_PAGESIZE));
+	if (a->stride > UINT32_MAX)	/* refs keep it in 32 bits */
+		goto fail;
 	a->free_list = calloc(capacity, sizeof(*a->free_list));
 	/* NORESERVE: only the pages that hold live slots are ever committed. */
 	a->base = mmap(NULL, a->stride * ncpus, PROT_READ | PROT_WRITE,
@@ -89,6 +91,7 @@ struct kb_percpu_arena *kb_percpu_default_arena(void)
 	return default_arena;
 }
 
+/* The slots, the ref (which the user embeds) and its bookkeeping. */
 size_t kb_percpu_bytes_per_object(void)
 {
 	return (size_t)kb_possible_cpus() * SLOT_BYTES + sizeof(struct kref_percpu) +
@@ -150,30 +153,34 @@ int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a)
 		free(data);
 		return -ENOMEM;
 	}
-	data->ref = r;
+	kb_rseq_percpu_decide();	/* before any get/put can ask */
 	data->arena = a;
-	data->index = index;
 	atomic_init(&data->count, (long)(1 + KB_PERCPU_BIAS));
 	r->data = data;
-	r->stride = a->stride;
+	r->stride = (uint32_t)a->stride;
 	r->ncpus = a->ncpus;
 	atomic_init(&r->percpu_ptr, (uintptr_t)(a->base + (size_t)index * SLOT_BYTES));
 	zero_slots(r);
 	return 0;
 }
 
-/* Runs a grace period after kill(): nobody adds to the slots any more. */
+/*
+ * Runs a grace period after kill(), and after the rseq fence: no atomic-path
+ * operation (RCU readers) and no rseq critical section that read per-CPU mode
+ * is still going, so nobody adds to the slots any more.
+ */
 static void fold_slots_after_grace_period(struct rcu_head *head)
 {
-	struct kb_percpu_data *data = kb_container_of(head, struct kb_percpu_data, rcu);
-	struct kref_percpu *r;
+	struct kref_percpu *r = kb_container_of(head, struct kref_percpu, rcu);
+	struct kb_percpu_data *data;
 	unsigned long sum;
 
-	kb_rcu_callback_entry();	/* before the first access to data */
-	r = data->ref;
+	kb_rcu_callback_entry();	/* before the first access to the ref */
+	if (kb_rseq_percpu_ok)
+		kb_rseq_fence_pending();
+	data = r->data;
 	sum = sum_slots(r);
 	atomic_fetch_add_explicit(&data->count, (long)(sum - KB_PERCPU_BIAS), memory_order_relaxed);
-	atomic_store_explicit(&data->folded, true, memory_order_release);
 	/* Drop the reference kill() took to keep the ref alive until now. */
 	if (atomic_fetch_sub_explicit(&data->count, 1, memory_order_release) == 1) {
 		kb_acquire_after_dec(&data->count);
@@ -189,7 +196,6 @@ int kref_percpu_init_atomic_in(struct kref_percpu *r, struct kb_percpu_arena *a)
 	if (err)
 		return err;
 	atomic_store_explicit(&r->data->count, 1, memory_order_relaxed);
-	atomic_store_explicit(&r->data->folded, true, memory_order_relaxed);
 	atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_ATOMIC, memory_order_relaxed);
 	return 0;
 }
@@ -205,7 +211,7 @@ int kref_percpu_init_atomic(struct kref_percpu *r)
 static int kill_atomic_mode(struct kref_percpu *r)
 {
 	atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_DEAD, memory_order_release);
-	return kref_percpu_put(r, r->data->release);
+	return kb_percpu_put_via(r, r->data->release, false);
 }
 
 int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *))
@@ -221,7 +227,8 @@ int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *
 	/* Hold a reference across the switch so the count cannot hit zero
 	 * before the slots are folded in. */
 	atomic_fetch_add_explicit(&data->count, 1, memory_order_relaxed);
-	old = atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_FLAGS, memory_order_release);
+	/* seq_cst: the fence requested below must be ordered after this. */
+	old = atomic_fetch_or(&r->percpu_ptr, KB_PERCPU_FLAGS);
 	if (kb_unlikely(old & KB_PERCPU_DEAD)) {
 		atomic_fetch_add_explicit(&double_kills, 1, memory_order_relaxed);
 		fprintf(stderr, "percpu_ref_kill called more than once\n");
@@ -240,7 +247,9 @@ int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *
 	/* The initial reference; cannot be the last while the bias is in.
 	 * Dropped before queueing the fold, which may run at once. */
 	atomic_fetch_sub_explicit(&data->count, 1, memory_order_release);
-	kb_rcu_call(&data->rcu, fold_slots_after_grace_period);
+	if (kb_rseq_percpu_ok)
+		kb_rseq_fence_request();
+	kb_rcu_call(&r->rcu, fold_slots_after_grace_period);
 	return 0;
 }
 
@@ -249,13 +258,13 @@ void kref_percpu_barrier(void)
 	kb_rcu_barrier();
 }
 
-bool kb_percpu_dec_not_one(struct kref_percpu *r)
+bool kb_percpu_dec_not_one(struct kref_percpu *r, bool rseq)
 {
 	long old;
 	bool done = true;
 
-	kb_rcu_read_lock();
-	if (!kb_percpu_add_fast(r, -1)) {
+	kb_percpu_enter(rseq);
+	if (!kb_percpu_add(r, -1, rseq)) {
 		old = atomic_load_explicit(&r->data->count, memory_order_relaxed);
 		do {
 			if (old == 1) {
@@ -266,15 +275,15 @@ bool kb_percpu_dec_not_one(struct kref_percpu *r)
 					(long)((unsigned long)old - 1),
 					memory_order_release, memory_order_relaxed));
 	}
-	kb_rcu_read_unlock();
+	kb_percpu_exit(rseq);
 	return done;
 }
 
 /*
  * The count itself says whether the bias is in: a folded count is within
- * 2^62 of 0, a biased one within 2^62 of 2^63. Testing `folded` instead races
- * with the fold (count and folded change one after the other, and the fold
- * can be preempted in between) and returned the raw biased count.
+ * 2^62 of 0, a biased one within 2^62 of 2^63. A separate "folded" flag would
+ * race with the fold (count and flag change one after the other, and the fold
+ * can be preempted in between) and return the raw biased count.
  */
 long kref_percpu_read(const struct kref_percpu *r)
 {
@@ -300,7 +309,6 @@ int kref_percpu_reinit(struct kref_percpu *r)
 	if (!kref_percpu_is_dead(r) || atomic_load_explicit(&r->data->count, memory_order_acquire) != 0)
 		return -EBUSY;
 	zero_slots(r);
-	atomic_store_explicit(&r->data->folded, false, memory_order_relaxed);
 	atomic_store_explicit(&r->data->count, (long)(1 + KB_PERCPU_BIAS), memory_order_relaxed);
 	atomic_fetch_and_explicit(&r->percpu_ptr, ~KB_PERCPU_FLAGS, memory_order_release);
 	return 0;
@@ -308,9 +316,14 @@ int kref_percpu_reinit(struct kref_percpu *r)
 
 void kref_percpu_destroy(struct kref_percpu *r)
 {
+	struct kb_percpu_arena *a;
+	uintptr_t slot;
+
 	if (!r->data)
 		return;
-	arena_give_back(r->data->arena, r->data->index);
+	a = r->data->arena;
+	slot = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & ~KB_PERCPU_FLAGS;
+	arena_give_back(a, (unsigned int)((slot - (uintptr_t)a->base) / SLOT_BYTES));
 	free(r->data);
 	r->data = NULL;
 }

@@ -1,32 +1,48 @@
 /*
- * Backend `percpu`: the kernel's percpu_ref (lib/percpu-refcount.c) in
- * userspace.
+ * Backends `percpu` and `percpu_atomic`: the kernel's percpu_ref
+ * (lib/percpu-refcount.c) in userspace. They share everything (struct, arena,
+ * kill, fold, reinit) except how a get/put adds to this CPU's slot.
  *
  * Two modes. In per-CPU mode, get and put add +1/-1 to the calling CPU's slot
  * of this object and touch no shared line, so they scale with CPUs; the count
  * is the sum of the slots plus an atomic base, only known exactly after the
  * switch. kill() marks the ref dead (new operations go to the atomic count at
- * once), waits one RCU grace period so that every operation that read the
- * old mode has finished, folds the slots into the atomic count and drops the
- * initial reference. From then on it is an atomic counter: the put that
- * reaches zero calls release() exactly once.
+ * once), waits until every operation that read the old mode has finished,
+ * folds the slots into the atomic count and drops the initial reference.
+ * From then on it is an atomic counter: the put that reaches zero calls
+ * release() exactly once.
  *
  * While per-CPU, the atomic count carries a bias of 2^63 so it cannot reach
  * zero before the fold; the fold adds the slots' sum and removes the bias
  * (all in modular arithmetic, so a slot may go negative when a reference is
- * taken on one CPU and dropped on another).
+ * taken on one CPU and dropped on another). Because of the bias, adding to
+ * the atomic count is correct in either mode: it is where any operation goes
+ * that cannot use a slot.
  *
- * Every get/put runs inside an RCU read-side section (liburcu memb), as the
- * kernel's do under rcu_read_lock(); that is what makes the grace period in
- * kill() sufficient.
+ * The slot add, and what makes kill's wait sufficient:
+ * - `percpu`: an rseq critical section (core/rseq.h) reads cpu_id, the mode
+ *   word and the slot, adds, and commits with one plain store; preemption,
+ *   migration or a signal restarts it. No RCU read lock: kill fences with
+ *   membarrier(PRIVATE_EXPEDITED_RSEQ), after which every section that read
+ *   the old mode has committed or will restart and see the new one. That is
+ *   the kernel's argument (rcu_read_lock() is preempt_disable() around
+ *   this_cpu_add()) with the section in place of the disabled preemption.
+ *   When rseq cannot be used (not registered, not x86-64, the tsan build:
+ *   kb_percpu_fast_path() says which), `percpu` runs the atomic path below,
+ *   decided once per process and never silently.
+ * - `percpu_atomic`: an atomic add on the slot of the CPU cpu_id names (the
+ *   thread may migrate in between, hence atomic), inside an RCU read-side
+ *   section (liburcu memb); kill waits one grace period.
+ * kill does both waits, so it is correct whichever path an object's users
+ * took; an object must use one backend's operations throughout.
  *
  * Storage. Slots live in an arena: one block per possible CPU, and object i's
  * slot for CPU c is word i of block c. An object costs 8 bytes per CPU, not a
- * cache line per CPU, and two CPUs never write the same line. The slot add is
- * atomic (the thread may migrate between reading its CPU and adding);
- * an rseq critical section will make it a plain add later.
+ * cache line per CPU, and two CPUs never write the same line.
  *
- * init() allocates and can fail (-ENOMEM): check it.
+ * init() allocates and can fail (-ENOMEM): check it. The naming is forced by
+ * kref_<backend>_<op>: kref_percpu_atomic_* is the backend, while
+ * kref_percpu_init_atomic starts a ref in atomic mode (either backend).
  */
 #ifndef KREFBENCH_CORE_PERCPU_H
 #define KREFBENCH_CORE_PERCPU_H
@@ -40,12 +56,14 @@
 #include "core/compiler.h"
 #include "core/cpu.h"
 #include "core/rcu.h"
+#include "core/rseq.h"
 
 /* Low bits of percpu_ptr; the slot pointer is 8-byte aligned. */
 #define KB_PERCPU_ATOMIC	1UL	/* counting in data->count */
 #define KB_PERCPU_DEAD		2UL	/* killed: tryget_live fails */
 #define KB_PERCPU_FLAGS		(KB_PERCPU_ATOMIC | KB_PERCPU_DEAD)
 #define KB_PERCPU_BIAS		(1UL << 63)
+_Static_assert(KB_PERCPU_FLAGS == KB_RSEQ_WORD_FLAGS, "the rseq section tests these bits");
 
 struct kb_percpu_arena;
 struct kref_percpu;
@@ -54,19 +72,20 @@ struct kref_percpu;
 struct kb_percpu_data {
 	atomic_long count;
 	void (*release)(struct kref_percpu *);
-	struct kref_percpu *ref;
 	struct kb_percpu_arena *arena;
-	unsigned int index;
-	atomic_bool folded;		/* slots summed into count after kill */
-	struct rcu_head rcu;
 };
 
+/* The hot fields first; rcu is written once, by kill. 64 bytes with data. */
 struct kref_percpu {
 	atomic_uintptr_t percpu_ptr;	/* CPU 0's slot | flags; read on every op */
-	size_t stride;			/* bytes between two CPUs' blocks */
-	unsigned int ncpus;
 	struct kb_percpu_data *data;
+	uint32_t stride;		/* bytes between two CPUs' blocks */
+	uint32_t ncpus;
+	struct rcu_head rcu;		/* the fold after kill */
 };
+
+/* `percpu_atomic` objects are `percpu` objects; only the ops differ. */
+#define kref_percpu_atomic kref_percpu
 
 /* An arena with room for `capacity` objects on `ncpus` CPUs; NULL on failure. */
 struct kb_percpu_arena *kb_percpu_arena_create(unsigned int capacity, unsigned int ncpus);
@@ -84,6 +103,12 @@ static inline kb_must_check int kref_percpu_init(struct kref_percpu *r)
 	return a ? kref_percpu_init_in(r, a) : -12 /* ENOMEM */;
 }
 
+/* Whether `percpu` runs its rseq path (decided once, at the first init). */
+static inline bool kb_percpu_use_rseq(void)
+{
+	return KB_RSEQ_CS && kb_likely(kb_rseq_percpu_ok);
+}
+
 static inline atomic_long *kb_percpu_slot(const struct kref_percpu *r, uintptr_t ptr)
 {
 	unsigned int cpu = (unsigned int)kb_current_cpu();
@@ -93,8 +118,8 @@ static inline atomic_long *kb_percpu_slot(const struct kref_percpu *r, uintptr_t
 	return (atomic_long *)((char *)(ptr & ~KB_PERCPU_FLAGS) + (size_t)cpu * r->stride);
 }
 
-/* Adds n in the current mode; returns true when it was per-CPU. */
-static inline bool kb_percpu_add_fast(struct kref_percpu *r, long n)
+/* The atomic path: adds n to a slot if per-CPU (true). Under the RCU read lock. */
+static inline bool kb_percpu_add_atomic(struct kref_percpu *r, long n)
 {
 	uintptr_t ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
 
@@ -105,12 +130,32 @@ static inline bool kb_percpu_add_fast(struct kref_percpu *r, long n)
 	return false;
 }
 
-static inline void kref_percpu_get(struct kref_percpu *r)
+/* The rseq path: adds n to this CPU's slot if per-CPU (true). No lock. */
+static kb_always_inline bool kb_percpu_add_rseq(struct kref_percpu *r, long n)
 {
-	kb_rcu_read_lock();
-	if (!kb_percpu_add_fast(r, 1))
-		atomic_fetch_add_explicit(&r->data->count, 1, memory_order_relaxed);
-	kb_rcu_read_unlock();
+	return kb_rseq_slot_add(&r->percpu_ptr, r->ncpus, r->stride, n) == KB_RSEQ_ADDED;
+}
+
+/*
+ * The one difference between the backends. `rseq` is a constant or the
+ * once-decided flag, so each caller inlines one path. false: the ref is not
+ * per-CPU (or this thread cannot use rseq): count in data->count.
+ */
+static kb_always_inline bool kb_percpu_add(struct kref_percpu *r, long n, bool rseq)
+{
+	return rseq ? kb_percpu_add_rseq(r, n) : kb_percpu_add_atomic(r, n);
+}
+
+static kb_always_inline void kb_percpu_enter(bool rseq)
+{
+	if (!rseq)
+		kb_rcu_read_lock();
+}
+
+static kb_always_inline void kb_percpu_exit(bool rseq)
+{
+	if (!rseq)
+		kb_rcu_read_unlock();
 }
 
 /* The count may hold the bias (any long value): add in unsigned, no overflow UB. */
@@ -126,56 +171,59 @@ static inline bool kb_percpu_inc_not_zero(atomic_long *count)
 	return true;
 }
 
+static kb_always_inline void kb_percpu_get_via(struct kref_percpu *r, bool rseq)
+{
+	kb_percpu_enter(rseq);
+	if (!kb_percpu_add(r, 1, rseq))
+		atomic_fetch_add_explicit(&r->data->count, 1, memory_order_relaxed);
+	kb_percpu_exit(rseq);
+}
+
 /* percpu_ref_tryget: always succeeds in per-CPU mode, even when dead. */
-static inline kb_must_check bool kref_percpu_tryget(struct kref_percpu *r)
+static kb_always_inline bool kb_percpu_tryget_via(struct kref_percpu *r, bool rseq)
 {
 	bool taken = true;
 
-	kb_rcu_read_lock();
-	if (!kb_percpu_add_fast(r, 1))
+	kb_percpu_enter(rseq);
+	if (!kb_percpu_add(r, 1, rseq))
 		taken = kb_percpu_inc_not_zero(&r->data->count);
-	kb_rcu_read_unlock();
+	kb_percpu_exit(rseq);
 	return taken;
 }
 
 /* percpu_ref_tryget_live: fails once kill() has started. */
-static inline kb_must_check bool kref_percpu_tryget_live(struct kref_percpu *r)
+static kb_always_inline bool kb_percpu_tryget_live_via(struct kref_percpu *r, bool rseq)
 {
 	bool taken = false;
 
-	kb_rcu_read_lock();
-	if (kb_percpu_add_fast(r, 1))
+	kb_percpu_enter(rseq);
+	if (kb_percpu_add(r, 1, rseq))
 		taken = true;
 	else if (!(atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & KB_PERCPU_DEAD))
 		taken = kb_percpu_inc_not_zero(&r->data->count);
-	kb_rcu_read_unlock();
+	kb_percpu_exit(rseq);
 	return taken;
 }
 
-static inline kb_must_check bool kref_percpu_get_unless_zero(struct kref_percpu *r)
-{
-	return kref_percpu_tryget(r);
-}
-
 /* True when this put dropped the last reference (atomic mode only). */
-static inline bool kb_percpu_dec_and_test(struct kref_percpu *r)
+static kb_always_inline bool kb_percpu_dec_and_test_via(struct kref_percpu *r, bool rseq)
 {
 	bool last = false;
 
-	kb_rcu_read_lock();
-	if (!kb_percpu_add_fast(r, -1) &&
+	kb_percpu_enter(rseq);
+	if (!kb_percpu_add(r, -1, rseq) &&
 	    atomic_fetch_sub_explicit(&r->data->count, 1, memory_order_release) == 1) {
 		kb_acquire_after_dec(&r->data->count);
 		last = true;
 	}
-	kb_rcu_read_unlock();
+	kb_percpu_exit(rseq);
 	return last;
 }
 
-static inline kb_must_check int kref_percpu_put(struct kref_percpu *r,
-		void (*release)(struct kref_percpu *))
+static kb_always_inline int kb_percpu_put_via(struct kref_percpu *r,
+		void (*release)(struct kref_percpu *), bool rseq)
 {
-	if (kb_percpu_dec_and_test(r)) {
+	if (kb_percpu_dec_and_test_via(r, rseq)) {
 		release(r);
 		return 1;
 	}
@@ -183,15 +231,15 @@ static inline kb_must_check int kref_percpu_put(struct kref_percpu *r,
 }
 
 /* Decrement unless it is the last reference: per-CPU mode never is. */
-bool kb_percpu_dec_not_one(struct kref_percpu *r);
+bool kb_percpu_dec_not_one(struct kref_percpu *r, bool rseq);
 
-static inline int kref_percpu_put_mutex(struct kref_percpu *r,
-		void (*release)(struct kref_percpu *), pthread_mutex_t *lock)
+static kb_always_inline int kb_percpu_put_mutex_via(struct kref_percpu *r,
+		void (*release)(struct kref_percpu *), pthread_mutex_t *lock, bool rseq)
 {
-	if (kb_percpu_dec_not_one(r))
+	if (kb_percpu_dec_not_one(r, rseq))
 		return 0;
 	pthread_mutex_lock(lock);
-	if (!kb_percpu_dec_and_test(r)) {
+	if (!kb_percpu_dec_and_test_via(r, rseq)) {
 		pthread_mutex_unlock(lock);
 		return 0;
 	}
@@ -199,19 +247,56 @@ static inline int kref_percpu_put_mutex(struct kref_percpu *r,
 	return 1;
 }
 
-static inline int kref_percpu_put_lock(struct kref_percpu *r,
-		void (*release)(struct kref_percpu *), pthread_spinlock_t *lock)
+static kb_always_inline int kb_percpu_put_lock_via(struct kref_percpu *r,
+		void (*release)(struct kref_percpu *), pthread_spinlock_t *lock, bool rseq)
 {
-	if (kb_percpu_dec_not_one(r))
+	if (kb_percpu_dec_not_one(r, rseq))
 		return 0;
 	pthread_spin_lock(lock);
-	if (!kb_percpu_dec_and_test(r)) {
+	if (!kb_percpu_dec_and_test_via(r, rseq)) {
 		pthread_spin_unlock(lock);
 		return 0;
 	}
 	release(r);
 	return 1;
 }
+
+/* The get/put family of one backend, on one slot-add path. */
+#define KB_PERCPU_DEFINE_OPS(B, RSEQ)						\
+static inline void kref_##B##_get(struct kref_percpu *r)			\
+{										\
+	kb_percpu_get_via(r, (RSEQ));						\
+}										\
+static inline kb_must_check bool kref_##B##_tryget(struct kref_percpu *r)	\
+{										\
+	return kb_percpu_tryget_via(r, (RSEQ));					\
+}										\
+static inline kb_must_check bool kref_##B##_tryget_live(struct kref_percpu *r) \
+{										\
+	return kb_percpu_tryget_live_via(r, (RSEQ));				\
+}										\
+static inline kb_must_check bool kref_##B##_get_unless_zero(struct kref_percpu *r) \
+{										\
+	return kb_percpu_tryget_via(r, (RSEQ));					\
+}										\
+static inline kb_must_check int kref_##B##_put(struct kref_percpu *r,		\
+		void (*release)(struct kref_percpu *))				\
+{										\
+	return kb_percpu_put_via(r, release, (RSEQ));				\
+}										\
+static inline int kref_##B##_put_mutex(struct kref_percpu *r,			\
+		void (*release)(struct kref_percpu *), pthread_mutex_t *lock)	\
+{										\
+	return kb_percpu_put_mutex_via(r, release, lock, (RSEQ));		\
+}										\
+static inline int kref_##B##_put_lock(struct kref_percpu *r,			\
+		void (*release)(struct kref_percpu *), pthread_spinlock_t *lock) \
+{										\
+	return kb_percpu_put_lock_via(r, release, lock, (RSEQ));		\
+}
+
+KB_PERCPU_DEFINE_OPS(percpu, kb_percpu_use_rseq())
+KB_PERCPU_DEFINE_OPS(percpu_atomic, false)
 
 /* Start in atomic mode (PERCPU_REF_INIT_ATOMIC): plain kref semantics, the
  * last put releases, no kill needed. kref.h uses this for `struct kref`. */
@@ -224,12 +309,12 @@ bool kref_percpu_is_dead(const struct kref_percpu *r);
 bool kref_percpu_is_atomic(const struct kref_percpu *r);
 
 /*
- * percpu_ref_kill: mark dead, switch to atomic mode after a grace period
- * (asynchronously, from an RCU callback) and drop the initial reference.
- * release is stored and called by whichever put reaches zero, which may be
- * the RCU callback itself. Returns 0 (the release comes later), except on a
- * ref that never left atomic mode, where it is a plain put.
- * Killing twice is a bug; it is counted and ignored.
+ * percpu_ref_kill: mark dead, switch to atomic mode after the wait (the rseq
+ * fence, then an RCU grace period; asynchronously, from an RCU callback) and
+ * drop the initial reference. release is stored and called by whichever put
+ * reaches zero, which may be the RCU callback itself. Returns 0 (the release
+ * comes later), except on a ref that never left atomic mode, where it is a
+ * plain put. Killing twice is a bug; it is counted and ignored.
  */
 int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *));
 /* Wait for every pending mode switch (rcu_barrier). */
@@ -239,5 +324,20 @@ void kref_percpu_barrier(void);
 int kref_percpu_reinit(struct kref_percpu *r);
 void kref_percpu_destroy(struct kref_percpu *r);
 unsigned long kb_percpu_double_kills(void);
+
+/* `percpu_atomic`: the same lifecycle functions. */
+static inline kb_must_check int kref_percpu_atomic_init(struct kref_percpu *r)
+{
+	return kref_percpu_init(r);
+}
+
+static inline long kref_percpu_atomic_read(const struct kref_percpu *r) { return kref_percpu_read(r); }
+
+static inline int kref_percpu_atomic_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *))
+{
+	return kref_percpu_kill(r, release);
+}
+
+static inline void kref_percpu_atomic_destroy(struct kref_percpu *r) { kref_percpu_destroy(r); }
 
 #endif

@@ -117,9 +117,138 @@ cmd_plot() {
 	/usr/bin/python3 "$top/plots/plot.py" "$@"
 }
 
-# ./run.sh profile BACKEND WORKLOAD [THREADS] [--stat|--record|--c2c]
+# ./run.sh profile BACKEND WORKLOAD [THREADS] [--stat|--record|--c2c] [--time S] [-- KREFBENCH_ARGS...]
+#   One benchmark (reps 1, --time S, default 2 s, no floors) under perf:
+#   --stat (default) perf stat; --record perf record -g and a top-20 report;
+#   --c2c perf c2c (needs a PMU with load/store sampling). THREADS defaults
+#   to 2, or the PU count if less. Output: $KREFBENCH_PROFILE_DIR (default
+#   results/profiles)/<backend>-<workload>-t<threads>-<UTC time>/.
+#   KREFBENCH_BIN: profile this krefbench instead of building build/release;
+#   KREFBENCH_PERF: the perf binary (default perf). Exit 2: bad input, or
+#   what perf needs is missing (the line printed says what to do).
 cmd_profile() {
-	die "'profile' is not built yet"
+	local usage="usage: ./run.sh profile BACKEND WORKLOAD [THREADS] [--stat|--record|--c2c] [--time S] [-- KREFBENCH_ARGS...]"
+	local mode=stat time=2 perf=${KREFBENCH_PERF:-perf} bin npus threads root out stamp paranoid probe rc=0 pmu=0
+	local hw_events=cycles,instructions,branches,branch-misses,cache-references,cache-misses
+	local sw_events=task-clock,context-switches,cpu-migrations,page-faults
+	local -a pos=() extra=() kb=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+			--stat | --record | --c2c) mode=${1#--} ;;
+			--time) [ $# -ge 2 ] || die "$usage"; time=$2; shift ;;
+			--) shift; extra=("$@"); break ;;
+			-h | --help) echo "$usage"; return 0 ;;
+			-*) die "unknown profile option '$1' ($usage)" ;;
+			*) pos+=("$1") ;;
+		esac
+		shift
+	done
+	[ ${#pos[@]} -ge 2 ] && [ ${#pos[@]} -le 3 ] || die "$usage"
+	threads=${pos[2]:-}
+	[ -z "$threads" ] || [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be one number, not '$threads'"
+
+	# perf itself, and whether it may count at all.
+	if ! command -v "$perf" >/dev/null 2>&1 || ! "$perf" --version >/dev/null 2>&1; then
+		echo "run.sh: perf is not installed for this kernel ($(uname -r)); as root: apt-get update && apt-get install -y linux-perf" >&2
+		exit 2
+	fi
+	paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo unknown)
+	if ! probe=$("$perf" stat -x, -e task-clock -- true 2>&1 >/dev/null); then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "run.sh: perf may not count here: kernel.perf_event_paranoid = $paranoid and you are not root; as root run: sysctl -w kernel.perf_event_paranoid=1" >&2
+		else
+			echo "run.sh: perf stat fails here: $(echo "$probe" | head -n 1)" >&2
+		fi
+		exit 2
+	fi
+	if [ "$mode" = c2c ] && ! "$perf" c2c record -e list 2>&1 | grep -q ': available'; then
+		echo "run.sh: perf c2c needs a hardware PMU with load/store sampling (Intel PEBS load latency, AMD IBS, Arm SPE); this machine has none ($("$perf" c2c record -e list 2>&1 | head -n 1))" >&2
+		exit 2
+	fi
+	# Hardware events when the PMU counts cycles ("<not supported>" on a VM without one).
+	probe=$("$perf" stat -x, -e cycles -- true 2>&1 >/dev/null || true)
+	[[ "$probe" =~ (^|$'\n')[0-9]+,[^,]*,[^,]*cycles ]] && pmu=1
+
+	if [ -n "${KREFBENCH_BIN:-}" ]; then
+		bin=$KREFBENCH_BIN
+		[ -x "$bin" ] || die "KREFBENCH_BIN '$bin' is not an executable"
+	else
+		bin=$(bench_binary)
+	fi
+	if [ -z "$threads" ]; then
+		npus=$("$bin" --plan 2>/dev/null | sed -n 's/^placement [a-z]*, \([0-9]*\) threads$/\1/p')
+		threads=2
+		[ -n "$npus" ] && [ "$npus" -lt 2 ] && threads=$npus
+	fi
+	# krefbench judges the names and the thread count itself (its own one-line error, exit 2).
+	kb=("$bin" --backends "${pos[0]}" --workloads "${pos[1]}" --threads "$threads" --no-floors
+		--reps 1 --time "$time" --writer-rate 0 --variant unless_zero "${extra[@]}")
+	"${kb[@]}" --plan >/dev/null || exit 2
+
+	root=${KREFBENCH_PROFILE_DIR:-$top/results/profiles}
+	stamp=$(date -u +%Y%m%dT%H%M%SZ)
+	out=$root/${pos[0]}-${pos[1]}-t$threads-$stamp
+	mkdir -p "$root" || die "cannot create $root"
+	[ ! -e "$out" ] || out=$out-$$
+	mkdir "$out" || die "cannot create $out"
+	kb+=(--out "$out/krefbench.csv")
+
+	case $mode in
+		stat)
+			if [ "$pmu" -eq 1 ]; then
+				"$perf" stat -e "$hw_events,$sw_events" -o "$out/perf-stat.txt" -- "${kb[@]}" \
+					>"$out/krefbench.out" 2>"$out/krefbench.err" || rc=$?
+			else
+				echo "note: no hardware PMU here: software events only"
+				"$perf" stat -e "$sw_events" -o "$out/perf-stat.txt" -- "${kb[@]}" \
+					>"$out/krefbench.out" 2>"$out/krefbench.err" || rc=$?
+			fi
+			[ -s "$out/perf-stat.txt" ] && sed '/^$/N;/^\n$/D' "$out/perf-stat.txt"
+			;;
+		record)
+			if [ "$pmu" -eq 1 ]; then
+				"$perf" record -q -g -o "$out/perf.data" -- "${kb[@]}" \
+					>"$out/krefbench.out" 2>"$out/krefbench.err" || rc=$?
+			else
+				echo "note: no hardware PMU here: sampling on cpu-clock (a software timer), not cycles"
+				"$perf" record -q -g -e cpu-clock -o "$out/perf.data" -- "${kb[@]}" \
+					>"$out/krefbench.out" 2>"$out/krefbench.err" || rc=$?
+			fi
+			if [ -s "$out/perf.data" ]; then
+				"$perf" report --stdio -i "$out/perf.data" >"$out/perf-report.txt" 2>/dev/null || true
+				# The benchmark's own samples (perf also follows the git that records the commit).
+				"$perf" report --stdio --no-children -g none -F overhead,dso,sym \
+					--comms "$(basename "$bin" | cut -c1-15)" -i "$out/perf.data" 2>/dev/null |
+					grep -v -e '^#' -e '^[[:space:]]*$' | sed 's/[[:space:]]*$//' | head -n 20 \
+					>"$out/perf-report-top20.txt" || true
+				echo "top 20 by self time (full report with call graphs: $out/perf-report.txt):"
+				cat "$out/perf-report-top20.txt"
+			fi
+			;;
+		c2c)
+			"$perf" c2c record -o "$out/perf.data" -- "${kb[@]}" \
+				>"$out/krefbench.out" 2>"$out/krefbench.err" || rc=$?
+			if [ -s "$out/perf.data" ]; then
+				"$perf" c2c report --stdio -i "$out/perf.data" >"$out/c2c-report.txt" 2>/dev/null || true
+				head -n 60 "$out/c2c-report.txt"
+			fi
+			;;
+	esac
+	if [ "$rc" -ne 0 ]; then
+		tail -n 20 "$out/krefbench.err" >&2
+		echo "run.sh: the profiled run exited $rc (output kept in $out)" >&2
+		exit "$rc"
+	fi
+	grep -h '^krefbench: perf counters' "$out/krefbench.err" || true
+	# The timed loop's own figures, from the krefbench CSV (empty: not counted here).
+	/usr/bin/python3 - "$out/krefbench.csv" <<-'PY' || true
+		import csv, sys
+		cols = ["ns_per_op", "task_clock_ns_per_op", "context_switches_per_op", "cycles_per_op", "instructions_per_op"]
+		for r in csv.DictReader(open(sys.argv[1], newline="")):
+		    print("timed loop: %s %s%s t%s: " % (r["backend"], r["workload"], " " + r["variant"] if r.get("variant") else "", r["threads"]) +
+		          ", ".join("%s %s" % (c, r.get(c) or "-") for c in cols))
+	PY
+	echo "profile: $out"
 }
 
 # ./run.sh compare A.csv B.csv | ./run.sh compare --rev BASE [--rev OTHER]

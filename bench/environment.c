@@ -152,6 +152,7 @@ char *kb_env_render(const struct kb_topo *topo, const struct kb_env_extra *x)
 	put_json_string(f, "tools", buf, false);
 	put_json_string(f, "gbench_library_build", x->gbench_build ? x->gbench_build : "unknown", false);
 	put_backend_sizes(f);
+	fprintf(f, "  \"perf_events\": %s,\n", x->perf_events ? x->perf_events : "null");
 	put_json_string(f, "placement", x->placement, false);
 	fprintf(f, "  \"rows\": %d,\n", x->rows);
 	put_json_string(f, "status", x->status, false);

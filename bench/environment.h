@@ -10,6 +10,7 @@ struct kb_env_extra {
 	const char *gbench_build;	/* from Google Benchmark's JSON, or NULL */
 	int rows;
 	const char *status;		/* "running", "complete", "interrupted" */
+	const char *perf_events;	/* the perf_event probe as a JSON object, or NULL */
 };
 
 /* The sidecar as a malloc'd string (NULL when out of memory). */

@@ -30,6 +30,7 @@ bool kb_simple_prologue(struct gb_state *st, struct kb_simple_run *run, struct k
 		kb_barrier_leave(&run->barrier);
 		return false;
 	}
+	kb_thread_perf_open(*me);
 	return true;
 }
 
@@ -38,6 +39,7 @@ void kb_simple_epilogue(struct gb_state *st, struct kb_simple_run *run, struct k
 	char name[32];
 	double fastest = 0, slowest = INFINITY;
 
+	kb_thread_perf_finish(st, me);	/* right after the loop */
 	snprintf(name, sizeof(name), "cpu.%d", gb_thread_index(st));
 	gb_counter_set(st, name, me->cpu);
 	kb_barrier_wait(&run->barrier);
@@ -165,7 +167,8 @@ void kb_simple_teardown(int threads, void *vrun)
 {
 	struct kb_simple_run *run = vrun;
 
-	(void)threads;
+	for (int t = 0; run->own && run->thr && t < threads; t++)	/* left open by a thread */
+		kb_thread_perf_discard(&run->thr[t]);
 	if (run->own && run->thr)
 		kb_barrier_destroy(&run->barrier);
 	free(run->own);

@@ -118,6 +118,61 @@ void kb_barrier_leave(struct kb_barrier *b)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* ---- perf_event counters of each thread's timed loop ---- */
+
+const struct kb_perf_probe *kb_perf_config;
+/* The calling thread's open counters, so post-loop barriers can stop them. */
+static __thread struct kb_perf *this_thread_perf;
+
+void kb_thread_perf_open(struct kb_thread *me)
+{
+	struct kb_perf *pc;
+
+	me->perf = NULL;
+	if (!kb_perf_config || !kb_perf_config->enabled || !(pc = malloc(sizeof(*pc))))
+		return;
+	if (kb_perf_open(pc, kb_perf_config) == 0) {
+		free(pc);
+		return;
+	}
+	me->perf = this_thread_perf = pc;
+}
+
+/* Stop (if a post-loop barrier has not already), read, publish, close. */
+void kb_thread_perf_finish(struct gb_state *st, struct kb_thread *me)
+{
+	double value[KB_PERF_NEVENTS];
+	bool valid[KB_PERF_NEVENTS];
+	char name[64];
+
+	if (!me->perf)
+		return;
+	kb_perf_stop(me->perf);
+	if (me->t_start_ns) {	/* the loop ran, so the counters were started */
+		kb_perf_read(me->perf, value, valid);
+		for (int e = 0; e < KB_PERF_NEVENTS; e++) {
+			if (!valid[e])
+				continue;
+			snprintf(name, sizeof(name), KB_PERF_COUNTER_PREFIX "%s", kb_perf_event_names[e]);
+			gb_counter_set(st, name, value[e]);
+			snprintf(name, sizeof(name), KB_PERF_COUNTER_PREFIX "%s.threads", kb_perf_event_names[e]);
+			gb_counter_set(st, name, 1);
+		}
+	}
+	kb_thread_perf_discard(me);
+}
+
+void kb_thread_perf_discard(struct kb_thread *me)
+{
+	if (!me->perf)
+		return;
+	if (this_thread_perf == me->perf)
+		this_thread_perf = NULL;
+	kb_perf_close(me->perf);
+	free(me->perf);
+	me->perf = NULL;
+}
+
 /* ---- per-thread prologue and epilogue ---- */
 
 bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_thread **me)
@@ -138,10 +193,17 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	}
 	if (run->backend->flags & KB_DEFERRED_RELEASE)
 		kb_rcu_register();	/* before the clock starts */
+	kb_thread_perf_open(*me);
 	return true;
 }
 
-void kb_run_barrier(struct kb_run *run) { kb_barrier_wait(&run->barrier); }
+/* Post-loop phases only: the thread's counters stop before the first of them. */
+void kb_run_barrier(struct kb_run *run)
+{
+	if (this_thread_perf)
+		kb_perf_stop(this_thread_perf);
+	kb_barrier_wait(&run->barrier);
+}
 
 static int count_not_one(struct kb_run *run)
 {
@@ -221,6 +283,7 @@ void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_threa
 {
 	char name[32];
 
+	kb_thread_perf_finish(st, me);	/* right after the loop */
 	snprintf(name, sizeof(name), "cpu.%d", gb_thread_index(st));
 	gb_counter_set(st, name, me->cpu);
 	kb_run_barrier(run);
@@ -234,6 +297,8 @@ void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_threa
 
 static void run_free(struct kb_run *run)
 {
+	for (int t = 0; run->objs && run->thr && t < run->threads; t++)	/* left open by a thread */
+		kb_thread_perf_discard(&run->thr[t]);
 	free(run->objs);
 	free(run->thr);
 	run->objs = NULL;

@@ -28,6 +28,7 @@
 #include "core/refcount.h"
 #include "core/urcu_ref.h"
 #include "gbench.h"
+#include "perfctr.h"
 #include "placement.h"
 
 /* Same order as kb_backends[] in core/backends.c (checked at startup). */
@@ -56,6 +57,7 @@ struct kb_thread {
 	uint64_t rng;
 	int cpu;
 	void *scratch;			/* workload-owned */
+	struct kb_perf *perf;		/* perf_event counters of the timed loop, or NULL */
 } __attribute__((aligned(2 * KB_CACHELINE)));
 
 struct kb_workload;
@@ -162,6 +164,21 @@ void kb_obj_released(void *ref);
 #define KB_DEFINE_RELEASE(B)							\
 	static void kb_release_##B(struct kref_##B *r) { kb_obj_released(r); }
 
+/*
+ * perf_event counters per thread (shims/perfctr.h): the events the startup
+ * probe found counting, or none (NULL, --no-perf). Opened in the prologue,
+ * started by the first kb_batch_begin (after the library's start barrier),
+ * stopped by the first post-loop kb_run_barrier or first thing in the
+ * epilogue, then read and published as counters the library sums over
+ * threads. Nothing per operation or per batch.
+ */
+extern const struct kb_perf_probe *kb_perf_config;
+void kb_thread_perf_open(struct kb_thread *me);
+void kb_thread_perf_finish(struct gb_state *st, struct kb_thread *me);
+void kb_thread_perf_discard(struct kb_thread *me);	/* teardown: anything left open */
+/* Counter names: "perf.<event>" (the scaled count) and "perf.<event>.threads" (1 per thread that counted). */
+#define KB_PERF_COUNTER_PREFIX "perf."
+
 /* Pin and record the CPU; false (and the run skipped) on failure. */
 bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_thread **me);
 /*
@@ -171,8 +188,11 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
  */
 static inline void kb_batch_begin(struct kb_thread *me)
 {
-	if (kb_unlikely(!me->t_start_ns))
+	if (kb_unlikely(!me->t_start_ns)) {
+		if (me->perf)	/* once per thread */
+			kb_perf_start(me->perf);
 		me->t_start_ns = kb_now_ns();
+	}
 }
 
 static inline void kb_batch_end(struct kb_thread *me) { me->t_end_ns = kb_now_ns(); }

@@ -52,6 +52,9 @@ struct sweep {
 	double floor_shared[MAX_THREAD_COUNTS * 8];	/* by thread count; small counts only */
 	char csv_path[4096], json_path[4096], gbench_path[4096];
 	char command_line[4096];
+	bool no_perf;			/* --no-perf */
+	struct kb_perf_probe perf;	/* what the threads count (shims/perfctr.h) */
+	char *perf_json;		/* the probe, for the sidecar */
 };
 
 static const char *interrupt_note = "krefbench: interrupted; the results file keeps every finished row\n";
@@ -325,6 +328,27 @@ static double floor_for(const struct sweep *sw, int threads)
 	return 0;
 }
 
+/*
+ * perf_event counts per op: each thread's scaled count, summed by the
+ * library, over all threads' operations (so task_clock_ns_per_op is about
+ * ns_per_op when the threads run flat out). Empty unless every thread counted.
+ */
+static void perf_per_op(const struct gb_result *r, double out[KB_PERF_COLUMNS])
+{
+	double ops = (double)r->iterations * r->threads * counter(r, "transfers_per_iteration", 1);
+	char name[64];
+
+	for (int e = 0; e < KB_PERF_COLUMNS; e++) {
+		double v, n;
+
+		snprintf(name, sizeof(name), KB_PERF_COUNTER_PREFIX "%s", kb_perf_event_names[e]);
+		v = counter(r, name, -1);
+		snprintf(name, sizeof(name), KB_PERF_COUNTER_PREFIX "%s.threads", kb_perf_event_names[e]);
+		n = counter(r, name, 0);
+		out[e] = v >= 0 && n == r->threads && ops > 0 ? v / ops : -1;
+	}
+}
+
 static void note_floor(struct sweep *sw, const struct entry *e)
 {
 	double m = median(e->ns, e->nreps);
@@ -386,6 +410,7 @@ static void on_result(const struct gb_result *r, void *arg)
 	}
 	if (e->nreps < 1000)
 		e->ns[e->nreps++] = row.ns_per_op;
+	perf_per_op(r, row.perf_per_op);
 	double fl = floor_for(sw, r->threads);
 	row.norm = fl > 0 ? row.ns_per_op / fl : -1;
 	if (kb_results_append(sw->results, &row))
@@ -568,6 +593,7 @@ static void write_environment(struct sweep *sw, const char *status)
 		.command_line = sw->command_line, .placement = sw->opt.placement_text,
 		.gbench_build = gbench_build_type(sw), .status = status,
 		.rows = sw->results ? kb_results_rows(sw->results) : 0,
+		.perf_events = sw->perf_json,
 	};
 
 	if (kb_env_write(sw->json_path, sw->topo, &x))
@@ -595,6 +621,50 @@ static void check_backend_order(void)
 			die("internal error: KB_FOR_EACH_BACKEND is out of step with kb_backends[]");
 }
 
+/* The perf columns of KB_CSV_HEADER are shims/perfctr.h's events, in order. */
+static void check_perf_columns(void)
+{
+	static const char header[] = KB_CSV_HEADER;
+	char tail[1024] = "";
+	size_t used = 0;
+
+	_Static_assert(KB_PERF_COLUMNS == KB_PERF_NEVENTS, "perf columns out of step with shims/perfctr.h");
+	for (int e = 0; e < KB_PERF_NEVENTS; e++)
+		used += (size_t)snprintf(tail + used, sizeof(tail) - used, ",%s", kb_perf_column_names[e]);
+	if (strlen(header) < used || strcmp(header + strlen(header) - used, tail))
+		die("internal error: KB_CSV_HEADER's perf columns are out of step with shims/perfctr.h");
+}
+
+/* --no-perf is the binary's own, not options.c's: take it out of argv (in place). */
+static int take_no_perf(struct sweep *sw, int argc, char **argv)
+{
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && !strcmp(argv[i], "--no-perf"))
+			sw->no_perf = true;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+/* Once, on the main thread, before any benchmark: what can be counted. */
+static void probe_perf(struct sweep *sw)
+{
+	char line[2048];
+
+	if (sw->no_perf)
+		kb_perf_probe_disabled(&sw->perf, "disabled by --no-perf");
+	else
+		kb_perf_probe(&sw->perf);
+	kb_perf_config = sw->perf.enabled ? &sw->perf : NULL;
+	sw->perf_json = kb_perf_probe_json(&sw->perf);
+	kb_perf_probe_summary(&sw->perf, line, sizeof(line));
+	fprintf(stderr, "krefbench: %s\n", line);
+}
+
 static void print_plan(struct sweep *sw, const int *counts, int ncounts)
 {
 	int *cpus = plan_for(sw, counts[ncounts - 1]);
@@ -610,6 +680,7 @@ static void install_signal_handlers(struct sweep *sw)
 	struct kb_env_extra x = {
 		.command_line = sw->command_line, .placement = sw->opt.placement_text,
 		.status = "interrupted (rows: see the CSV)",
+		.perf_events = sw->perf_json,
 	};
 
 	snprintf(sidecar_path, sizeof(sidecar_path), "%s", sw->json_path);
@@ -641,8 +712,12 @@ int main(int argc, char **argv)
 	char err[512];
 
 	check_backend_order();
-	join_command_line(&sw, argc, argv);
+	check_perf_columns();
+	join_command_line(&sw, argc, argv);	/* as given, --no-perf included */
+	argc = take_no_perf(&sw, argc, argv);
 	rc = kb_options_parse(argc, argv, &sw.opt, err, sizeof(err));
+	if (rc > 0)
+		printf("  --no-perf           no perf_event counters (the *_per_op perf columns stay empty)\n");
 	if (rc)
 		return rc > 0 ? 0 : (die(err), 2);
 	load_topology(&sw);
@@ -657,6 +732,7 @@ int main(int argc, char **argv)
 	register_sweep(&sw, counts, ncounts);
 	derive_paths(&sw);
 	open_results(&sw);
+	probe_perf(&sw);
 	write_path_for_caller(&sw);
 	write_environment(&sw, "running");
 	install_signal_handlers(&sw);

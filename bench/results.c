@@ -61,18 +61,31 @@ static void format_optional(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.4f", v);
 }
 
+/* The perf columns: ",v" each, empty when unknown; %g keeps tiny rates (switches per op). */
+static int format_perf(char *buf, size_t len, const double *v)
+{
+	size_t used = 0;
+
+	for (int i = 0; i < KB_PERF_COLUMNS && used < len; i++)
+		used += (size_t)(v[i] < 0 ? snprintf(buf + used, len - used, ",")
+					  : snprintf(buf + used, len - used, ",%.6g", v[i]));
+	return used < len ? 0 : -1;
+}
+
 int kb_results_append(struct kb_results *r, const struct kb_row *row)
 {
-	char line[2048], norm[32], fairness[32];
+	char line[2048], norm[32], fairness[32], perf[KB_PERF_COLUMNS * 24];
 	int n;
 
 	format_optional(norm, sizeof(norm), row->norm);
 	format_optional(fairness, sizeof(fairness), row->fairness);
-	n = snprintf(line, sizeof(line), "%s,%s,%d,%s,%d,%llu,%d,%llu,%.3f,%.0f,%s,%s,\"%s\",\"%s\",%s,%g\n",
+	if (format_perf(perf, sizeof(perf), row->perf_per_op))
+		return -1;
+	n = snprintf(line, sizeof(line), "%s,%s,%d,%s,%d,%llu,%d,%llu,%.3f,%.0f,%s,%s,\"%s\",\"%s\",%s,%g%s\n",
 		     row->backend, row->workload, row->threads, row->placement, row->objects,
 		     (unsigned long long)row->work_ns, row->rep, (unsigned long long)row->iterations,
 		     row->ns_per_op, row->ops_per_s, norm, fairness, row->cpus, row->check,
-		     row->variant ? row->variant : "", row->writer_rate);
+		     row->variant ? row->variant : "", row->writer_rate, perf);
 	if (n < 0 || (size_t)n >= sizeof(line) || write_all(r->fd, line, (size_t)n))
 		return -1;
 	r->rows++;

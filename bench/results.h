@@ -12,7 +12,13 @@
 #include <stdint.h>
 
 #define KB_CSV_HEADER "backend,workload,threads,placement,objects,work_ns,rep,iterations," \
-	"ns_per_op,ops_per_s,norm,fairness,cpus,check,variant,writer_rate"
+	"ns_per_op,ops_per_s,norm,fairness,cpus,check,variant,writer_rate," \
+	"cycles_per_op,instructions_per_op,branches_per_op,branch_misses_per_op," \
+	"cache_references_per_op,cache_misses_per_op,task_clock_ns_per_op," \
+	"context_switches_per_op,cpu_migrations_per_op"
+
+/* The perf_event columns at the end, in shims/perfctr.h's event order. */
+#define KB_PERF_COLUMNS 9
 
 struct kb_row {
 	const char *backend, *workload, *placement;
@@ -23,6 +29,8 @@ struct kb_row {
 	char check[200];
 	const char *variant;	/* lookup flavour or variant; "" otherwise */
 	double writer_rate;
+	/* perf_event counts per op, summed over threads / (iterations x threads); < 0: empty */
+	double perf_per_op[KB_PERF_COLUMNS];
 };
 
 struct kb_results;

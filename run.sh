@@ -2,7 +2,7 @@
 # krefbench: the one entry point. See README.md.
 #
 #   ./run.sh              install deps, build Release, run the default sweep, plot, summarise
-#   ./run.sh test         build and run every test in the release, tsan and asan flavours
+#   ./run.sh test         build and run every test: release, tsan, asan, arm64 (core/ under qemu)
 #   ./run.sh bench ...    the benchmark binary with options (./run.sh bench --help)
 #   ./run.sh plot FILE    charts from a results file
 set -euo pipefail
@@ -13,45 +13,68 @@ cd "$top"
 # Debian packages the project needs (nothing else is installed or downloaded).
 deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
 	python3-matplotlib linux-perf)
+# `./run.sh test` also cross-builds core/ and its tests for arm64 and runs them
+# under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
+# through Debian multiarch. A|B: either package will do (A is installed).
+test_deps=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
+# missing_packages PKG...: those not installed (of A|B: A, unless B is there).
 missing_packages() {
-	local pkg
-	for pkg in "${deps[@]}"; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+	local pkg alt ok
+	for pkg in "$@"; do
+		ok=""
+		for alt in ${pkg//|/ }; do
+			dpkg-query -W -f='${Status}' "$alt" 2>/dev/null | grep -q 'install ok installed' && ok=1
+		done
+		[ -n "$ok" ] || echo "${pkg%%|*}"
 	done
 }
 
+# install_deps [EXTRA_PKG...]: install what deps (and the extras) lack; a
+# second run finds nothing missing and installs nothing.
 install_deps() {
-	local missing
-	missing=$(missing_packages | tr '\n' ' ')
+	local missing arch="" log
+	missing=$(missing_packages "${deps[@]}" "$@" | tr '\n' ' ')
 	[ -z "${missing// /}" ] && return 0
+	# Multiarch packages (NAME:arm64) need the architecture added first.
+	case " $missing" in
+		*:arm64\ *) dpkg --print-foreign-architectures | grep -qx arm64 || arch=arm64 ;;
+	esac
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "run.sh: missing packages; run as root:" >&2
-		echo "  apt-get update && apt-get install -y $missing" >&2
+		echo "  ${arch:+dpkg --add-architecture $arch && }apt-get update && apt-get install -y $missing" >&2
 		exit 1
 	fi
 	echo "run.sh: installing $missing" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2
+	log=$(mktemp)
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >&2
+	if ! { { [ -z "$arch" ] || dpkg --add-architecture "$arch"; } &&
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		die "installing packages failed"
+	fi
+	rm -f "$log"
 }
 
 jobs() { nproc 2>/dev/null || echo 2; }
 
 # build FLAVOUR: configure and build into build/FLAVOUR.
 build() {
-	local flavour=$1 sanitize=""
+	local flavour=$1 sanitize="" extra=()
 	case $flavour in
 		release) ;;
 		tsan) sanitize=thread ;;
 		asan) sanitize=address ;;
+		# core/ and its tests only, cross-compiled; ctest runs them under qemu-user.
+		arm64) extra=(-DCMAKE_TOOLCHAIN_FILE="$top/tests/arm64-toolchain.cmake" -DKREFBENCH_CORE_ONLY=ON) ;;
 		*) die "unknown build flavour '$flavour'" ;;
 	esac
 	cmake -S "$top" -B "$top/build/$flavour" -DCMAKE_BUILD_TYPE=Release \
-		-DKREFBENCH_SANITIZE="$sanitize" >"$top/build/$flavour.configure.log" 2>&1 ||
+		-DKREFBENCH_SANITIZE="$sanitize" "${extra[@]}" >"$top/build/$flavour.configure.log" 2>&1 ||
 		{ cat "$top/build/$flavour.configure.log" >&2; return 1; }
 	cmake --build "$top/build/$flavour" -j "$(jobs)" >"$top/build/$flavour.build.log" 2>&1 ||
 		{ tail -n 60 "$top/build/$flavour.build.log" >&2; return 1; }
@@ -87,11 +110,23 @@ test_flavour() {
 	[ "$failed" -eq 0 ]
 }
 
+# ./run.sh test [FLAVOUR...]: release, tsan, asan and arm64 (core/ under
+# qemu-user) unless flavours are named.
 cmd_test() {
-	install_deps
+	local status=0 flavour start=$SECONDS flavours=("$@")
+	[ $# -gt 0 ] || flavours=(release tsan asan arm64)
+	for flavour in "${flavours[@]}"; do
+		case $flavour in
+			release | tsan | asan | arm64) ;;
+			*) die "unknown test flavour '$flavour' (release, tsan, asan, arm64)" ;;
+		esac
+	done
+	case " ${flavours[*]} " in
+		*" arm64 "*) install_deps "${test_deps[@]}" ;;
+		*) install_deps ;;
+	esac
 	mkdir -p "$top/build"
-	local status=0 flavour start=$SECONDS
-	for flavour in release tsan asan; do
+	for flavour in "${flavours[@]}"; do
 		test_flavour "$flavour" || status=1
 	done
 	echo "run.sh test: $((SECONDS - start)) s"

@@ -6,9 +6,10 @@
  *   shows in sysfs, and each event not counted carries a reason (on a VM
  *   without a PMU: "no hardware PMU"); the JSON and the summary line say so;
  *   a disabled probe (--no-perf) opens nothing;
- * - a counted region of known busy work: task-clock agrees with the
- *   thread's own CPU clock, is no more than the wall clock, and stops at
- *   kb_perf_stop; context-switches >= 0, and most of the sleeps of a sleeping region;
+ * - a counted region of known busy work: task-clock is at least the
+ *   thread's own CPU clock and at most the wall clock (on a VM the two part
+ *   by the time the host steals: perf's clock counts it, the scheduler's
+ *   CPU clock does not), and stops at kb_perf_stop; context-switches >= 0, and most of the sleeps of a sleeping region;
  *   a second start counts only the second region;
  * - the multiplexing scale on synthetic read buffers: value x enabled /
  *   running, with a baseline, and time_running = 0 (or a malformed buffer)
@@ -219,8 +220,8 @@ static void test_busy_region(void)
 	       "context-switches %.0f, cpu-migrations %.0f\n", v[KB_PERF_TASK_CLOCK] / 1e6,
 	       (cpu1 - cpu0) / 1e6, (wall1 - wall0) / 1e6, v[KB_PERF_CONTEXT_SWITCHES], v[KB_PERF_CPU_MIGRATIONS]);
 	CHECK(v[KB_PERF_TASK_CLOCK] >= 45e6, "task-clock >= 45 ms for 50 ms of CPU (%.3f ms)", v[KB_PERF_TASK_CLOCK] / 1e6);
-	CHECK(v[KB_PERF_TASK_CLOCK] <= (cpu1 - cpu0) * 1.05 + 1e6,
-	      "task-clock (%.3f ms) <= the thread's CPU clock (%.3f ms) + 5%%", v[KB_PERF_TASK_CLOCK] / 1e6,
+	CHECK(v[KB_PERF_TASK_CLOCK] >= (cpu1 - cpu0) * 0.95 - 1e6,
+	      "task-clock (%.3f ms) >= the thread's CPU clock (%.3f ms) - 5%%", v[KB_PERF_TASK_CLOCK] / 1e6,
 	      (cpu1 - cpu0) / 1e6);
 	CHECK(v[KB_PERF_TASK_CLOCK] <= (wall1 - wall0) + 1e6, "task-clock (%.3f ms) <= wall clock (%.3f ms)",
 	      v[KB_PERF_TASK_CLOCK] / 1e6, (wall1 - wall0) / 1e6);
@@ -240,14 +241,17 @@ static void test_busy_region(void)
 	CHECK(v2[KB_PERF_TASK_CLOCK] == v[KB_PERF_TASK_CLOCK], "after stop, task-clock stays (%.3f -> %.3f ms)",
 	      v[KB_PERF_TASK_CLOCK] / 1e6, v2[KB_PERF_TASK_CLOCK] / 1e6);
 
-	/* A second region counts only itself. */
+	/* A second region counts only itself (with the first it would exceed its wall clock). */
+	wall0 = clock_ns(CLOCK_MONOTONIC);
 	kb_perf_start(&pc);
 	spin_cpu_ms(20);
 	kb_perf_stop(&pc);
+	wall1 = clock_ns(CLOCK_MONOTONIC);
 	kb_perf_read(&pc, v2, valid2);
-	CHECK(valid2[KB_PERF_TASK_CLOCK] && v2[KB_PERF_TASK_CLOCK] >= 18e6 && v2[KB_PERF_TASK_CLOCK] < 40e6,
-	      "a second 20 ms region counts 18..40 ms, not the first region too (%.3f ms)",
-	      v2[KB_PERF_TASK_CLOCK] / 1e6);
+	CHECK(valid2[KB_PERF_TASK_CLOCK] && v2[KB_PERF_TASK_CLOCK] >= 18e6 &&
+	      v2[KB_PERF_TASK_CLOCK] <= wall1 - wall0 + 1e6,
+	      "a second 20 ms region counts 18 ms .. its wall clock (%.3f ms), not the first region too (%.3f ms)",
+	      (wall1 - wall0) / 1e6, v2[KB_PERF_TASK_CLOCK] / 1e6);
 
 	/* A sleeping region: each sleep is a switch away. */
 	if (probe.counted[KB_PERF_CONTEXT_SWITCHES]) {
@@ -339,7 +343,7 @@ static void test_scaling(void)
 struct worker {
 	double ms;
 	bool sleeper;			/* sleep instead of spinning */
-	double task_clock_ns, cpu_ns;
+	double task_clock_ns, cpu_ns, wall_ns;
 	bool valid;
 	int opened;
 };
@@ -348,10 +352,11 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct kb_perf pc;
-	double v[KB_PERF_NEVENTS], cpu0;
+	double v[KB_PERF_NEVENTS], cpu0, wall0;
 	bool valid[KB_PERF_NEVENTS];
 
 	w->opened = kb_perf_open(&pc, &probe);
+	wall0 = clock_ns(CLOCK_MONOTONIC);
 	cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	kb_perf_start(&pc);
 	if (w->sleeper)
@@ -360,6 +365,7 @@ static void *worker_main(void *arg)
 		spin_cpu_ms(w->ms);
 	kb_perf_stop(&pc);
 	w->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	w->wall_ns = clock_ns(CLOCK_MONOTONIC) - wall0;
 	kb_perf_read(&pc, v, valid);
 	w->valid = valid[KB_PERF_TASK_CLOCK];
 	w->task_clock_ns = v[KB_PERF_TASK_CLOCK];
@@ -388,8 +394,9 @@ static void test_threads(void)
 	       spinner.task_clock_ns / 1e6, spinner.cpu_ns / 1e6, v[KB_PERF_TASK_CLOCK] / 1e6);
 	CHECK(spinner.opened >= 1, "the worker opened its counters (%d)", spinner.opened);
 	CHECK(spinner.valid, "the worker's task-clock is valid");
-	CHECK(spinner.task_clock_ns >= 36e6 && spinner.task_clock_ns <= spinner.cpu_ns * 1.05 + 1e6,
-	      "the worker's task-clock is its own 40 ms of CPU (%.3f ms)", spinner.task_clock_ns / 1e6);
+	CHECK(spinner.task_clock_ns >= 36e6 && spinner.task_clock_ns <= spinner.wall_ns + 1e6,
+	      "the worker's task-clock is its own 40 ms of CPU: 36 ms .. its wall clock %.3f ms (%.3f ms)",
+	      spinner.wall_ns / 1e6, spinner.task_clock_ns / 1e6);
 	CHECK(valid[KB_PERF_TASK_CLOCK] && v[KB_PERF_TASK_CLOCK] < 20e6,
 	      "the main thread, waiting, counted little (%.3f ms < 20 ms): per thread, not per process",
 	      v[KB_PERF_TASK_CLOCK] / 1e6);
@@ -402,15 +409,17 @@ static void test_threads(void)
 	for (int i = 0; i < 4; i++)
 		pthread_join(tids[i], NULL);
 	for (int i = 0; i < 4; i++) {
-		printf("# worker %d (%s): task-clock %.3f ms, CPU %.3f ms\n", i, many[i].sleeper ? "asleep" : "spinning",
-		       many[i].task_clock_ns / 1e6, many[i].cpu_ns / 1e6);
+		printf("# worker %d (%s): task-clock %.3f ms, CPU %.3f ms, wall %.3f ms\n", i,
+		       many[i].sleeper ? "asleep" : "spinning", many[i].task_clock_ns / 1e6, many[i].cpu_ns / 1e6,
+		       many[i].wall_ns / 1e6);
 		CHECK(many[i].valid, "worker %d: valid", i);
 		if (many[i].sleeper)
 			CHECK(many[i].task_clock_ns < 10e6, "worker %d asleep 30 ms: task-clock < 10 ms (%.3f)", i,
 			      many[i].task_clock_ns / 1e6);
 		else
-			CHECK(many[i].task_clock_ns >= 27e6 && many[i].task_clock_ns <= many[i].cpu_ns * 1.05 + 1e6,
-			      "worker %d spinning 30 ms: its own CPU (%.3f ms)", i, many[i].task_clock_ns / 1e6);
+			CHECK(many[i].task_clock_ns >= 27e6 && many[i].task_clock_ns <= many[i].wall_ns + 1e6,
+			      "worker %d spinning 30 ms: 27 ms .. its wall clock %.3f ms (%.3f ms)", i,
+			      many[i].wall_ns / 1e6, many[i].task_clock_ns / 1e6);
 	}
 	CHECK_EQ(open_fds(), fds, "every thread closed its descriptors");
 }

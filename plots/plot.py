@@ -2,6 +2,8 @@
 """Turn a krefbench results CSV into PNG and SVG charts.
 
     plots/plot.py RESULTS.csv [--out DIR]
+    plots/plot.py --compare A.csv B.csv [--threshold PCT] [--alpha A]
+                  [--adjust none|holm|bh] [--out DIR]
 
 Charts (each written as .png and .svg):
   throughput-<workload>   total ops/s (median over reps) vs threads, one line
@@ -16,18 +18,25 @@ Charts (each written as .png and .svg):
 DIR defaults to <dir of CSV>/<stem>-plots. The sidecar <stem>.json, when
 present, gives the title (cpu_model, topology, host).
 
+--compare A B draws one chart instead, compare-ratio: B/A of the median ns per
+op of every benchmark the two files share, one horizontal bar each, coloured
+by the verdict of bench/compare.py (same statistics, same --threshold and
+--alpha and --adjust; red slower, green faster, grey same, hatched when too few
+repetitions to reach alpha), a line at 1.0 and the threshold band shaded;
+floors below, apart. DIR defaults to <dir of B>/<stem A>-vs-<stem B>-compare.
+
 Exit status: 0 charts written; 2 bad input or bad arguments (one line on
 stderr starting "plot: "); 1 the charts could not be written.
 
-Layout of this file, so that `--compare A.csv B.csv` can be added later:
+Layout of this file:
   load_results()   parse + validate one CSV            -> Results
   load_sidecar()   the optional JSON beside it          -> dict
   series()/median_stats()  aggregation over repetitions
   draw_*()         one function per chart kind, each returns a Figure
   render_results() draws every chart of one Results into a directory
+  render_compare() --compare: rows from bench/compare.py (its loader, U test
+                   and verdicts: one definition) drawn by draw_compare()
   main()           argument handling and error reporting
-A comparison would call load_results() twice, aggregate both with the same
-keys (config_columns(), category_key()), and add draw_compare_*() functions.
 """
 
 import argparse
@@ -512,6 +521,131 @@ def draw_maxthreads_bars(plt, style, title, rows, floors, field, cfg_by_workload
     return fig
 
 
+# ---------------------------------------------------------------- compare
+
+VERDICT_COLOR = {"slower": "#d62728", "faster": "#2ca02c", "same": "0.62"}
+
+
+def load_compare_module():
+    """bench/compare.py: one definition of the statistics and the verdicts."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                        "bench", "compare.py")
+    spec = importlib.util.spec_from_file_location("krefbench_compare", path)
+    if spec is None or not os.path.isfile(path):
+        raise WriteError(f"cannot find {os.path.normpath(path)} (needed by --compare)")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compare_rows(cmp, path_a, path_b, threshold, alpha, adjust):
+    """The comparison rows of bench/compare.py; InputError on bad input."""
+    try:
+        a = cmp.load_results(path_a)
+        b = cmp.load_results(path_b)
+        for w in a.warnings + b.warnings + cmp.sidecar_check(a, b)[0]:
+            warn(w)
+        rows = cmp.compare(a, b, threshold, alpha, adjust)
+    except cmp.InputError as e:
+        raise InputError(str(e))
+    if not rows:
+        raise InputError(f"no benchmark in common between {path_a} and {path_b}")
+    return rows
+
+
+def draw_compare(plt, cmp, title, subtitle, rows, threshold, alpha, adjust="none"):
+    """Horizontal bars of B/A per benchmark, log x, coloured by verdict."""
+    from matplotlib.patches import Patch
+    benches = [r for r in rows if r["kind"] != "floor"]
+    floors = [r for r in rows if r["kind"] == "floor"]
+    gap = 1 if benches and floors else 0
+    pname = "p" if adjust == "none" else f"p_{adjust}"
+    n = len(benches) + gap + len(floors)
+    fig, ax = plt.subplots(figsize=(10, 1.8 + 0.24 * n), layout="constrained")
+    ys, labels = [], []
+    for i, r in enumerate(benches + floors):
+        y = n - 1 - (i + (gap if r["kind"] == "floor" else 0))
+        ys.append(y)
+        labels.append(r["label"])
+        color = VERDICT_COLOR[r["verdict"]]
+        ax.barh(y, r["ratio"] - 1.0, left=1.0, height=0.7, color=color,
+                alpha=0.55 if r["kind"] == "floor" else 1.0,
+                hatch="///" if r["underpowered"] else None,
+                edgecolor="0.25" if r["underpowered"] else color, linewidth=0.5, zorder=3)
+        ax.text(max(r["ratio"], 1.0), y, f" ×{r['ratio']:.3f}  {pname}={cmp.fmt_p(r['p_adj'])}",
+                va="center", ha="left", fontsize=7, zorder=4)
+    lo = 1 - threshold / 100.0
+    hi = 1 + threshold / 100.0
+    ratios = [r["ratio"] for r in rows]
+    left = min(ratios + [max(lo, 1e-3)])
+    right = max(ratios + [hi])
+    ax.set_xscale("log")
+    # Room on the right for the text beside the longest bar.
+    ax.set_xlim(left / 1.15, right * max(1.6, (right / left) ** 0.45))
+    ax.axvspan(max(lo, 1e-9), hi, color="#fff2b3", zorder=0)
+    ax.axvline(1.0, color="black", linewidth=1.0, zorder=2)
+    if gap:
+        ax.axhline(len(floors), color="0.5", linewidth=0.6,
+                   linestyle=":", zorder=1)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.grid(False, axis="y")
+    ax.set_xlabel("B/A: median ns per op of B over A (log; > 1: B slower)")
+    from matplotlib import ticker
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    if right / left < 20:   # within one decade: label the minor ticks too
+        ax.xaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
+    geo = cmp.geomean(r["ratio"] for r in benches)
+    geo_text = f"geomean {geo:.3f}" if geo is not None else "no benchmark rows"
+    ax.set_title(f"{subtitle}\nB/A per benchmark, {geo_text} (floors excluded); verdict: "
+                 f"beyond ±{threshold:g}% and Mann-Whitney {pname} < {alpha:g}"
+                 + ("; floors (the machine) below the dotted line" if gap else ""),
+                 fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    handles = [Patch(color=VERDICT_COLOR[v], label=v) for v in ("slower", "faster", "same")]
+    handles.append(Patch(facecolor="white", edgecolor="0.25", hatch="///",
+                         label=f"too few reps for p < {alpha:g}"))
+    handles.append(Patch(color="#fff2b3", label=f"±{threshold:g}% band"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0, fontsize="small", title="verdict", title_fontsize="small")
+    return fig
+
+
+def compare_titles(path_a, path_b, meta_a, meta_b):
+    """(the machine, 'A = ... B = ...')."""
+    machine = chart_title(meta_b or meta_a, path_b) if (meta_a or meta_b) else "krefbench"
+    names = []
+    for side, path, meta in (("A", path_a, meta_a), ("B", path_b, meta_b)):
+        commit = str(meta.get("git_commit", ""))[:10] if meta else ""
+        names.append(f"{side} = {path}" + (f" ({commit})" if commit else ""))
+    return machine, "   ".join(names)
+
+
+def default_compare_dir(path_a, path_b):
+    stem_a = os.path.splitext(os.path.basename(path_a))[0]
+    stem_b = os.path.splitext(os.path.basename(path_b))[0]
+    return os.path.join(os.path.dirname(path_b) or ".", f"{stem_a}-vs-{stem_b}-compare")
+
+
+def render_compare(path_a, path_b, threshold, alpha, adjust, out_dir):
+    """Validate, then draw compare-ratio.{png,svg}. Returns (charts, files)."""
+    cmp = load_compare_module()
+    rows = compare_rows(cmp, path_a, path_b, threshold, alpha, adjust)
+    out_dir = out_dir or default_compare_dir(path_a, path_b)
+    prepare_out_dir(out_dir)
+    plt, _ = setup_matplotlib()
+    protect = set()
+    for p in (path_a, path_b):
+        protect |= {os.path.realpath(p), os.path.realpath(os.path.splitext(p)[0] + ".json")}
+    title, subtitle = compare_titles(path_a, path_b, load_sidecar(path_a), load_sidecar(path_b))
+    fig = draw_compare(plt, cmp, title, subtitle, rows, threshold, alpha, adjust)
+    files = save_figure(plt, fig, out_dir, "compare-ratio", protect)
+    return out_dir, 1, files
+
+
 # ---------------------------------------------------------------- output
 
 def default_out_dir(csv_path):
@@ -609,15 +743,38 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv):
     p = _Parser(prog="plot.py",
                 description="Charts (PNG + SVG) from a krefbench results CSV.")
-    p.add_argument("results", metavar="RESULTS.csv", help="results file")
+    p.add_argument("results", metavar="RESULTS.csv", nargs="?", help="results file")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: <dir of CSV>/<stem>-plots)")
-    return p.parse_args(argv)
+    p.add_argument("--compare", nargs=2, metavar=("A.csv", "B.csv"),
+                   help="chart B/A per benchmark with compare's verdicts instead")
+    p.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
+                   help="with --compare: smallest change that counts (default 5)")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="with --compare: significance level (default 0.05)")
+    p.add_argument("--adjust", choices=("none", "holm", "bh"), default="none",
+                   help="with --compare: p adjustment over the benchmarks (default none)")
+    args = p.parse_args(argv)
+    if args.compare and args.results:
+        raise InputError("give RESULTS.csv or --compare A.csv B.csv, not both")
+    if not args.compare and not args.results:
+        raise InputError("the following arguments are required: RESULTS.csv")
+    if not (math.isfinite(args.threshold) and args.threshold >= 0):
+        raise InputError(f"--threshold {args.threshold:g} must be 0 or more")
+    if not 0 < args.alpha < 1:
+        raise InputError(f"--alpha {args.alpha:g} must be between 0 and 1")
+    return args
 
 
 def main(argv=None):
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
+        if args.compare:
+            out_dir, charts, _ = render_compare(args.compare[0], args.compare[1],
+                                                args.threshold, args.alpha, args.adjust,
+                                                args.out)
+            print(f"plots: {charts} chart in {out_dir}")
+            return 0
         res = load_results(args.results)
         if res.skipped_check:
             warn(f"skipped {res.skipped_check} row(s) whose self-check failed "

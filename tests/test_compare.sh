@@ -1,0 +1,367 @@
+#!/bin/bash
+# Tests the regression gate: bench/compare.py (the U test against hand-checked
+# cases, verdicts, exit codes, every bad input, formats, sidecars), the
+# interleaved rounds of ./run.sh compare --bin (with fake binaries), and
+# plots/plot.py --compare.     usage: tests/test_compare.sh SRC_DIR OUT_DIR
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 SRC_DIR OUT_DIR" >&2
+    exit 2
+fi
+SRC=$(cd "$1" && pwd)
+OUT=$2
+case "$OUT" in ""|/) echo "refusing OUT_DIR '$OUT'" >&2; exit 2 ;; esac
+rm -rf -- "$OUT"
+mkdir -p -- "$OUT"
+OUT=$(cd "$OUT" && pwd)
+PY=/usr/bin/python3
+CMP=$SRC/bench/compare.py
+FIX=$SRC/tests/fixtures
+
+passed=0
+failed=0
+check() {  # check DESCRIPTION COMMAND...
+    local desc=$1; shift
+    if "$@"; then
+        echo "ok   - $desc"; passed=$((passed + 1))
+    else
+        echo "FAIL - $desc"; failed=$((failed + 1))
+    fi
+}
+# run NAME COMMAND...: stdout, stderr and exit status into $OUT/NAME.{out,err}, $rc
+run() {
+    local name=$1; shift
+    rc=0
+    "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || rc=$?
+}
+has() { grep -qF -- "$2" "$OUT/$1"; }          # has FILE TEXT
+lacks() { ! grep -qF -- "$2" "$OUT/$1"; }
+no_traceback() { ! grep -q Traceback "$OUT/$1.err" "$OUT/$1.out"; }
+# field NAME KIND BACKEND COLUMN: a column of compare's CSV output
+field() {
+    "$PY" -c '
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["kind"] == sys.argv[2] and r["backend"] == sys.argv[3]]
+print(rows[0][sys.argv[4]] if len(rows) == 1 else "?")' "$OUT/$1.out" "$2" "$3" "$4"
+}
+
+# --- the U test, hand-checked ------------------------------------------------
+# A = 1..5, B = 6..10: U (pairs a > b) = 0. Without ties the exact null
+# distribution applies: of the C(10,5) = 252 equally likely arrangements one
+# gives U = 0 and one U = 25, so p = 2/252 = 0.0079365.
+# A = 1,2,3, B = 4,5,6: p = 2/C(6,3) = 2/20 = 0.1, the smallest 3 vs 3 allows.
+# With ties, A = 1,2,2,3, B = 2,3,4,5 (normal approximation):
+#   sorted 1a 2a 2a 2b 3a 3b 4b 5b; ranks 1, 3,3,3 (the 2s share 2..4),
+#   5.5,5.5 (the 3s share 5..6), 7, 8. R_A = 1+3+3+5.5 = 12.5,
+#   U = R_A - nA(nA+1)/2 = 12.5 - 10 = 2.5; mu = nA nB/2 = 8;
+#   tie groups t = 3 and 2: sum(t^3 - t) = 24 + 6 = 30; N = 8;
+#   sigma^2 = nA nB/12 ((N+1) - 30/(N(N-1))) = 16/12 (9 - 30/56) = 11.2857,
+#   sigma = 3.35942; z = (|2.5 - 8| - 0.5)/sigma = 5/3.35942 = 1.48835;
+#   p = 2 (1 - Phi(1.48835)) = erfc(1.48835/sqrt 2) = 0.13666.
+unit=$("$PY" - "$SRC/bench" <<'EOF'
+import math, sys
+sys.path.insert(0, sys.argv[1])
+import compare as c
+
+def close(x, y, tol=1e-4):
+    return abs(x - y) <= tol
+
+def report(ok, what):
+    print(("ok   - " if ok else "FAIL - ") + what)
+
+u, p, m, pmin = c.mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+report(u == 0 and m == "exact" and close(p, 2 / 252, 1e-12),
+       f"U test 1..5 vs 6..10: U = 0, exact p = 2/252 (got U={u}, p={p}, {m})")
+u, p, m, _ = c.mann_whitney([6, 7, 8, 9, 10], [1, 2, 3, 4, 5])
+report(u == 25 and close(p, 2 / 252, 1e-12), f"U test mirrored: U = 25, same p (got {u}, {p})")
+u, p, m, pmin = c.mann_whitney([1, 2, 3], [4, 5, 6])
+report(close(p, 0.1, 1e-12) and close(pmin, 0.1, 1e-12),
+       f"U test 3 vs 3: p = 0.1 is the smallest possible (got {p}, min {pmin})")
+u, p, m, _ = c.mann_whitney([1, 2, 2, 3], [2, 3, 4, 5])
+report(u == 2.5 and m == "normal" and close(p, 0.13666, 5e-5),
+       f"U test with ties 1,2,2,3 vs 2,3,4,5: U = 2.5, normal p = 0.13666 (got U={u}, p={p:.5f}, {m})")
+u, p, m, _ = c.mann_whitney([3, 1, 2], [1.5, 2.5, 3.5])
+# pairs a > b: 3>1.5, 3>2.5, 2>1.5 = 3 of 9; P(U <= 3) = 7/20 exactly: p = 0.7
+report(u == 3 and m == "exact" and close(p, 0.7, 1e-12), f"U test interleaved 3 vs 3: U = 3, p = 0.7 (got {u}, {p})")
+u, p, m, _ = c.mann_whitney([4, 4, 4], [4, 4, 4])
+report(p == 1.0, f"U test all equal: p = 1 (got {p})")
+# counts of U for 2 vs 2: U = 0,1,2,3,4 in 1,1,2,1,1 of the 6 arrangements
+report(c.u_counts(2, 2) == [1, 1, 2, 1, 1], f"null distribution of U, 2 vs 2 (got {c.u_counts(2, 2)})")
+report(sum(c.u_counts(7, 9)) == math.comb(16, 7), "null distribution of U, 7 vs 9, sums to C(16,7)")
+report(close(c.geomean([1.25, 0.8]), 1.0, 1e-12) and close(c.geomean([2, 8]), 4.0, 1e-12),
+       "geomean of ratios")
+# Holm, p = .01 .04 .03 (m = 3): sorted .01 .03 .04 -> 3(.01) = .03, 2(.03) = .06,
+# max(.06, 1(.04)) = .06. Benjamini-Hochberg: 3/1(.01) = .03, 3/2(.03) = .045 ->
+# min(.045, .04) = .04, 3/3(.04) = .04.
+h = c.adjust_p([0.01, 0.04, 0.03], "holm")
+report(all(close(x, y, 1e-12) for x, y in zip(h, [0.03, 0.06, 0.06])), f"Holm adjustment (got {h})")
+bh = c.adjust_p([0.01, 0.04, 0.03], "bh")
+report(all(close(x, y, 1e-12) for x, y in zip(bh, [0.03, 0.04, 0.04])), f"Benjamini-Hochberg adjustment (got {bh})")
+EOF
+)
+while IFS= read -r line; do
+    echo "$line"
+    case "$line" in "ok   - "*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+done <<<"$unit"
+
+# --- verdicts and exit codes -------------------------------------------------
+run slower "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv"
+check "A vs slower B: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "regression named on stderr: atomic hammer" has slower.err "compare: regression: atomic hammer threads=1: 10.000 -> 12.500 ns/op"
+check "exactly one regression line (percpu got faster; the floor is not the code)" \
+    [ "$(grep -c '^compare: regression:' "$OUT/slower.err")" -eq 1 ]
+check "table: atomic hammer slower" grep -qE '^atomic hammer .* 1\.250 +0\.0079  slower$' "$OUT/slower.out"
+check "table: percpu hammer faster" grep -qE '^percpu hammer .* 0\.800 +0\.0079  faster$' "$OUT/slower.out"
+check "table: refcount hammer same" grep -qE '^refcount hammer .* 1\.000 +1\.0000  same$' "$OUT/slower.out"
+check "table: lookup_mutex/put_mutex w=1000 keyed by variant and writer rate" \
+    grep -qE '^mutex lookup_mutex/put_mutex w=1000 +2 +1024 .* same$' "$OUT/slower.out"
+check "geomean line (1.25 x 1 x 0.8 x 1)" \
+    has slower.out "geomean B/A over 4 benchmarks (floors excluded): 1.0000 (+0.0%)"
+check "floors reported apart" has slower.out "floors: the machine, not the code (never a regression)"
+check "floor local slower, in the floors section only" \
+    bash -c "sed -n '/^floors:/,\$p' '$OUT/slower.out' | grep -qE '^floor local .* 1\.300 .* slower$'"
+check "floors' own geomean line" has slower.out "geomean B/A over 2 floors: 1.1402 (+14.0%)"
+check "result line says REGRESSION" has slower.out "result: 1 slower, 1 faster, 2 same -> REGRESSION"
+check "rows whose check is not ok are ignored and counted" \
+    has slower.err "compare: note: ignored rows whose check is not ok: 1 in A, 0 in B"
+check "the failed row (999 ns) does not move A's median (10.000)" grep -qE '^atomic hammer .* 10\.000 +12\.500 ' "$OUT/slower.out"
+check "sidecar mismatch: kernel warned" has slower.err "compare: warning: kernel differs: A 'Linux 6.1.0-18-amd64 x86_64', B 'Linux 6.12.0-1-amd64 x86_64'"
+check "sidecar mismatch: cflags warned" has slower.err "compare: warning: cflags differs:"
+check "sidecar: equal cpu_model and compiler not warned" \
+    bash -c "! grep -qE 'warning: (cpu_model|compiler) differs' '$OUT/slower.err'"
+check "no traceback" no_traceback slower
+
+run same "$CMP" "$FIX/compare_a.csv" "$FIX/compare_same.csv"
+check "A vs same B: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "same: no regression line" lacks same.err "regression"
+check "same: equal sidecars, no warning" lacks same.err "warning"
+check "same: a floor 30% slower is not a regression" grep -qE '^floor local .* slower$' "$OUT/same.out"
+check "same: result line" has same.out "result: 0 slower, 0 faster, 4 same -> no significant regression"
+
+run faster "$CMP" "$FIX/compare_a.csv" "$FIX/compare_faster.csv"
+check "A vs faster B: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "faster: atomic hammer faster" grep -qE '^atomic hammer .* 0\.700 +0\.0079  faster$' "$OUT/faster.out"
+check "faster: missing sidecar is a note" has faster.err "compare: note: no sidecar for B"
+
+run reverse "$CMP" "$FIX/compare_slower.csv" "$FIX/compare_a.csv" --threshold 30
+check "threshold 30%: a 25% change is 'same' (exit 0, got $rc)" [ "$rc" -eq 0 ]
+run alpha "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.01
+check "alpha 0.01: p = 0.0079 is still significant (exit 1, got $rc)" [ "$rc" -eq 1 ]
+run alpha2 "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.005
+check "alpha 0.005: 5 vs 5 can never reach it (smallest p 0.0079): undecided, exit 2 (got $rc)" [ "$rc" -eq 2 ]
+check "alpha 0.005: verdict same*, nothing named a regression" \
+    bash -c "grep -qE '^atomic hammer .*  same\*$' '$OUT/alpha2.out' && ! grep -q regression '$OUT/alpha2.err'"
+
+run holm "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm
+check "--adjust holm: 4 x 0.0079 = 0.0317 < 0.05, still slower (exit 1, got $rc)" \
+    bash -c "[ $rc -eq 1 ] && grep -qE '^atomic hammer .* 1\.250 +0\.0317  slower$' '$OUT/holm.out' && grep -q 'p_holm' '$OUT/holm.out'"
+run holm2 "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm --alpha 0.03
+check "--adjust holm --alpha 0.03: 0.0317 is not (exit 0, got $rc)" [ "$rc" -eq 0 ]
+run bh "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust bh --format csv
+check "--adjust bh: p_adj = 4/2 x 0.0079 = 0.0159 in the csv" \
+    "$PY" -c "import sys; sys.exit(abs(float('$(field bh bench atomic p_adj)') - 4 / 2 * 2 / 252) > 1e-12)"
+
+run old "$CMP" "$FIX/compare_a.csv" "$FIX/compare_old_schema.csv"
+check "a file without variant/writer_rate compares (exit 0, got $rc)" [ "$rc" -eq 0 ]
+check "old schema: the lookup row is only in A" has old.err "not compared: 1 benchmark(s) only in A, 0 only in B"
+check "old schema: 3 benchmarks compared" has old.out "geomean B/A over 3 benchmarks"
+
+# --- too few repetitions to reach alpha ---------------------------------------
+run reps3 "$CMP" "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv"
+check "3 vs 3 repetitions: exit 2, cannot decide (got $rc)" [ "$rc" -eq 2 ]
+check "3 vs 3: the report still prints, verdict same*" grep -qE '^atomic hammer .* 2\.000 +0\.1000  same\*$' "$OUT/reps3.out"
+check "3 vs 3: note says why and what to do" has reps3.err "too few repetitions to ever reach p < 0.05 (nA, nB = 3, 3: smallest possible p up to 0.1)"
+check "3 vs 3: the +100% is named as unconfirmed" has reps3.err "compare: note: unconfirmed (underpowered): atomic hammer threads=1"
+check "3 vs 3: last line explains the exit" \
+    [ "$(tail -n 1 "$OUT/reps3.err")" = "compare: no benchmark has enough repetitions to reach p < 0.05 (rerun with --reps 5 or more, or use ./run.sh compare --rev)" ]
+run reps3a "$CMP" "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv" --alpha 0.2
+check "3 vs 3 with --alpha 0.2: p = 0.1 suffices, exit 1 (got $rc)" [ "$rc" -eq 1 ]
+
+# --- the hand-checked cases through the CLI, as CSV and JSON -------------------
+run ties "$CMP" "$FIX/compare_ties_a.csv" "$FIX/compare_ties_b.csv" --format csv
+check "ties via CLI: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "ties via CLI: U = 2.5" [ "$(field ties bench atomic u)" = "2.5" ]
+check "ties via CLI: normal approximation" [ "$(field ties bench atomic p_method)" = "normal" ]
+check "ties via CLI: p = 0.13666" "$PY" -c "import sys; sys.exit(abs(float('$(field ties bench atomic p)') - 0.13666) > 5e-5)"
+run exact "$CMP" "$FIX/compare_exact_a.csv" "$FIX/compare_exact_b.csv" --format csv
+check "exact via CLI: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "exact via CLI: p = 2/252" "$PY" -c "import sys; sys.exit(abs(float('$(field exact bench atomic p)') - 2/252) > 1e-12)"
+check "exact via CLI: verdict slower" [ "$(field exact bench atomic verdict)" = "slower" ]
+
+run csv "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format csv
+check "csv: exit 1 as for the table (got $rc)" [ "$rc" -eq 1 ]
+check "csv parses: 6 rows, a geomean and a floor_geomean row, the key columns" "$PY" -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+kinds = [r["kind"] for r in rows]
+need = {"backend", "workload", "threads", "placement", "objects", "work_ns", "variant", "writer_rate",
+        "median_a", "median_b", "ratio", "p", "verdict"}
+ok = (kinds.count("bench") == 4 and kinds.count("floor") == 2 and kinds[-2:] == ["geomean", "floor_geomean"]
+      and need <= set(rows[0]) and abs(float(rows[-2]["ratio"]) - 1.0) < 1e-12
+      and {r["verdict"] for r in rows if r["kind"] == "bench"} == {"slower", "faster", "same"})
+sys.exit(not ok)' "$OUT/csv.out"
+check "csv: stderr still names the regression" has csv.err "compare: regression: atomic hammer"
+
+run json "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format json
+check "json: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "json parses: benchmarks, floors, geomean, regressions, warnings, exit" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ok = (len(d["benchmarks"]) == 4 and len(d["floors"]) == 2 and abs(d["geomean"] - 1.0) < 1e-12
+      and d["regressions"] == ["atomic hammer threads=1"] and d["exit"] == 1
+      and d["a"]["ignored_check_not_ok"] == 1 and d["threshold_pct"] == 5 and d["alpha"] == 0.05
+      and any("kernel differs" in w for w in d["warnings"])
+      and d["counts"] == {"slower": 1, "faster": 1, "same": 2}
+      and d["benchmarks"][0]["p_method"] == "exact")
+sys.exit(not ok)' "$OUT/json.out"
+
+# --- bad input: exit 2, one "compare: " line on stderr, nothing on stdout ------
+printf 'x' >"$OUT/empty-ish.csv"; : >"$OUT/empty.csv"
+head -n 1 "$FIX/compare_a.csv" >"$OUT/header-only.csv"
+mkbad() {  # mkbad NAME SED-EXPR: compare_a.csv with one change
+    sed "$2" "$FIX/compare_a.csv" >"$OUT/$1.csv"
+}
+mkbad nan 's/^atomic,hammer,1,cores,1,0,2,1000034,9.900,/atomic,hammer,1,cores,1,0,2,1000034,nan,/'
+mkbad inf 's/^atomic,hammer,1,cores,1,0,2,1000034,9.900,/atomic,hammer,1,cores,1,0,2,1000034,inf,/'
+mkbad negative 's/^atomic,hammer,1,cores,1,0,2,1000034,9.900,/atomic,hammer,1,cores,1,0,2,1000034,-9.900,/'
+mkbad text 's/^atomic,hammer,1,cores,1,0,2,1000034,9.900,/atomic,hammer,1,cores,1,0,2,1000034,fast,/'
+mkbad zero 's/^atomic,hammer,1,cores,1,0,2,1000034,9.900,/atomic,hammer,1,cores,1,0,2,1000034,0.000,/'
+mkbad threads 's/^refcount,hammer,1,/refcount,hammer,one,/'
+mkbad writer_nan 's/,put_mutex,1000$/,put_mutex,NaN/'
+mkbad short_middle '3s/,"ok",,0$//'
+mkbad allfail 's/"ok"/"count 2 != 1"/'
+head -c -1 "$FIX/compare_a.csv" | sed '$ s/,"ok",put_mutex,1000$/,"o/' >"$OUT/cut_nonl.csv"
+sed '$ s/,"ok",put_mutex,1000$//' "$FIX/compare_a.csv" >"$OUT/cut_nl.csv"
+printf '\x89PNG\r\n\x1a\n\xff\xfe\x00binary' >"$OUT/binary.csv"
+mkdir -p "$OUT/a-directory.csv"
+
+bad_case() {  # bad_case NAME EXPECTED-TEXT COMPARE-ARGS...
+    local name=$1 text=$2; shift 2
+    run "bad-$name" "$@"
+    check "$name: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+    check "$name: one stderr line, 'compare: ...' ($(head -n 1 "$OUT/bad-$name.err"))" \
+        bash -c "[ \$(wc -l < '$OUT/bad-$name.err') -eq 1 ] && grep -q '^compare: ' '$OUT/bad-$name.err'"
+    check "$name: says '$text'" has "bad-$name.err" "$text"
+    check "$name: nothing on stdout, no traceback" \
+        bash -c "[ ! -s '$OUT/bad-$name.out' ] && ! grep -q Traceback '$OUT/bad-$name.err'"
+}
+A=$FIX/compare_a.csv
+bad_case "missing file" "no such file" "$CMP" "$OUT/nope.csv" "$A"
+bad_case "missing file (B)" "no such file" "$CMP" "$A" "$OUT/nope.csv"
+bad_case "a directory" "is a directory" "$CMP" "$A" "$OUT/a-directory.csv"
+bad_case "unreadable (binary)" "not UTF-8" "$CMP" "$A" "$OUT/binary.csv"
+if [ "$(id -u)" -ne 0 ]; then
+    cp "$A" "$OUT/noperm.csv"; chmod 000 "$OUT/noperm.csv"
+    bad_case "unreadable (permissions)" "cannot read" "$CMP" "$A" "$OUT/noperm.csv"
+fi
+bad_case "empty file" "empty file" "$CMP" "$OUT/empty.csv" "$A"
+bad_case "one byte, no header" "lacks required column" "$CMP" "$A" "$OUT/empty-ish.csv"
+bad_case "wrong schema (no ns_per_op)" "header lacks required column(s) ns_per_op" "$CMP" "$A" "$FIX/compare_bad_header.csv"
+bad_case "header only" "no data rows" "$CMP" "$OUT/header-only.csv" "$A"
+bad_case "no rows in common" "no benchmark in common" "$CMP" "$A" "$FIX/compare_disjoint.csv"
+bad_case "NaN" "ns_per_op 'nan' is not a finite number" "$CMP" "$A" "$OUT/nan.csv"
+bad_case "inf" "ns_per_op 'inf' is not a finite number" "$CMP" "$OUT/inf.csv" "$A"
+bad_case "negative" "ns_per_op '-9.900' is negative" "$CMP" "$A" "$OUT/negative.csv"
+bad_case "non-numeric" "ns_per_op 'fast' is not a number" "$CMP" "$A" "$OUT/text.csv"
+bad_case "zero ns_per_op" "ns_per_op '0.000' is not positive" "$CMP" "$A" "$OUT/zero.csv"
+bad_case "non-numeric threads" "threads 'one' is not a number" "$CMP" "$A" "$OUT/threads.csv"
+bad_case "NaN writer_rate" "writer_rate 'NaN' is not a finite number" "$CMP" "$A" "$OUT/writer_nan.csv"
+bad_case "short row mid-file" "line 3: 13 fields, header has 16" "$CMP" "$A" "$OUT/short_middle.csv"
+bad_case "truncated last row (fixture)" "truncated last row (line 33: 9 of 16 fields, no trailing newline)" \
+    "$CMP" "$A" "$FIX/compare_truncated.csv"
+bad_case "truncated last row, cut in a quoted field" "truncated last row" "$CMP" "$A" "$OUT/cut_nonl.csv"
+bad_case "truncated last row, with newline" "truncated last row (line 32: 13 of 16 fields)" "$CMP" "$A" "$OUT/cut_nl.csv"
+bad_case "every row failed its check" "every row failed its self-check" "$CMP" "$A" "$OUT/allfail.csv"
+bad_case "bad --threshold" "--threshold -1 must be" "$CMP" "$A" "$A" --threshold -1
+bad_case "bad --alpha" "--alpha 1.5 must be between 0 and 1" "$CMP" "$A" "$A" --alpha 1.5
+bad_case "bad --format" "invalid choice" "$CMP" "$A" "$A" --format xml
+bad_case "one file only" "required" "$CMP" "$A"
+bad_case "run.sh compare, missing file" "no such file" "$SRC/run.sh" compare "$A" "$OUT/nope.csv"
+
+run runsh "$SRC/run.sh" compare "$A" "$FIX/compare_slower.csv" --format csv
+check "./run.sh compare A B: exit 1 as compare.py (got $rc)" [ "$rc" -eq 1 ]
+check "./run.sh compare A B --format csv: atomic slower" [ "$(field runsh bench atomic verdict)" = "slower" ]
+
+# --- ./run.sh compare --bin: interleaved rounds (fake krefbench binaries) ------
+for side in a b; do
+    fix=compare_a
+    [ $side = b ] && fix=compare_slower
+    cat >"$OUT/fake-$side" <<EOF
+#!/bin/bash
+# A fake krefbench: logs its side and arguments, writes a fixture to --out.
+out=""
+args="\$*"
+while [ \$# -gt 0 ]; do case \$1 in --out) out=\$2; shift 2 ;; *) shift ;; esac; done
+echo "$side \$args" >>"$OUT/fake.log"
+cp "$FIX/$fix.csv" "\$out"
+cp "$FIX/$fix.json" "\${out%.csv}.json"
+EOF
+    chmod +x "$OUT/fake-$side"
+done
+cat >"$OUT/fake-fail" <<'EOF'
+#!/bin/bash
+echo "krefbench: something broke" >&2
+exit 2
+EOF
+chmod +x "$OUT/fake-fail"
+
+rm -f "$OUT/fake.log"
+run bin "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-b" --rounds 4 --out "$OUT/rounds" \
+    --threshold 10 --backends atomic,refcount --threads 1
+check "--bin: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "--bin: rounds run A B B A A B B A" [ "$(cut -d' ' -f1 "$OUT/fake.log" | tr -d '\n')" = "abbaabba" ]
+check "--bin: krefbench gets --quick and the passthrough options" \
+    grep -q -- "^a --quick --backends atomic,refcount --threads 1 --out $OUT/rounds/a-1.csv" "$OUT/fake.log"
+check "--bin: each side's rounds joined (1 header + 4 x 31 rows)" \
+    [ "$(wc -l < "$OUT/rounds/a.csv")" -eq 125 ] && [ "$(grep -c '^backend,' "$OUT/rounds/b.csv")" -eq 1 ]
+check "--bin: sidecars kept beside the joined files" [ -f "$OUT/rounds/a.json" ] && [ -f "$OUT/rounds/b.json" ]
+check "--bin: 20 repetitions a side compared" has bin.out "(6 benchmarks, 20 repetitions each)"
+check "--bin: regression named" has bin.err "compare: regression: atomic hammer threads=1"
+check "--bin: --threshold reached compare" has bin.out "beyond ±10%"
+check "--bin: says where the rounds are" has bin.err "compare: rounds in $OUT/rounds"
+
+rm -f "$OUT/fake.log"
+run power "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --rounds 1 --reps 1 --out "$OUT/rounds-power"
+check "--bin with 1 round of 1 rep: raised to 4 rounds so p < 0.05 is reachable" \
+    bash -c "grep -q 'running 4 rounds' '$OUT/power.err' && [ \$(wc -l < '$OUT/fake.log') -eq 8 ]"
+check "--bin A vs A: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+
+run binfail "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-fail" --out "$OUT/rounds-fail"
+check "--bin: a krefbench that fails -> exit 2 (got $rc)" [ "$rc" -eq 2 ]
+check "--bin: the failure named" has binfail.err "compare: krefbench of B failed in round 1 (exit 2"
+run binexists "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-b" --out "$OUT/rounds"
+check "--bin: refuses a non-empty --out (exit 2, got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -q 'exists and is not empty' '$OUT/binexists.err'"
+run badrev "$SRC/run.sh" compare --rev no-such-revision-xyz
+check "--rev of an unknown revision: exit 2, one line (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && [ \$(wc -l < '$OUT/badrev.err') -eq 1 ] && grep -q \"^compare: 'no-such-revision-xyz' is not a revision\" '$OUT/badrev.err'"
+run badmix "$SRC/run.sh" compare --bin "$OUT/fake-a" "$A"
+check "--bin with a file: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+
+# --- plot --compare ----------------------------------------------------------
+is_png() {  # PNG magic and more than 1 KB
+    [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] \
+        && [ "$(stat -c %s "$1")" -gt 1024 ]
+}
+charts=$OUT/charts
+run plot "$PY" "$SRC/plots/plot.py" --compare "$A" "$FIX/compare_slower.csv" --out "$charts"
+check "plot --compare: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "plot --compare: compare-ratio.png is a PNG" is_png "$charts/compare-ratio.png"
+check "plot --compare: compare-ratio.svg is an SVG" grep -q '<svg' "$charts/compare-ratio.svg"
+check "plot --compare: prints the output dir" [ "$(tail -n 1 "$OUT/plot.out")" = "plots: 1 chart in $charts" ]
+check "plot --compare: ratios and verdict legend in the SVG" \
+    bash -c "grep -qF '×1.250' '$charts/compare-ratio.svg' && grep -qF 'slower' '$charts/compare-ratio.svg' && grep -qF '±5% band' '$charts/compare-ratio.svg'"
+check "plot --compare: warns about the sidecars too" has plot.err "plot: warning: kernel differs"
+rm -rf "$OUT/rounds/a-vs-b-compare"
+run plotrun "$SRC/run.sh" plot --compare "$OUT/rounds/a.csv" "$OUT/rounds/b.csv"
+check "./run.sh plot --compare: default dir <dir of B>/a-vs-b-compare" \
+    bash -c "[ $rc -eq 0 ] && [ -f '$OUT/rounds/a-vs-b-compare/compare-ratio.svg' ] && grep -qx 'plots: 1 chart in $OUT/rounds/a-vs-b-compare' '$OUT/plotrun.out'"
+run plotbad "$PY" "$SRC/plots/plot.py" --compare "$A" "$OUT/nan.csv" --out "$OUT/plotbad"
+check "plot --compare, bad input: exit 2, one 'plot: ' line, no dir (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && [ \$(wc -l < '$OUT/plotbad.err') -eq 1 ] && grep -q '^plot: .*not a finite number' '$OUT/plotbad.err' && [ ! -e '$OUT/plotbad' ]"
+run plotboth "$PY" "$SRC/plots/plot.py" "$A" --compare "$A" "$A"
+check "plot: a results file and --compare together: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -43,7 +43,7 @@ struct kb_percpu_arena *kb_percpu_arena_create(unsigned int capacity, unsigned i
 	a->ncpus = ncpus;
 	a->capacity = capacity;
 	a->stride = round_up((size_t)capacity * SLOT_BYTES, (size_t)sysconf(_SC_PAGESIZE));
-	if (a->stride > UINT32_MAX)	/* refs keep it in 32 bits */
+	if (a->stride > UINT32_MAX || ncpus > UINT16_MAX)	/* refs keep them small */
 		goto fail;
 	a->free_list = calloc(capacity, sizeof(*a->free_list));
 	/* NORESERVE: only the pages that hold live slots are ever committed. */
@@ -153,12 +153,12 @@ int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a)
 		free(data);
 		return -ENOMEM;
 	}
-	kb_rseq_percpu_decide();	/* before any get/put can ask */
 	data->arena = a;
 	atomic_init(&data->count, (long)(1 + KB_PERCPU_BIAS));
 	r->data = data;
 	r->stride = (uint32_t)a->stride;
-	r->ncpus = a->ncpus;
+	r->ncpus = (uint16_t)a->ncpus;
+	r->rseq_ncpus = kb_rseq_percpu_decide() ? r->ncpus : 0;
 	atomic_init(&r->percpu_ptr, (uintptr_t)(a->base + (size_t)index * SLOT_BYTES));
 	zero_slots(r);
 	return 0;
@@ -251,6 +251,25 @@ int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *
 		kb_rseq_fence_request();
 	kb_rcu_call(&r->rcu, fold_slots_after_grace_period);
 	return 0;
+}
+
+/*
+ * The rseq section did not run. Without usable rseq (rseq_ncpus 0 in every
+ * ref), this is the atomic path, under the RCU read lock it needs. In an rseq
+ * process, this thread is not registered (or runs on a CPU past the arena):
+ * an atomic add on a slot could be lost under another thread's section on
+ * that CPU, so the caller counts in the atomic count, valid in either mode.
+ */
+bool kb_percpu_add_off_rseq(struct kref_percpu *r, long n)
+{
+	bool added;
+
+	if (kb_rseq_percpu_ok)
+		return false;
+	kb_rcu_read_lock();
+	added = kb_percpu_add_atomic(r, n);
+	kb_rcu_read_unlock();
+	return added;
 }
 
 void kref_percpu_barrier(void)

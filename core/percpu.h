@@ -29,7 +29,11 @@
  *   this_cpu_add()) with the section in place of the disabled preemption.
  *   When rseq cannot be used (not registered, not x86-64, the tsan build:
  *   kb_percpu_fast_path() says which), `percpu` runs the atomic path below,
- *   decided once per process and never silently.
+ *   decided once per process and never silently (each ref carries the
+ *   decision as rseq_ncpus, 0 for no rseq, so the fast path tests nothing
+ *   more than the section's own cpu_id bound). A thread of an rseq process
+ *   that is not registered itself counts in the atomic count instead: an
+ *   atomic add on a slot could be lost under another thread's section.
  * - `percpu_atomic`: an atomic add on the slot of the CPU cpu_id names (the
  *   thread may migrate in between, hence atomic), inside an RCU read-side
  *   section (liburcu memb); kill waits one grace period.
@@ -80,7 +84,8 @@ struct kref_percpu {
 	atomic_uintptr_t percpu_ptr;	/* CPU 0's slot | flags; read on every op */
 	struct kb_percpu_data *data;
 	uint32_t stride;		/* bytes between two CPUs' blocks */
-	uint32_t ncpus;
+	uint16_t ncpus;			/* slots: one per possible CPU */
+	uint16_t rseq_ncpus;		/* ncpus if the rseq path is usable, else 0 */
 	struct rcu_head rcu;		/* the fold after kill */
 };
 
@@ -106,7 +111,7 @@ static inline kb_must_check int kref_percpu_init(struct kref_percpu *r)
 /* Whether `percpu` runs its rseq path (decided once, at the first init). */
 static inline bool kb_percpu_use_rseq(void)
 {
-	return KB_RSEQ_CS && kb_likely(kb_rseq_percpu_ok);
+	return KB_RSEQ_CS && kb_rseq_percpu_ok;
 }
 
 static inline atomic_long *kb_percpu_slot(const struct kref_percpu *r, uintptr_t ptr)
@@ -130,16 +135,27 @@ static inline bool kb_percpu_add_atomic(struct kref_percpu *r, long n)
 	return false;
 }
 
-/* The rseq path: adds n to this CPU's slot if per-CPU (true). No lock. */
+/* When the section cannot run: the atomic path, or (false) the count. */
+bool kb_percpu_add_off_rseq(struct kref_percpu *r, long n);
+
+/*
+ * The rseq path: adds n to this CPU's slot if per-CPU (true). No lock. Where
+ * rseq is not usable, rseq_ncpus is 0: the section bails out before it is
+ * armed, so the choice costs the fast path nothing.
+ */
 static kb_always_inline bool kb_percpu_add_rseq(struct kref_percpu *r, long n)
 {
-	return kb_rseq_slot_add(&r->percpu_ptr, r->ncpus, r->stride, n) == KB_RSEQ_ADDED;
+	enum kb_rseq_add done = kb_rseq_slot_add(&r->percpu_ptr, r->rseq_ncpus, r->stride, n);
+
+	if (kb_likely(done == KB_RSEQ_ADDED))
+		return true;
+	return done == KB_RSEQ_NO_CPU && kb_percpu_add_off_rseq(r, n);
 }
 
 /*
- * The one difference between the backends. `rseq` is a constant or the
- * once-decided flag, so each caller inlines one path. false: the ref is not
- * per-CPU (or this thread cannot use rseq): count in data->count.
+ * The one difference between the backends: `rseq` is a constant in each
+ * caller, so each inlines one path. false: the ref is not per-CPU (or this
+ * thread cannot use rseq): count in data->count.
  */
 static kb_always_inline bool kb_percpu_add(struct kref_percpu *r, long n, bool rseq)
 {
@@ -295,7 +311,7 @@ static inline int kref_##B##_put_lock(struct kref_percpu *r,			\
 	return kb_percpu_put_lock_via(r, release, lock, (RSEQ));		\
 }
 
-KB_PERCPU_DEFINE_OPS(percpu, kb_percpu_use_rseq())
+KB_PERCPU_DEFINE_OPS(percpu, true)
 KB_PERCPU_DEFINE_OPS(percpu_atomic, false)
 
 /* Start in atomic mode (PERCPU_REF_INIT_ATOMIC): plain kref semantics, the

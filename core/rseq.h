@@ -123,8 +123,9 @@ _Static_assert(RSEQ_SIG == 0x53053053, "the signature glibc registers on x86");
 enum kb_rseq_add {
 	KB_RSEQ_ADDED,		/* n is in this CPU's slot */
 	KB_RSEQ_NOT_PERCPU,	/* the word had a flag bit set: nothing added */
-	KB_RSEQ_NO_CPU,		/* cpu_id unusable (thread not registered, or
-				 * not below ncpus): nothing added */
+	KB_RSEQ_NO_CPU,		/* cpu_id not below ncpus (thread not
+				 * registered, ncpus 0, a CPU past the
+				 * counter): nothing added */
 };
 
 /*
@@ -132,8 +133,10 @@ enum kb_rseq_add {
  * being at (*word) + c * stride, all inside one critical section: cpu_id, the
  * word (so a switch out of per-CPU mode, which sets a KB_RSEQ_WORD_FLAGS bit,
  * is either seen or restarts the section), the slot, the add, and the commit
- * store. Restarts (counted) until
- * it commits or bails out.
+ * store. Restarts (counted) until it commits or bails out. A caller passing
+ * ncpus 0 (no usable rseq) never touches the rseq area; a thread that rseq
+ * is not registered for arms its unregistered area, which nothing reads,
+ * and bails out on cpu_id.
  */
 static kb_always_inline enum kb_rseq_add kb_rseq_slot_add(const void *word, unsigned int ncpus,
 		unsigned long stride, long n)
@@ -143,6 +146,8 @@ static kb_always_inline enum kb_rseq_add kb_rseq_slot_add(const void *word, unsi
 
 	for (;;) {
 		__asm__ goto(
+			"testl %[ncpus], %[ncpus]\n\t"
+			"jz %l[no_cpu]\n\t"
 			KB_RSEQ_ENTER
 			"movl 4(%[rs]), %%eax\n\t"	/* cpu_id; -1/-2 are huge unsigned */
 			"cmpl %[ncpus], %%eax\n\t"

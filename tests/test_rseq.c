@@ -18,8 +18,11 @@
  * so the fence and fold race real traffic; every count is exact and every
  * ref is released exactly once.
  * 5. kb_rseq_fence() restarts a critical section running on another CPU;
- * 6. the same checks again in a child where glibc does not register rseq
- *    (GLIBC_TUNABLES=glibc.pthread.rseq=0): it must report and use the
+ * 6. threads that unregistered rseq, racing registered ones on the same
+ *    slots: they count in the atomic count (an atomic slot add could be
+ *    lost under a section), and the sums stay exact;
+ * 7. the same checks as 1-4 again in a child where glibc does not register
+ *    rseq (GLIBC_TUNABLES=glibc.pthread.rseq=0): it must report and use the
  *    atomic fallback, with no restarts.
  *
  * In the ThreadSanitizer build `percpu` runs the atomic path (tsan cannot see
@@ -35,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +58,9 @@ extern char **environ;
 #endif
 
 #define NREFS		4	/* refs 0 and 1 are killed halfway */
+/* Under qemu-user (KREFBENCH_EMULATED, the arm64 cross build) there is no
+ * rseq, every atomic is emulated, and a second is plenty. */
+static double stress_seconds = STRESS_SECONDS;
 #define MAXW		16
 
 static cpu_set_t original_mask;
@@ -334,10 +341,10 @@ static void stress(const char *name, bool migrate, bool signals, int per_cpu)
 		pthread_create(&migrator, NULL, migrator_main, NULL);
 	if (signals)
 		pthread_create(&signaller, NULL, signaller_main, NULL);
-	sleep_s(STRESS_SECONDS / 2);
+	sleep_s(stress_seconds / 2);
 	for (int k = 0; k < 2; k++)		/* kill while the workers go on */
 		CHECK_EQ(kref_percpu_kill(&refs[k], on_release), 0, "kill halfway");
-	sleep_s(STRESS_SECONDS / 2);
+	sleep_s(stress_seconds / 2);
 	atomic_store(&stop_helpers, true);
 	if (migrate)
 		pthread_join(migrator, NULL);
@@ -476,7 +483,76 @@ static void test_fence(void)
 }
 
 /* ---------------------------------------------------------------------- */
-/* 6. again without rseq */
+/* 6. unregistered threads beside registered ones */
+
+#define MIX_THREADS	4	/* even: unregistered, odd: registered */
+#define MIX_GETS	(200000 / (KB_RSEQ_CS ? 1 : 10))
+static struct kref_percpu mix_ref;
+static pthread_barrier_t mix_barrier;
+static atomic_int mix_unregistered;
+
+/* glibc registered the area with its full size; __rseq_size is the used part. */
+static bool unregister_rseq(void)
+{
+	unsigned int lens[] = { sizeof(struct rseq), __rseq_size };
+
+	for (int i = 0; i < 2; i++)
+		if (syscall(__NR_rseq, kb_rseq_area(), lens[i], 1 /* RSEQ_FLAG_UNREGISTER */, RSEQ_SIG) == 0)
+			return true;
+	return false;
+}
+
+static void *mix_main(void *arg)
+{
+	uintptr_t i = (uintptr_t)arg;
+
+	pin_thread(pthread_self(), allowed[(i / 2) % (unsigned int)nallowed]);	/* pairs share a CPU */
+	if (i % 2 == 0 && unregister_rseq())
+		atomic_fetch_add(&mix_unregistered, 1);
+	pthread_barrier_wait(&mix_barrier);
+	for (int n = 0; n < MIX_GETS; n++)
+		kref_percpu_get(&mix_ref);
+	pthread_barrier_wait(&mix_barrier);	/* main checks the sum */
+	pthread_barrier_wait(&mix_barrier);
+	for (int n = 0; n < MIX_GETS; n++)
+		if (kref_percpu_put(&mix_ref, NULL))
+			atomic_fetch_add(&bad_ops, 1);
+	return NULL;
+}
+
+static void test_unregistered(void)
+{
+	pthread_t t[MIX_THREADS];
+
+	printf("-- 6. unregistered threads racing registered ones on the same slots\n");
+	if (!rseq_path()) {
+		printf("   not run: rseq path not in use\n");
+		return;
+	}
+	atomic_store(&bad_ops, 0);
+	CHECK_EQ(kref_percpu_init(&mix_ref), 0, "init");
+	pthread_barrier_init(&mix_barrier, NULL, MIX_THREADS + 1);
+	for (uintptr_t i = 0; i < MIX_THREADS; i++)
+		pthread_create(&t[i], NULL, mix_main, (void *)i);
+	pthread_barrier_wait(&mix_barrier);
+	pthread_barrier_wait(&mix_barrier);
+	printf("   %d of %d threads unregistered\n", atomic_load(&mix_unregistered), MIX_THREADS / 2);
+	CHECK_EQ(atomic_load(&mix_unregistered), MIX_THREADS / 2, "rseq unregistered in the even threads");
+	CHECK_EQ(kref_percpu_read(&mix_ref), 1 + (long)MIX_THREADS * MIX_GETS, "exact sum after the gets");
+	CHECK_EQ(atomic_load(&mix_ref.data->count) - (long)(1 + KB_PERCPU_BIAS),
+		 (long)atomic_load(&mix_unregistered) * MIX_GETS,
+		 "unregistered threads counted in the atomic count, registered ones in slots");
+	pthread_barrier_wait(&mix_barrier);
+	for (int i = 0; i < MIX_THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&mix_barrier);
+	CHECK_EQ(kref_percpu_read(&mix_ref), 1, "exact sum after the puts");
+	CHECK_EQ(atomic_load(&bad_ops), 0, "no put released");
+	kref_percpu_destroy(&mix_ref);
+}
+
+/* ---------------------------------------------------------------------- */
+/* 7. again without rseq */
 
 static void run_fallback_child(void)
 {
@@ -486,7 +562,7 @@ static void run_fallback_child(void)
 	pid_t pid;
 	int status = 0, err;
 
-	printf("-- 6. again with GLIBC_TUNABLES=glibc.pthread.rseq=0\n");
+	printf("-- 7. again with GLIBC_TUNABLES=glibc.pthread.rseq=0\n");
 	while (environ[n])
 		n++;
 	env = calloc(n + 2, sizeof(*env));
@@ -529,6 +605,8 @@ int main(int argc, char **argv)
 	for (int c = 0; c < CPU_SETSIZE; c++)
 		if (CPU_ISSET(c, &original_mask))
 			allowed[nallowed++] = c;
+	if (getenv("KREFBENCH_EMULATED"))
+		stress_seconds = 0.3;
 	install_handler();
 	printf("test_rseq%s: %d CPUs allowed\n", child_fallback ? " (fallback child)" : "", nallowed);
 	test_path();
@@ -537,10 +615,11 @@ int main(int argc, char **argv)
 	stress("4. migration + signals, 4 threads per CPU", true, true, 4);
 	if (!child_fallback) {
 		test_fence();
+		test_unregistered();
 		if (__rseq_size > 0)
 			run_fallback_child();
 		else
-			printf("-- 6. rseq not registered here: the checks above were the fallback's\n");
+			printf("-- 7. rseq not registered here: the checks above were the fallback's\n");
 	}
 	printf("%swall time %.2f s\n", child_fallback ? "   child: " : "", now() - t0);
 	return check_summary();

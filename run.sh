@@ -379,6 +379,12 @@ cmd_compare() {
 	fi
 	mkdir -p "$out" || { echo "compare: cannot create $out" >&2; return 2; }
 	out=$(cd "$out" && pwd)
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/krefbench-compare.XXXXXX")
+	# Worktrees, builds and staged binaries go, however this ends (error, ^C, success).
+	# shellcheck disable=SC2064
+	trap "compare_cleanup '$tmp'" EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 	if [ ${#bins[@]} -eq 2 ]; then
 		for arg in "${bins[@]}"; do
 			if ! { [ -x "$arg" ] && [ -f "$arg" ]; }; then
@@ -391,12 +397,6 @@ cmd_compare() {
 		labels=("$bin_a" "$bin_b")
 	else
 		install_deps
-		tmp=$(mktemp -d "${TMPDIR:-/tmp}/krefbench-compare.XXXXXX")
-		# Worktrees and their builds go, however this ends (error, ^C, success).
-		# shellcheck disable=SC2064
-		trap "compare_cleanup '$tmp'" EXIT
-		trap 'exit 130' INT
-		trap 'exit 143' TERM
 		git -C "$top" worktree add --detach --quiet "$tmp/a" "$sha_a" >"$out/a.build.log" 2>&1 ||
 			{ cat "$out/a.build.log" >&2; echo "compare: git worktree add failed" >&2; return 2; }
 		labels=("${revs[0]} ($(git -C "$top" log -1 --format='%h %s' "$sha_a" | cut -c1-60))")
@@ -421,6 +421,16 @@ cmd_compare() {
 			bin_b=$top/build/compare/bench/krefbench
 		fi
 	fi
+	# Both sides run from copies at paths of the same length: argv, the
+	# sidecar's command line and whatever the process allocates from them are
+	# then the same size, so neither side gets a different stack or heap
+	# layout (which alone can move a few-ns loop by 10%). And a rebuild
+	# during the rounds cannot change what runs.
+	mkdir -p "$tmp/run/a" "$tmp/run/b"
+	cp "$bin_a" "$tmp/run/a/krefbench"
+	cp "$bin_b" "$tmp/run/b/krefbench"
+	bin_a=$tmp/run/a/krefbench
+	bin_b=$tmp/run/b/krefbench
 
 	# Rounds: A B, then B A, ... so each side runs first equally often and a
 	# linear drift of the machine falls on both alike.

@@ -294,6 +294,7 @@ out=""
 args="\$*"
 while [ \$# -gt 0 ]; do case \$1 in --out) out=\$2; shift 2 ;; *) shift ;; esac; done
 echo "$side \$args" >>"$OUT/fake.log"
+echo "\$0" >>"$OUT/fake0.log"
 cp "$FIX/$fix.csv" "\$out"
 cp "$FIX/$fix.json" "\${out%.csv}.json"
 EOF
@@ -306,7 +307,7 @@ exit 2
 EOF
 chmod +x "$OUT/fake-fail"
 
-rm -f "$OUT/fake.log"
+rm -f "$OUT/fake.log" "$OUT/fake0.log"
 run bin "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-b" --rounds 4 --out "$OUT/rounds" \
     --threshold 10 --backends atomic,refcount --threads 1
 check "--bin: exit 1 (got $rc)" [ "$rc" -eq 1 ]
@@ -320,6 +321,10 @@ check "--bin: 20 repetitions a side compared" has bin.out "(6 benchmarks, 20 rep
 check "--bin: regression named" has bin.err "compare: regression: atomic hammer threads=1"
 check "--bin: --threshold reached compare" has bin.out "beyond ±10%"
 check "--bin: says where the rounds are" has bin.err "compare: rounds in $OUT/rounds"
+check "--bin: both sides run from staged copies at paths of equal length" \
+    bash -c "[ \$(awk '{ print length(\$0) }' '$OUT/fake0.log' | sort -u | wc -l) -eq 1 ] && ! grep -q '$OUT/fake-' '$OUT/fake0.log'"
+check "--bin: the staged copies are removed afterwards" \
+    bash -c "! ls \$(sort -u '$OUT/fake0.log') >/dev/null 2>&1"
 
 rm -f "$OUT/fake.log"
 run power "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --rounds 1 --reps 1 --out "$OUT/rounds-power"

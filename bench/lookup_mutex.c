@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rcu.h"
 #include "ledger.h"
 #include "writer.h"
 
@@ -43,6 +44,7 @@ struct lm_obj {
 	atomic_int releases;
 	bool creator_ref;	/* writer-only */
 	struct lm_obj *retired_next;	/* null backend: writer-only list */
+	struct rcu_head rcu;
 };
 
 struct lm_ctx {
@@ -56,15 +58,31 @@ struct lm_ctx {
 	struct lm_obj *retired;		/* null backend: unlinked, freed after the run */
 };
 
-static void lm_free(struct lm_obj *obj)
+static void lm_free_after_grace_period(struct rcu_head *head)
 {
-	struct lm_ctx *ctx = obj->ctx;
+	struct lm_obj *obj = kb_container_of(head, struct lm_obj, rcu);
+	struct lm_ctx *ctx;
 
-	obj->ctx->be->destroy(obj->ref);
+	kb_rcu_callback_entry();	/* before the first access to obj */
+	ctx = obj->ctx;
+	ctx->be->destroy(obj->ref);
 	obj->magic = POISON_MAGIC;
 	memset(obj->ref, 0x6b, sizeof(obj->ref));
 	kb_ledger_freed(&ctx->ledger);
 	free(obj);
+	kb_rcu_callback_exit();
+}
+
+/*
+ * Unlinked under the mutex, so no reader can find it; but a put that lost
+ * the race to release it may still be touching the counter inside the
+ * backend's own RCU read-side section (rcuref's put slow path, which the
+ * kernel requires under rcu_read_lock; percpu). So the memory goes back
+ * after a grace period, as kref.rst's kfree_rcu would do it.
+ */
+static void lm_free(struct lm_obj *obj)
+{
+	kb_rcu_call(&obj->rcu, lm_free_after_grace_period);
 }
 
 /* Count the release; false when it is not the first (then do nothing more). */
@@ -274,6 +292,7 @@ static void lm_drain(struct lm_ctx *ctx)
 			lm_free(obj);
 	}
 	ctx->retired = NULL;
+	kb_rcu_barrier();	/* every deferred free */
 	free(ctx->slots);
 	ctx->slots = NULL;
 }

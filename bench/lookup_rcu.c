@@ -111,18 +111,40 @@ static void lk_unregister(int flavor)
 
 /* ---- release and deferred free ---- */
 
-static void lk_free_after_grace_period(struct rcu_head *head)
+static void lk_free(struct lk_obj *obj)
 {
-	struct lk_obj *obj = caa_container_of(head, struct lk_obj, rcu);
-	struct lk_ctx *ctx;
+	struct lk_ctx *ctx = obj->ctx;
 
-	kb_rcu_callback_entry();	/* before the first access to obj */
-	ctx = obj->ctx;
 	ctx->be->destroy(obj->ref);
 	obj->magic = POISON_MAGIC;
 	memset(obj->ref, 0x6b, sizeof(obj->ref));	/* the kernel's POISON_FREE */
 	kb_ledger_freed(&ctx->ledger);
 	free(obj);
+}
+
+static void lk_free_after_memb_grace_period(struct rcu_head *head)
+{
+	kb_rcu_callback_entry();	/* before the first access to obj */
+	lk_free(caa_container_of(head, struct lk_obj, rcu));
+	kb_rcu_callback_exit();
+}
+
+/*
+ * A grace period of the table's flavour has passed: no reader can find the
+ * object. But a put that lost the race to release it may still be touching
+ * the counter inside the backend's own memb read-side section (rcuref's put
+ * slow path, as the kernel requires rcuref_put under rcu_read_lock; percpu):
+ * with another flavour, wait for a memb grace period too.
+ */
+static void lk_free_after_grace_period(struct rcu_head *head)
+{
+	struct lk_obj *obj = caa_container_of(head, struct lk_obj, rcu);
+
+	kb_rcu_callback_entry();
+	if (obj->ctx->flavor_index == KB_RCU_MEMB)
+		lk_free(obj);
+	else
+		kb_rcu_call(&obj->rcu, lk_free_after_memb_grace_period);
 	kb_rcu_callback_exit();
 }
 
@@ -196,13 +218,15 @@ static int lk_replace(struct lk_ctx *ctx, unsigned long key)
 	ctx->flavor->thread_online();
 	ctx->flavor->read_lock();
 	prev = cds_lfht_add_replace(ctx->ht, hash_key(key), match_key, &key, &obj->node);
-	ctx->flavor->read_unlock();
-	ctx->flavor->thread_offline();
 	if (prev) {
+		/* Still inside the read-side section: the free this may queue
+		 * waits for this put to be over, whatever the flavour. */
 		old = caa_container_of(prev, struct lk_obj, node);
 		kb_tsan_acquire(old);
 		lk_drop_table_ref(ctx, old);
 	}
+	ctx->flavor->read_unlock();
+	ctx->flavor->thread_offline();
 	return 0;
 }
 
@@ -260,8 +284,10 @@ static void lk_drain_table(struct lk_ctx *ctx)
 	ctx->flavor->thread_offline();
 	ctx->be->sync();		/* percpu: pending switches to atomic mode */
 	kb_tsan_ignore_begin();		/* liburcu's own queues: see core/rcu.h */
-	ctx->flavor->barrier();		/* every deferred free */
+	ctx->flavor->barrier();		/* every deferred free ... */
 	kb_tsan_ignore_end();
+	if (ctx->flavor_index != KB_RCU_MEMB)
+		kb_rcu_barrier();	/* ... and its second, memb, grace period */
 	kb_tsan_acquire(&kb_rcu_grace_token);
 	kb_tsan_acquire(&kb_rcu_barrier_token);
 	ctx->flavor->thread_online();

@@ -45,12 +45,6 @@ static void *ring_pop(struct ring *r)
 	return p;
 }
 
-static int handoff_objects(int threads, int knob)
-{
-	(void)knob;
-	return threads;
-}
-
 static int handoff_setup(struct kb_run *run)
 {
 	struct ring *rings = aligned_alloc(_Alignof(struct ring), sizeof(struct ring) * (size_t)run->threads);
@@ -123,7 +117,7 @@ KB_FOR_EACH_BACKEND(HANDOFF)
 const struct kb_workload kb_workload_handoff = {
 	.name = "handoff",
 	.about = "kref.rst: get before handing to the next thread, put there",
-	.objects = handoff_objects,
+	.objects = kb_object_per_thread,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.setup = handoff_setup,
 	.teardown = handoff_teardown,

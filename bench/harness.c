@@ -24,6 +24,26 @@ void kb_obj_released(void *ref)
 
 static void table_release(void *handle) { kb_obj_released(handle); }
 
+int kb_one_object(int threads, int objects_knob)
+{
+	(void)threads;
+	(void)objects_knob;
+	return 1;
+}
+
+int kb_object_per_thread(int threads, int objects_knob)
+{
+	(void)objects_knob;
+	return threads;
+}
+
+int kb_no_objects(int threads, int objects_knob)
+{
+	(void)threads;
+	(void)objects_knob;
+	return 0;
+}
+
 uint64_t kb_work_calibrate(uint64_t ns)
 {
 	const uint64_t probe = 1u << 22;

@@ -207,11 +207,12 @@ void kb_run_barrier(struct kb_run *run);
 
 /*
  * The get/put loop on one object per thread, chosen by OBJ (an expression
- * of run and st): hammer, private and readside are this loop on different
- * objects.
+ * of run and st): hammer and private are this loop on different objects
+ * (readside's refcount rows run hammer's). Prefix `static` for a body that
+ * is private to its file.
  */
 #define KB_DEFINE_GETPUT_BODY(NAME, B, OBJ)					\
-static void NAME##_##B(struct gb_state *st, void *vrun)			\
+void NAME##_##B(struct gb_state *st, void *vrun)				\
 {										\
 	struct kb_run *run = vrun;						\
 	struct kb_thread *me;							\
@@ -232,6 +233,16 @@ static void NAME##_##B(struct gb_state *st, void *vrun)			\
 	}									\
 	kb_thread_epilogue(st, run, me);					\
 }
+
+/* hammer's bodies, one per backend: readside's refcount rows are the same loop. */
+#define KB_DECLARE_HAMMER(B) void kb_hammer_##B(struct gb_state *st, void *run);
+KB_FOR_EACH_BACKEND(KB_DECLARE_HAMMER)
+
+/* objects() shared by workloads: one shared object, one per thread, or none
+ * in the harness array (the lookup workloads keep their own). */
+int kb_one_object(int threads, int objects_knob);
+int kb_object_per_thread(int threads, int objects_knob);
+int kb_no_objects(int threads, int objects_knob);
 
 /* The self-check's verdict for a code in the "check" counter. */
 const char *kb_check_text(int code);

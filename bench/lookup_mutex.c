@@ -247,13 +247,6 @@ static void lm_writer_tick(void *arg, uint64_t random)
 
 /* ---- setup, drain, check ---- */
 
-static int lm_objects(int threads, int knob)
-{
-	(void)threads;
-	(void)knob;
-	return 0;
-}
-
 /* Readers and writer have stopped: drop every creator reference left, with
  * one grace period for all the percpu kills rather than one each. */
 static void lm_drain(struct lm_ctx *ctx)
@@ -419,7 +412,7 @@ KB_FOR_EACH_BACKEND(LM_VARIANTS)
 const struct kb_workload kb_workload_lookup_mutex = {
 	.name = "lookup_mutex",
 	.about = "kref.rst's locked list: lookup + get under a mutex, put per --variant",
-	.objects = lm_objects,
+	.objects = kb_no_objects,	/* slots of its own */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = lm_variant_names,
 	.setup = lm_setup,

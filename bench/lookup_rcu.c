@@ -257,13 +257,6 @@ static void lk_writer_end(void *arg)
 
 /* ---- setup, drain, check ---- */
 
-static int lookup_objects(int threads, int knob)
-{
-	(void)threads;
-	(void)knob;
-	return 0;	/* objects live in the table, not the harness array */
-}
-
 static void lk_drain_table(struct lk_ctx *ctx)
 {
 	struct cds_lfht_iter iter;
@@ -428,7 +421,7 @@ KB_FOR_EACH_BACKEND(LOOKUP_FLAVORS)
 const struct kb_workload kb_workload_lookup_rcu = {
 	.name = "lookup_rcu",
 	.about = "RCU hash-table lookup + get_unless_zero, a writer replacing objects",
-	.objects = lookup_objects,
+	.objects = kb_no_objects,	/* objects live in the table */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = kb_rcu_flavor_names,
 	.setup = lookup_setup,

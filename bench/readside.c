@@ -14,21 +14,12 @@
 
 #include "core/rcu.h"
 
-static int readside_objects(int threads, int knob)
-{
-	(void)threads;
-	(void)knob;
-	return 1;
-}
-
-#define READSIDE(B) KB_DEFINE_RELEASE(B) KB_DEFINE_GETPUT_BODY(readside, B, 0)
-KB_FOR_EACH_BACKEND(READSIDE)
-
-#define BODY(B) [KB_BACKEND_INDEX_##B] = readside_##B,
+/* A refcount reader is get + put on the one shared object: hammer's loop. */
+#define BODY(B) [KB_BACKEND_INDEX_##B] = kb_hammer_##B,
 const struct kb_workload kb_workload_readside = {
 	.name = "readside",
 	.about = "refscale: one read-side acquire/release, refcounts beside RCU and locks",
-	.objects = readside_objects,
+	.objects = kb_one_object,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 };
 

@@ -23,27 +23,7 @@ rm -rf -- "$WORK"
 mkdir -p -- "$WORK"
 WORK=$(cd "$WORK" && pwd)
 
-passed=0
-failed=0
-pass() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
-check() {  # check DESCRIPTION COMMAND...
-    local desc=$1; shift
-    if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-# Run a python check script; its "ok - " / "FAIL - " lines count here.
-pycheck() {  # pycheck WHAT SCRIPT ARGS...
-    local what=$1 script=$2 out rc=0; shift 2
-    out=$("$PY" -c "$script" "$@" 2>&1) || rc=$?
-    while IFS= read -r line; do
-        case "$line" in
-            "ok - "*) echo "$line"; passed=$((passed + 1)) ;;
-            "FAIL - "*) echo "$line"; failed=$((failed + 1)) ;;
-            *) if [ -n "$line" ]; then echo "  $line"; fi ;;
-        esac
-    done <<< "$out"
-    [ "$rc" -eq 0 ] || fail "$what: python checker exited $rc"
-}
+source "$(dirname "$0")/check.sh"
 sum() { sha256sum < "$1" | cut -d' ' -f1; }
 data_rows() { [ -f "$1" ] && echo $(( $(wc -l < "$1") - 1 )) || echo 0; }
 
@@ -387,5 +367,4 @@ interrupt TERM 143
 
 check "no core files in $WORK" test -z "$(find "$WORK" -name 'core*' -type f)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary

@@ -19,16 +19,7 @@ PY=/usr/bin/python3
 CMP=$SRC/bench/compare.py
 FIX=$SRC/tests/fixtures
 
-passed=0
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-    local desc=$1; shift
-    if "$@"; then
-        echo "ok   - $desc"; passed=$((passed + 1))
-    else
-        echo "FAIL - $desc"; failed=$((failed + 1))
-    fi
-}
+source "$(dirname "$0")/check.sh"
 # run NAME COMMAND...: stdout, stderr and exit status into $OUT/NAME.{out,err}, $rc
 run() {
     local name=$1; shift
@@ -68,7 +59,7 @@ def close(x, y, tol=1e-4):
     return abs(x - y) <= tol
 
 def report(ok, what):
-    print(("ok   - " if ok else "FAIL - ") + what)
+    print(("ok - " if ok else "FAIL - ") + what)
 
 u, p, m, pmin = c.mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
 report(u == 0 and m == "exact" and close(p, 2 / 252, 1e-12),
@@ -102,7 +93,7 @@ EOF
 )
 while IFS= read -r line; do
     echo "$line"
-    case "$line" in "ok   - "*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+    case "$line" in "ok - "*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
 done <<<"$unit"
 
 # --- verdicts and exit codes -------------------------------------------------
@@ -368,5 +359,4 @@ check "plot --compare, bad input: exit 2, one 'plot: ' line, no dir (got $rc)" \
 run plotboth "$PY" "$SRC/plots/plot.py" "$A" --compare "$A" "$A"
 check "plot: a results file and --compare together: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary

@@ -14,16 +14,7 @@ FIX=$SRC/tests/fixtures
 CSV=$FIX/plot_small.csv
 CHARTS=(throughput-hammer throughput-private nsop-maxthreads norm-maxthreads)
 
-passed=0
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-    local desc=$1; shift
-    if "$@"; then
-        echo "ok   - $desc"; passed=$((passed + 1))
-    else
-        echo "FAIL - $desc"; failed=$((failed + 1))
-    fi
-}
+source "$(dirname "$0")/check.sh"
 
 is_png() {  # PNG magic and more than 1 KB
     [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] \
@@ -101,5 +92,4 @@ bad_case "non-numeric ns_per_op" "$FIX/plot_bad_number.csv"
 bad_case "empty file" "$OUT/empty.csv"
 bad_case "header only, no rows" "$FIX/plot_header_only.csv"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary

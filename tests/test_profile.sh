@@ -25,26 +25,7 @@ PROFILES=$WORK/profiles
 export KREFBENCH_BIN=$BIN KREFBENCH_PROFILE_DIR=$PROFILES
 unset KREFBENCH_PERF
 
-passed=0
-failed=0
-pass() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
-check() {  # check DESCRIPTION COMMAND...
-    local desc=$1; shift
-    if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-pycheck() {  # pycheck WHAT SCRIPT ARGS...: its "ok - " / "FAIL - " lines count here
-    local what=$1 script=$2 out rc=0; shift 2
-    out=$("$PY" -c "$script" "$@" 2>&1) || rc=$?
-    while IFS= read -r line; do
-        case "$line" in
-            "ok - "*) echo "$line"; passed=$((passed + 1)) ;;
-            "FAIL - "*) echo "$line"; failed=$((failed + 1)) ;;
-            *) if [ -n "$line" ]; then echo "  $line"; fi ;;
-        esac
-    done <<< "$out"
-    [ "$rc" -eq 0 ] || fail "$what: python checker exited $rc"
-}
+source "$(dirname "$0")/check.sh"
 listing() { { find "$1" -mindepth 1 2>/dev/null || true; } | sort; }
 
 check "perf is installed" bash -c "perf --version >/dev/null"
@@ -254,5 +235,4 @@ check "--help lists --no-perf" bash -c '"$1" --help | grep -q -- "--no-perf"' _ 
 check "the source tree's results/ is untouched" test "$(listing "$SRC/results")" = "$SRC_RESULTS_BEFORE"
 check "no core files in $WORK" test -z "$(find "$WORK" -name 'core*' -type f)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary

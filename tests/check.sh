@@ -1,0 +1,28 @@
+# Sourced by the shell tests: the vocabulary of tests/check.h for bash.
+# Every check prints "ok - ..." or "FAIL - ..."; check_summary prints
+# "N passed, N failed" and returns non-zero when anything failed.
+passed=0
+failed=0
+pass() { echo "ok - $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
+check() {  # check DESCRIPTION COMMAND...
+    local desc=$1; shift
+    if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+# Run a python check script; its "ok - " / "FAIL - " lines count here.
+pycheck() {  # pycheck WHAT SCRIPT ARGS...
+    local what=$1 script=$2 out rc=0; shift 2
+    out=$("${PY:-/usr/bin/python3}" -c "$script" "$@" 2>&1) || rc=$?
+    while IFS= read -r line; do
+        case "$line" in
+            "ok - "*) echo "$line"; passed=$((passed + 1)) ;;
+            "FAIL - "*) echo "$line"; failed=$((failed + 1)) ;;
+            *) if [ -n "$line" ]; then echo "  $line"; fi ;;
+        esac
+    done <<< "$out"
+    [ "$rc" -eq 0 ] || fail "$what: python checker exited $rc"
+}
+check_summary() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,9 +29,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "without_rseq.h"
 #include "core/percpu.h"
 
-extern char **environ;
 
 #if defined(KREFBENCH_TSAN)
 #define SCALE 5
@@ -775,12 +774,8 @@ static void check_current_cpu(const char *how)
 
 static void test_rseq(void)
 {
-	const char *self = "/proc/self/exe";
 	char *argv[] = { "test_percpu", "--without-rseq", NULL };
-	char **env;
-	size_t n = 0;
-	pid_t pid;
-	int status = 0, err;
+	int status;
 
 	printf("-- 2. rseq: glibc registered it: %s (__rseq_size %u, __rseq_offset %td)\n",
 	       kb_rseq_available() ? "yes" : "NO", __rseq_size, __rseq_offset);
@@ -791,26 +786,10 @@ static void test_rseq(void)
 	}
 
 	/* Again without rseq, in a child where glibc does not register it. */
-	while (environ[n])
-		n++;
-	env = calloc(n + 2, sizeof(*env));
-	if (!env)
+	status = run_self_without_rseq(argv);
+	CHECK(status != -1, "spawn self with glibc.pthread.rseq=0");
+	if (status == -1)
 		return;
-	for (size_t i = 0, j = 0; i < n; i++)
-		if (strncmp(environ[i], "GLIBC_TUNABLES=", 15) != 0)
-			env[j++] = environ[i];
-	for (size_t j = 0; j <= n; j++)
-		if (!env[j]) {
-			env[j] = "GLIBC_TUNABLES=glibc.pthread.rseq=0";
-			break;
-		}
-	fflush(stdout);
-	err = posix_spawn(&pid, self, NULL, NULL, argv, env);
-	free(env);
-	CHECK_EQ(err, 0, "spawn self with glibc.pthread.rseq=0");
-	if (err)
-		return;
-	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "child without rseq: kb_current_cpu() falls back to sched_getcpu() (status %d)", status);
 }

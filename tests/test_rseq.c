@@ -32,7 +32,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,10 +43,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "without_rseq.h"
 #include "core/percpu.h"
 #include "core/rseq.h"
 
-extern char **environ;
 
 #if defined(KREFBENCH_TSAN)
 #define STRESS_SECONDS 0.6
@@ -557,32 +556,13 @@ static void test_unregistered(void)
 static void run_fallback_child(void)
 {
 	char *argv[] = { "test_rseq", "--fallback", NULL };
-	char **env;
-	size_t n = 0;
-	pid_t pid;
-	int status = 0, err;
+	int status;
 
 	printf("-- 7. again with GLIBC_TUNABLES=glibc.pthread.rseq=0\n");
-	while (environ[n])
-		n++;
-	env = calloc(n + 2, sizeof(*env));
-	if (!env)
+	status = run_self_without_rseq(argv);
+	CHECK(status != -1, "spawn self without rseq");
+	if (status == -1)
 		return;
-	for (size_t i = 0, j = 0; i < n; i++)
-		if (strncmp(environ[i], "GLIBC_TUNABLES=", 15) != 0)
-			env[j++] = environ[i];
-	for (size_t j = 0; j <= n; j++)
-		if (!env[j]) {
-			env[j] = "GLIBC_TUNABLES=glibc.pthread.rseq=0";
-			break;
-		}
-	fflush(stdout);
-	err = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, env);
-	free(env);
-	CHECK_EQ(err, 0, "spawn self without rseq");
-	if (err)
-		return;
-	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the fallback child passed (status %d)", status);
 }
 

@@ -211,8 +211,9 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 		kb_barrier_leave(&run->barrier);
 		return false;
 	}
-	if (run->backend->flags & KB_DEFERRED_RELEASE)
-		kb_rcu_register();	/* before the clock starts */
+	/* Before the clock starts: percpu and rcuref take memb read locks in
+	 * their operations and would otherwise register on the first one. */
+	kb_rcu_register();
 	kb_thread_perf_open(*me);
 	return true;
 }

@@ -104,6 +104,10 @@ test_flavour() {
 	passed=$((total - failed))
 	if [ "$failed" -ne 0 ]; then
 		grep -E '^[[:space:]]*[0-9]+ - |\*\*\*Failed|Timeout' "$log" >&2 || true
+		# Why, in a few lines: CI shows only part of the output, and the
+		# full log stays on the machine that ran it.
+		grep -E '^FAIL |^not ok|WARNING: (ThreadSanitizer|AddressSanitizer)|^SUMMARY: |runtime error:' \
+			"$log" | head -n 20 >&2 || true
 		echo "(full log: $log)" >&2
 	fi
 	echo "$flavour: $passed passed, $failed failed"

@@ -97,8 +97,17 @@ check "--record: perf.data is written" test -s "$REC_DIR/perf.data"
 check "--record: the full report is written" test -s "$REC_DIR/perf-report.txt"
 check "--record: the top-20 summary is written" test -s "$REC_DIR/perf-report-top20.txt"
 check "--record: the summary has at most 20 lines" test "$(wc -l <"$REC_DIR/perf-report-top20.txt")" -le 20
-check "--record: the hot loop (hammer_refcount) is in the summary" grep -q 'hammer_refcount' "$REC_DIR/perf-report-top20.txt"
-check "--record: the summary is printed" grep -q 'hammer_refcount' "$WORK/record.out"
+check "--record: the summary is printed" grep -q '^top 20 by self time' "$WORK/record.out"
+check "--record: the hot loop (hammer_refcount) is in the full report" grep -q 'hammer_refcount' "$REC_DIR/perf-report.txt"
+# Under a sanitizer the loop's own self time is about 1%, behind a dozen of
+# the runtime's functions, so its rank in the top 20 depends on the load.
+if ldd "$BIN" 2>/dev/null | grep -q -e libtsan -e libasan; then
+    echo "# sanitizer build: the hot loop's rank by self time is not checked"
+else
+    check "--record: the hot loop (hammer_refcount) is in the top-20 summary" \
+        grep -q 'hammer_refcount' "$REC_DIR/perf-report-top20.txt"
+    check "--record: the summary printed names the hot loop" grep -q 'hammer_refcount' "$WORK/record.out"
+fi
 check "--record: the krefbench CSV is kept" test -s "$REC_DIR/krefbench.csv"
 if [ "$PMU" -eq 0 ]; then
     check "--record: prints the 'no hardware PMU' note" grep -q '^note: no hardware PMU here' "$WORK/record.out"

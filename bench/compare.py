@@ -41,8 +41,9 @@ cannot answer and exits 2 (rerun with --reps 5, or use ./run.sh compare
 --rev, which runs several rounds).
 
 Floors (backend `floor`) are compared and reported apart: they measure the
-machine, so they never make the exit status 1. Rows whose check is not `ok`
-are ignored and counted. The sidecars (<stem>.json) are compared when
+machine, so they never make the exit status 1. The files are read and
+validated by bench/results.py (the loader plots/plot.py uses too); rows
+whose check is not `ok` are ignored and counted. The sidecars (<stem>.json) are compared when
 present: a different cpu_model, kernel, compiler or cflags is a warning.
 
 Exit: 0 no significant regression; 1 a regression (each named on stderr,
@@ -52,6 +53,7 @@ on stderr), or no benchmark row could reach significance.
 
 import argparse
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -59,15 +61,36 @@ import os
 import statistics
 import sys
 
-REQUIRED_COLUMNS = ("backend", "workload", "threads", "placement", "objects",
-                    "work_ns", "rep", "iterations", "ns_per_op", "ops_per_s",
-                    "norm", "fairness", "cpus", "check")
-KEY_COLUMNS = ("backend", "workload", "threads", "placement", "objects",
-               "work_ns", "variant", "writer_rate")
-# Key columns added after the first schema: their value when absent.
-OPTIONAL_KEY_DEFAULTS = {"variant": "", "writer_rate": "0"}
+
+def _load_results_module():
+    """bench/results.py, the results-file loader shared with plots/plot.py:
+    found beside this file whatever the cwd (plot.py loads this file by path),
+    and loaded once per process, so that both see one InputError."""
+    name = "krefbench_results"
+    if name not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.realpath(__file__)), "results.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
+
+
+try:
+    results = _load_results_module()
+except OSError as e:
+    if __name__ != "__main__":
+        raise
+    print(f"compare: cannot load the results loader: {e}", file=sys.stderr)
+    sys.exit(2)
+
+KEY_COLUMNS = results.KEY_COLUMNS
 SIDECAR_FIELDS = ("cpu_model", "kernel", "compiler", "cflags")
-FLOOR_BACKEND = "floor"
+FLOOR_BACKEND = results.FLOOR_BACKEND
 BACKEND_ORDER = ("atomic", "refcount", "rcuref", "percpu", "percpu_atomic", "urcu_ref",
                  "mutex", "null")
 WORKLOAD_ORDER = ("hammer", "private", "spread", "handoff", "lookup_rcu",
@@ -80,9 +103,9 @@ TEST_NAME = ("two-sided Mann-Whitney U over repetitions: exact without ties "
              "(n < 50 each), else normal approximation with tie and "
              "continuity correction")
 
-
-class InputError(Exception):
-    """Bad input or arguments: one 'compare: ' line, exit 2."""
+# Bad input or arguments: one 'compare: ' line, exit 2. The loader's own
+# class, so that its errors and the ones raised here are caught alike.
+InputError = results.InputError
 
 
 def warn(msg):
@@ -212,162 +235,22 @@ def geomean(ratios):
 
 # ---------------------------------------------------------------- input
 
-def _number(text, column, where, allow_empty=False, positive=False):
-    text = text.strip()
-    if text == "" and allow_empty:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"{where}: {column} {text!r} is not a number")
-    if not math.isfinite(value):
-        raise InputError(f"{where}: {column} {text!r} is not a finite number")
-    if value < 0:
-        raise InputError(f"{where}: {column} {text!r} is negative")
-    if positive and value == 0:
-        raise InputError(f"{where}: {column} {text!r} is not positive")
-    return value
-
-
-def _integer(text, column, where, minimum):
-    value = _number(text, column, where)
-    if value != int(value) or value < minimum:
-        raise InputError(f"{where}: {column} {text.strip()!r} is not an integer "
-                         f"of at least {minimum}")
-    return int(value)
-
-
-def canonical(value):
-    """A number as the key spells it: 1000 and 1000.0 and 1e3 are one key."""
-    return str(int(value)) if value == int(value) else repr(value)
-
-
-class Results:
-    """One parsed results file: ns_per_op per benchmark key (check ok only)."""
-
-    def __init__(self, path):
-        self.path = path
-        self.samples = {}       # key -> [ns_per_op, ...]
-        self.ignored = 0        # rows whose check is not ok
-        self.rows = 0
-        self.warnings = []
-        self.sidecar = None     # dict, or None when absent/unusable
-
-
-def read_text(path):
-    if os.path.isdir(path):
-        raise InputError(f"{path} is a directory, not a results CSV")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file")
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror or e}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text (is this a results CSV?)")
-
-
 def load_results(path):
-    """Parse and validate a results CSV. Raises InputError."""
-    text = read_text(path)
-    if not text.strip():
-        raise InputError(f"{path}: empty file (no header, no rows)")
-    res = Results(path)
-    # Records (not lines) in order, so the last one can be told apart.
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        records = []
-        for fields in reader:
-            records.append((reader.line_num, fields))
-    except csv.Error as e:
-        raise InputError(f"{path}: malformed CSV: {e}")
-    records = [(n, f) for n, f in records if f and any(x.strip() for x in f)]
-    if not records:
-        raise InputError(f"{path}: empty file (no header, no rows)")
-    header = [h.strip() for h in records[0][1]]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise InputError(f"{path}: header lacks required column(s) "
-                         f"{', '.join(missing)} (is this a krefbench results CSV?)")
-    if len(set(header)) != len(header):
-        raise InputError(f"{path}: header repeats a column name")
-    ends_cleanly = text.endswith("\n") or text.endswith("\r")
-    last = len(records) - 1
-    for idx, (line, fields) in enumerate(records[1:], start=1):
-        where = f"{path} line {line}"
-        if [x.strip() for x in fields] == header:
-            continue            # a repeated header (concatenated files)
-        if len(fields) != len(header):
-            if idx == last and len(fields) < len(header):
-                raise InputError(f"{path}: truncated last row (line {line}: "
-                                 f"{len(fields)} of {len(header)} fields"
-                                 f"{'' if ends_cleanly else ', no trailing newline'})")
-            raise InputError(f"{where}: {len(fields)} fields, header has {len(header)}")
-        if idx == last and not ends_cleanly:
-            res.warnings.append(f"{path}: the last row has no trailing newline "
-                                f"(was the file cut short?)")
-        row = dict(zip(header, fields))
-        key = parse_row(row, where)
-        res.rows += 1
-        if row["check"].strip() not in ("", "ok"):
-            res.ignored += 1
-            continue
-        res.samples.setdefault(key, []).append(float(row["ns_per_op"]))
-    if res.rows == 0:
-        raise InputError(f"{path}: no data rows")
-    if not res.samples:
-        raise InputError(f"{path}: every row failed its self-check (check != ok); "
-                         f"nothing to compare")
+    """A validated results file (bench/results.py), plus what the comparison
+    adds: samples, ns_per_op per benchmark key; sidecar (by sidecar_check)."""
+    res = results.load(path, purpose="compare")
+    res.samples = {}        # key -> [ns_per_op, ...]
+    for row in res.rows:
+        res.samples.setdefault(results.benchmark_key(row), []).append(row["ns_per_op"])
+    res.sidecar = None      # dict, or None when absent/unusable
     return res
-
-
-def parse_row(row, where):
-    """Validate a row's figures; returns its benchmark key."""
-    for col, default in OPTIONAL_KEY_DEFAULTS.items():
-        if col not in row:
-            row[col] = default
-    backend, workload = row["backend"].strip(), row["workload"].strip()
-    if not backend:
-        raise InputError(f"{where}: empty backend")
-    if not workload:
-        raise InputError(f"{where}: empty workload")
-    threads = _integer(row["threads"], "threads", where, 1)
-    objects = _integer(row["objects"], "objects", where, 0)
-    work_ns = _number(row["work_ns"], "work_ns", where)
-    writer = _number(row["writer_rate"], "writer_rate", where, allow_empty=True) or 0.0
-    _integer(row["rep"], "rep", where, 0)
-    _number(row["iterations"], "iterations", where)
-    _number(row["ns_per_op"], "ns_per_op", where, positive=True)
-    _number(row["ops_per_s"], "ops_per_s", where)
-    _number(row["norm"], "norm", where, allow_empty=True)
-    _number(row["fairness"], "fairness", where, allow_empty=True)
-    return (backend, workload, threads, row["placement"].strip(), objects,
-            canonical(work_ns), row["variant"].strip(), canonical(writer))
-
-
-def load_sidecar(csv_path):
-    """(path, dict or None, problem or None) for <stem>.json."""
-    path = os.path.splitext(csv_path)[0] + ".json"
-    if not os.path.isfile(path):
-        return path, None, None
-    try:
-        with open(path, encoding="utf-8") as f:
-            meta = json.load(f)
-    except (OSError, ValueError) as e:
-        return path, None, f"ignoring sidecar {path}: {e}"
-    if not isinstance(meta, dict):
-        return path, None, f"ignoring sidecar {path}: not a JSON object"
-    return path, meta, None
 
 
 def sidecar_check(a, b):
     """(warnings, notes) about the two environments, as strings."""
     out, notes = [], []
-    pa, ma, ea = load_sidecar(a.path)
-    pb, mb, eb = load_sidecar(b.path)
+    pa, ma, ea = results.load_sidecar(a.path)
+    pb, mb, eb = results.load_sidecar(b.path)
     a.sidecar, b.sidecar = ma, mb
     out += [e for e in (ea, eb) if e]
     for side, meta in (("A", ma), ("B", mb)):
@@ -554,8 +437,8 @@ def render_csv(rep):
 
 def render_json(rep, warnings):
     def side(res, lab):
-        return {"path": res.path, "label": lab, "rows": res.rows,
-                "ignored_check_not_ok": res.ignored, "benchmarks": len(res.samples),
+        return {"path": res.path, "label": lab, "rows": res.n_rows,
+                "ignored_check_not_ok": res.skipped_check, "benchmarks": len(res.samples),
                 "sidecar": {f: res.sidecar.get(f) for f in SIDECAR_FIELDS + ("git_commit",)}
                 if res.sidecar else None}
 
@@ -647,8 +530,9 @@ def run(argv):
         warn(w)
     for n in env_notes:
         note(n)
-    if a.ignored or b.ignored:
-        note(f"ignored rows whose check is not ok: {a.ignored} in A, {b.ignored} in B")
+    if a.skipped_check or b.skipped_check:
+        note(f"ignored rows whose check is not ok: {a.skipped_check} in A, "
+             f"{b.skipped_check} in B")
     if rep.only_a or rep.only_b:
         note(f"not compared: {len(rep.only_a)} benchmark(s) only in A, "
              f"{len(rep.only_b)} only in B")

@@ -29,7 +29,8 @@ Exit status: 0 charts written; 2 bad input or bad arguments (one line on
 stderr starting "plot: "); 1 the charts could not be written.
 
 Layout of this file:
-  load_results()   parse + validate one CSV            -> Results
+  load_results()   one CSV, parsed and validated by bench/results.py (the
+                   loader compare.py uses too)          -> its Results
   load_sidecar()   the optional JSON beside it          -> dict
   series()/median_stats()  aggregation over repetitions
   draw_*()         one function per chart kind, each returns a Figure
@@ -40,23 +41,54 @@ Layout of this file:
 """
 
 import argparse
-import csv
-import json
+import importlib.util
 import math
 import os
 import statistics
 import sys
 
-REQUIRED_COLUMNS = ("backend", "workload", "threads", "placement", "objects",
-                    "work_ns", "rep", "iterations", "ns_per_op", "ops_per_s",
-                    "norm", "fairness", "cpus", "check")
+EXIT_BAD_INPUT = 2
+EXIT_WRITE_FAILED = 1
+
+
+def bench_path(filename):
+    """bench/<filename>, found from this file (symlinks followed) whatever the cwd."""
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(__file__)),
+                                         os.pardir, "bench", filename))
+
+
+def load_bench_module(filename, name):
+    """bench/<filename> loaded once per process as <name>; None when missing."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = bench_path(filename)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or not os.path.isfile(path):
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+# bench/results.py: reading and validating a results CSV and its sidecar, the
+# loader bench/compare.py uses too (it loads it under the same name).
+R = load_bench_module("results.py", "krefbench_results")
+if R is None:
+    print(f"plot: cannot find {bench_path('results.py')} (the results loader)",
+          file=sys.stderr)
+    sys.exit(EXIT_WRITE_FAILED)
 
 # Columns that describe a configuration (as opposed to a measurement). When
 # one of them takes several values for the same backend, workload and thread
 # count, the series are kept apart and labelled; otherwise they are ignored.
-CONFIG_COLUMNS = ("placement", "objects", "work_ns", "variant", "writer_rate")
+CONFIG_COLUMNS = R.CONFIG_COLUMNS
 
-FLOOR_BACKEND = "floor"
+FLOOR_BACKEND = R.FLOOR_BACKEND
 FLOOR_ORDER = ("local", "uncontended", "shared", "pingpong")
 # Floors overlaid on the throughput charts (ops/s reference).
 THROUGHPUT_FLOORS = ("shared", "uncontended")
@@ -75,9 +107,6 @@ FLOOR_STYLE = {  # grey shade and dash pattern per floor, all dashed
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", "-.", ":")
 
-EXIT_BAD_INPUT = 2
-EXIT_WRITE_FAILED = 1
-
 
 class InputError(Exception):
     """Bad input or arguments: reported as one 'plot: ' line, exit 2."""
@@ -89,121 +118,13 @@ class WriteError(Exception):
 
 # ---------------------------------------------------------------- input
 
-class Results:
-    """One parsed results file."""
-
-    def __init__(self, path, columns, rows, skipped_check):
-        self.path = path
-        self.columns = columns      # header names, in file order
-        self.rows = rows            # list of dicts (see _parse_row)
-        self.skipped_check = skipped_check  # rows dropped: check != ok
-
-    @property
-    def floors(self):
-        return [r for r in self.rows if r["backend"] == FLOOR_BACKEND]
-
-    @property
-    def benches(self):
-        return [r for r in self.rows if r["backend"] != FLOOR_BACKEND]
-
-
-def _number(text, column, where, allow_empty=False):
-    text = text.strip()
-    if text == "" and allow_empty:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"{where}: {column} {text!r} is not a number")
-    if not math.isfinite(value):
-        raise InputError(f"{where}: {column} {text!r} is not a finite number")
-    if value < 0:
-        raise InputError(f"{where}: {column} {text!r} is negative")
-    return value
-
-
-def _threads(text, where):
-    text = text.strip()
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(f"{where}: threads {text!r} is not an integer")
-    if value < 1:
-        raise InputError(f"{where}: threads {text!r} is not a positive count")
-    return value
-
-
-def _parse_row(fields, where):
-    row = dict(fields)
-    row["backend"] = row["backend"].strip()
-    row["workload"] = row["workload"].strip()
-    if not row["backend"]:
-        raise InputError(f"{where}: empty backend")
-    if not row["workload"]:
-        raise InputError(f"{where}: empty workload")
-    row["threads"] = _threads(row["threads"], where)
-    row["ns_per_op"] = _number(row["ns_per_op"], "ns_per_op", where)
-    row["ops_per_s"] = _number(row["ops_per_s"], "ops_per_s", where)
-    row["norm"] = _number(row["norm"], "norm", where, allow_empty=True)
-    row["check"] = row["check"].strip()
-    for col in CONFIG_COLUMNS:
-        if col in row:
-            row[col] = (row[col] or "").strip()
-    return row
-
-
 def load_results(path):
-    """Parse and validate a results CSV. Raises InputError."""
+    """bench/results.py's validated Results (rows whose check is ok); plus
+    what the charts need: at least one benchmark row. Raises InputError."""
     try:
-        if os.path.isdir(path):
-            raise InputError(f"{path} is a directory, not a results CSV")
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text")
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror or e}")
-    if not text.strip():
-        raise InputError(f"{path}: empty file (no header, no rows)")
-
-    try:
-        reader = csv.reader(text.splitlines())
-        header = None
-        rows = []
-        skipped_check = 0
-        for fields in reader:
-            if not fields or all(not x.strip() for x in fields):
-                continue  # blank line
-            if header is None:
-                header = [h.strip() for h in fields]
-                missing = [c for c in REQUIRED_COLUMNS if c not in header]
-                if missing:
-                    raise InputError(
-                        f"{path}: header lacks required column(s) "
-                        f"{', '.join(missing)} (is this a krefbench results CSV?)")
-                continue
-            where = f"{path} line {reader.line_num}"
-            if [x.strip() for x in fields] == header:
-                continue  # a repeated header (concatenated files)
-            if len(fields) != len(header):
-                raise InputError(f"{where}: {len(fields)} fields, "
-                                 f"header has {len(header)}")
-            row = _parse_row(zip(header, fields), where)
-            if row["check"] not in ("", "ok"):
-                skipped_check += 1
-                continue
-            rows.append(row)
-    except csv.Error as e:
-        raise InputError(f"{path}: malformed CSV: {e}")
-
-    if skipped_check and not rows:
-        raise InputError(f"{path}: every row failed its self-check "
-                         f"(check != ok); nothing to plot")
-    if not rows:
-        raise InputError(f"{path}: no data rows")
-    res = Results(path, header, rows, skipped_check)
+        res = R.load(path, purpose="plot")
+    except R.InputError as e:
+        raise InputError(str(e))
     if not res.benches:
         raise InputError(f"{path}: only floor rows, no benchmark rows")
     return res
@@ -211,20 +132,10 @@ def load_results(path):
 
 def load_sidecar(csv_path):
     """The optional <stem>.json beside the CSV; {} when absent or unusable."""
-    stem, _ = os.path.splitext(csv_path)
-    path = stem + ".json"
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            meta = json.load(f)
-    except (OSError, ValueError) as e:
-        warn(f"ignoring sidecar {path}: {e}")
-        return {}
-    if not isinstance(meta, dict):
-        warn(f"ignoring sidecar {path}: not a JSON object")
-        return {}
-    return meta
+    _, meta, problem = R.load_sidecar(csv_path)
+    if problem:
+        warn(problem)
+    return meta or {}
 
 
 def chart_title(meta, csv_path):
@@ -528,14 +439,9 @@ VERDICT_COLOR = {"slower": "#d62728", "faster": "#2ca02c", "same": "0.62"}
 
 def load_compare_module():
     """bench/compare.py: one definition of the statistics and the verdicts."""
-    import importlib.util
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                        "bench", "compare.py")
-    spec = importlib.util.spec_from_file_location("krefbench_compare", path)
-    if spec is None or not os.path.isfile(path):
-        raise WriteError(f"cannot find {os.path.normpath(path)} (needed by --compare)")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench_module("compare.py", "krefbench_compare")
+    if module is None:
+        raise WriteError(f"cannot find {bench_path('compare.py')} (needed by --compare)")
     return module
 
 
@@ -776,6 +682,8 @@ def main(argv=None):
             print(f"plots: {charts} chart in {out_dir}")
             return 0
         res = load_results(args.results)
+        for w in res.warnings:
+            warn(w)
         if res.skipped_check:
             warn(f"skipped {res.skipped_check} row(s) whose self-check failed "
                  f"(check != ok)")

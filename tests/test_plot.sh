@@ -92,4 +92,49 @@ bad_case "non-numeric ns_per_op" "$FIX/plot_bad_number.csv"
 bad_case "empty file" "$OUT/empty.csv"
 bad_case "header only, no rows" "$FIX/plot_header_only.csv"
 
+# --- rules shared with compare (bench/results.py) that plot used to let pass:
+# exit 2, one 'plot: ' line saying what is wrong, and the charts already in
+# --out left as they were (nothing deleted, nothing rewritten).
+charts_sum() {  # contents and modification times of the charts in $charts
+    (cd "$charts" && sha256sum -- *.png *.svg && find . -type f -printf '%p %T@\n' | sort)
+}
+before=$(charts_sum)
+strict_case() {  # strict_case NAME CSV EXPECTED-TEXT
+    local name=$1 csv=$2 text=$3 rc
+    set +e
+    "$PLOT" "$csv" --out "$charts" > "$OUT/strict.stdout" 2> "$OUT/strict.stderr"
+    rc=$?
+    set -e
+    check "$name: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+    check "$name: one stderr line, 'plot: ...' ($(head -n 1 "$OUT/strict.stderr"))" \
+        bash -c "[ \$(wc -l < '$OUT/strict.stderr') -eq 1 ] && grep -q '^plot: ' '$OUT/strict.stderr'"
+    check "$name: says '$text'" grep -qF -- "$text" "$OUT/strict.stderr"
+    check "$name: nothing on stdout, no traceback" \
+        bash -c "[ ! -s '$OUT/strict.stdout' ] && ! grep -q Traceback '$OUT/strict.stderr'"
+    check "$name: the charts in --out are untouched" [ "$(charts_sum)" = "$before" ]
+}
+row='^atomic,hammer,,1,cores,1,0,0,20930953,9.555,'
+sed "s/$row/atomic,hammer,,1,cores,1,0,0,20930953,0.000,/" "$CSV" > "$OUT/zero_nsop.csv"
+strict_case "zero ns_per_op" "$OUT/zero_nsop.csv" "ns_per_op '0.000' is not positive"
+sed "s/$row/atomic,hammer,,1,cores,many,0,0,20930953,9.555,/" "$CSV" > "$OUT/objects_text.csv"
+strict_case "non-numeric objects" "$OUT/objects_text.csv" "objects 'many' is not a number"
+sed '$ s/,"0,2",ok,24.4$//' "$CSV" > "$OUT/truncated.csv"
+strict_case "truncated last row" "$OUT/truncated.csv" "truncated last row (line 94: 13 of 16 fields)"
+sed '1s/,cycles_per_op$/,ns_per_op/' "$CSV" > "$OUT/dup_header.csv"
+strict_case "header repeats a column" "$OUT/dup_header.csv" "header repeats a column name"
+check "input CSV still unchanged" [ "$(sha256sum < "$CSV")" = "$csv_sum" ]
+
+# A last row without a newline still plots, with a warning.
+nonl=$OUT/nonl
+rm -rf "$nonl"
+head -c -1 "$CSV" > "$OUT/nonl.csv"
+set +e
+"$PLOT" "$OUT/nonl.csv" --out "$nonl" > "$OUT/nonl.stdout" 2> "$OUT/nonl.stderr"
+rc=$?
+set -e
+check "no trailing newline: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "no trailing newline: warned" \
+    grep -qF "plot: warning: $OUT/nonl.csv: the last row has no trailing newline" "$OUT/nonl.stderr"
+check "no trailing newline: 4 charts" [ "$(tail -n 1 "$OUT/nonl.stdout")" = "plots: 4 charts in $nonl" ]
+
 check_summary

@@ -335,6 +335,46 @@ check "--rev of an unknown revision: exit 2, one line (got $rc)" \
 run badmix "$SRC/run.sh" compare --bin "$OUT/fake-a" "$A"
 check "--bin with a file: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 
+# --- the committed baseline (results/baseline/): a real run, as it was written --
+# So that a change to the CSV (or to this reader) that could no longer read
+# earlier results fails here. Medians are recomputed independently.
+BASE=$(find "$SRC/results/baseline" -name '*.csv' 2>/dev/null | sort | head -n 1)
+check "a committed baseline run exists (results/baseline/*.csv)" test -n "$BASE" -a -f "$BASE"
+if [ -n "$BASE" ]; then
+    run base "$PY" "$CMP" "$BASE" "$BASE" --format json
+    check "baseline vs itself: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+    check "baseline vs itself: nothing on stderr (its sidecar is read, the same on both sides)" \
+        test ! -s "$OUT/base.err"
+    pycheck "baseline" '
+import csv, json, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+out = json.load(open(sys.argv[2]))
+def key(b, w, t, pl, o, wn, v, wr):
+    return (b, w, int(t), pl, int(o), float(wn), v, float(wr or 0))
+med = {}
+for r in rows:
+    k = key(r["backend"], r["workload"], r["threads"], r["placement"], r["objects"],
+            r["work_ns"], r["variant"], r["writer_rate"])
+    med.setdefault(k, []).append(float(r["ns_per_op"]))
+med = {k: statistics.median(v) for k, v in med.items()}
+benches = {k for k in med if k[0] != "floor"}
+def ok(cond, what):
+    print(("ok - " if cond else "FAIL - ") + "baseline: " + what)
+def jkey(b):
+    return key(b["backend"], b["workload"], b["threads"], b["placement"], b["objects"],
+               b["work_ns"], b["variant"], b["writer_rate"])
+ok(all(r["check"] == "ok" for r in rows), "every row of the committed run checked ok (%d rows)" % len(rows))
+ok(len(out["benchmarks"]) == len(benches),
+   "one comparison per benchmark (%d, the file has %d)" % (len(out["benchmarks"]), len(benches)))
+ok(len(out["floors"]) == len(med) - len(benches), "the floors reported apart (%d)" % len(out["floors"]))
+ok(all(jkey(b) in med and abs(b["median_a"] - med[jkey(b)]) < 1e-9 for b in out["benchmarks"] + out["floors"]),
+   "every median is the median of the rows")
+ok(all(b["verdict"] == "same" and b["ratio"] == 1.0 and not b["underpowered"] for b in out["benchmarks"]),
+   "against itself every benchmark is the same, ratio 1, with repetitions enough to be tested")
+ok(out["exit"] == 0 and out["geomean"] == 1.0, "exit 0 and geomean 1 in the JSON")
+' "$BASE" "$OUT/base.out"
+fi
+
 # --- plot --compare ----------------------------------------------------------
 is_png() {  # PNG magic and more than 1 KB
     [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] \

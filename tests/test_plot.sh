@@ -137,4 +137,30 @@ check "no trailing newline: warned" \
     grep -qF "plot: warning: $OUT/nonl.csv: the last row has no trailing newline" "$OUT/nonl.stderr"
 check "no trailing newline: 4 charts" [ "$(tail -n 1 "$OUT/nonl.stdout")" = "plots: 4 charts in $nonl" ]
 
+# The committed baseline (results/baseline/), a real run of every workload:
+# a throughput chart per workload, plus the two at the highest thread count.
+BASE=$(find "$SRC/results/baseline" -name '*.csv' 2>/dev/null | sort | head -n 1)
+check "a committed baseline run exists (results/baseline/*.csv)" test -n "$BASE" -a -f "$BASE"
+if [ -n "$BASE" ]; then
+    base=$OUT/baseline
+    rm -rf "$base"
+    set +e
+    "$PLOT" "$BASE" --out "$base" > "$OUT/base.stdout" 2> "$OUT/base.stderr"
+    rc=$?
+    set -e
+    check "baseline: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+    check "baseline: nothing on stderr" test ! -s "$OUT/base.stderr"
+    workloads=$(/usr/bin/python3 -c '
+import csv, sys
+print(" ".join(sorted({r["workload"] for r in csv.DictReader(open(sys.argv[1])) if r["backend"] != "floor"})))' "$BASE")
+    for w in $workloads; do
+        check "baseline: throughput-$w.png is a PNG > 1 KB" is_png "$base/throughput-$w.png"
+    done
+    check "baseline: nsop-maxthreads.png and norm-maxthreads.png" \
+        bash -c "[ -s '$base/nsop-maxthreads.png' ] && [ -s '$base/norm-maxthreads.png' ]"
+    n=$(( $(wc -w <<< "$workloads") + 2 ))
+    check "baseline: 'plots: $n charts' (one per workload, two at max threads)" \
+        [ "$(tail -n 1 "$OUT/base.stdout")" = "plots: $n charts in $base" ]
+fi
+
 check_summary

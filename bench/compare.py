@@ -53,7 +53,6 @@ on stderr), or no benchmark row could reach significance.
 
 import argparse
 import csv
-import importlib.util
 import io
 import json
 import math
@@ -62,27 +61,12 @@ import statistics
 import sys
 
 
-def _load_results_module():
-    """bench/results.py, the results-file loader shared with plots/plot.py:
-    found beside this file whatever the cwd (plot.py loads this file by path),
-    and loaded once per process, so that both see one InputError."""
-    name = "krefbench_results"
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.realpath(__file__)), "results.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
-
-
+# bench/results.py sits beside this file; plots/plot.py imports both of them
+# by name from the same directory, so there is one module and one InputError.
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 try:
-    results = _load_results_module()
-except OSError as e:
+    import results
+except ImportError as e:
     if __name__ != "__main__":
         raise
     print(f"compare: cannot load the results loader: {e}", file=sys.stderr)

@@ -41,7 +41,6 @@ Layout of this file:
 """
 
 import argparse
-import importlib.util
 import math
 import os
 import statistics
@@ -51,35 +50,15 @@ EXIT_BAD_INPUT = 2
 EXIT_WRITE_FAILED = 1
 
 
-def bench_path(filename):
-    """bench/<filename>, found from this file (symlinks followed) whatever the cwd."""
-    return os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(__file__)),
-                                         os.pardir, "bench", filename))
-
-
-def load_bench_module(filename, name):
-    """bench/<filename> loaded once per process as <name>; None when missing."""
-    if name in sys.modules:
-        return sys.modules[name]
-    path = bench_path(filename)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or not os.path.isfile(path):
-        return None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-# bench/results.py: reading and validating a results CSV and its sidecar, the
-# loader bench/compare.py uses too (it loads it under the same name).
-R = load_bench_module("results.py", "krefbench_results")
-if R is None:
-    print(f"plot: cannot find {bench_path('results.py')} (the results loader)",
+# bench/: results.py (reading results files) and compare.py (the statistics),
+# imported by name, as compare.py imports results.py: one module each.
+BENCH_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(__file__)),
+                                          os.pardir, "bench"))
+sys.path.insert(0, BENCH_DIR)
+try:
+    import results as R
+except ImportError as e:
+    print(f"plot: cannot load {BENCH_DIR}/results.py (the results loader): {e}",
           file=sys.stderr)
     sys.exit(EXIT_WRITE_FAILED)
 
@@ -439,10 +418,11 @@ VERDICT_COLOR = {"slower": "#d62728", "faster": "#2ca02c", "same": "0.62"}
 
 def load_compare_module():
     """bench/compare.py: one definition of the statistics and the verdicts."""
-    module = load_bench_module("compare.py", "krefbench_compare")
-    if module is None:
-        raise WriteError(f"cannot find {bench_path('compare.py')} (needed by --compare)")
-    return module
+    try:
+        import compare
+    except ImportError as e:
+        raise WriteError(f"cannot load {BENCH_DIR}/compare.py (needed by --compare): {e}")
+    return compare
 
 
 def compare_rows(cmp, path_a, path_b, threshold, alpha, adjust):

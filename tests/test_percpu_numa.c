@@ -31,6 +31,7 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -77,14 +78,33 @@ static bool allocated(const void *addr)
 	return (e & PM_PRESENT) && (e & PM_EXCLUSIVE);
 }
 
+/* The page's node; -errno when the kernel will not say (see node_unknown). */
 static int node_of_page(void *addr)
 {
 	void *page = (void *)((uintptr_t)addr & ~(uintptr_t)(page_size - 1));
 	int status = -1;
 
 	if (syscall(SYS_move_pages, 0, 1UL, &page, NULL, &status, 0) != 0)
-		return -1;
+		return -errno;
 	return status;
+}
+
+/*
+ * A kernel without NUMA (ENOSYS) or a sandbox that forbids move_pages
+ * (EPERM: Docker's default seccomp profile without CAP_SYS_NICE) cannot say
+ * where a page is: said once, and the allocation checks still run.
+ */
+static bool node_unknown(int page_node)
+{
+	static bool said;
+
+	if (page_node != -ENOSYS && page_node != -EPERM)
+		return false;
+	if (!said)
+		printf("NOTE: move_pages: %s here: the page-node checks are not made; "
+		       "the allocation checks are\n", strerror(-page_node));
+	said = true;
+	return true;
 }
 
 /* The node directory under the CPU's sysfs entry; 0 where there is none. */
@@ -197,7 +217,8 @@ static void check_backend(const char *name, bool rseq)
 		CHECK(allocated(slot_for(&a, cpu)), "%s: CPU %d's page is allocated after its first use",
 		      name, cpu);
 		page_node = node_of_page(slot_for(&a, cpu));
-		EXPECT_EQ(page_node, cpu_node, "%s: CPU %d's page is on its node", name, cpu);
+		if (!node_unknown(page_node))
+			EXPECT_EQ(page_node, cpu_node, "%s: CPU %d's page is on its node", name, cpu);
 		EXPECT_EQ(allocated_pages(&a), i + 1,
 			 "%s: only the CPUs that ran so far have allocated pages", name);
 	}

@@ -128,13 +128,6 @@ static void arena_give_back(struct kb_percpu_arena *a, unsigned int index)
 	pthread_mutex_unlock(&a->lock);
 }
 
-static atomic_long *slot_of(const struct kref_percpu *r, unsigned int cpu)
-{
-	uintptr_t ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
-
-	return (atomic_long *)((char *)(ptr & ~KB_PERCPU_FLAGS) + (size_t)cpu * r->stride);
-}
-
 /*
  * Writes only the slots that are not zero: a page no CPU has written yet
  * reads as zero without being allocated, so init and reinit leave it for its
@@ -143,7 +136,7 @@ static atomic_long *slot_of(const struct kref_percpu *r, unsigned int cpu)
 static void zero_slots(struct kref_percpu *r)
 {
 	for (unsigned int cpu = 0; cpu < r->ncpus; cpu++) {
-		atomic_long *slot = slot_of(r, cpu);
+		atomic_long *slot = kb_percpu_slot_of(r, cpu);
 
 		if (atomic_load_explicit(slot, memory_order_relaxed))
 			atomic_store_explicit(slot, 0, memory_order_relaxed);
@@ -155,7 +148,7 @@ static unsigned long sum_slots(const struct kref_percpu *r)
 	unsigned long sum = 0;
 
 	for (unsigned int cpu = 0; cpu < r->ncpus; cpu++)
-		sum += (unsigned long)atomic_load_explicit(slot_of(r, cpu), memory_order_relaxed);
+		sum += (unsigned long)atomic_load_explicit(kb_percpu_slot_of(r, cpu), memory_order_relaxed);
 	return sum;
 }
 

@@ -114,13 +114,27 @@ static inline bool kb_percpu_use_rseq(void)
 	return KB_RSEQ_CS && kb_rseq_percpu_ok;
 }
 
+/* CPU cpu's slot, given the ref's pointer word (flags are masked off). */
+static inline atomic_long *kb_percpu_slot_at(const struct kref_percpu *r, uintptr_t ptr,
+					     unsigned int cpu)
+{
+	return (atomic_long *)((char *)(ptr & ~KB_PERCPU_FLAGS) + (size_t)cpu * r->stride);
+}
+
+/* CPU cpu's slot, whatever the mode: for the slow paths and the tests. */
+static inline atomic_long *kb_percpu_slot_of(const struct kref_percpu *r, unsigned int cpu)
+{
+	return kb_percpu_slot_at(r, atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed), cpu);
+}
+
+/* The calling CPU's slot, given the pointer word the caller already read. */
 static inline atomic_long *kb_percpu_slot(const struct kref_percpu *r, uintptr_t ptr)
 {
 	unsigned int cpu = (unsigned int)kb_current_cpu();
 
 	if (kb_unlikely(cpu >= r->ncpus))	/* hotplugged past the arena */
 		cpu %= r->ncpus;
-	return (atomic_long *)((char *)(ptr & ~KB_PERCPU_FLAGS) + (size_t)cpu * r->stride);
+	return kb_percpu_slot_at(r, ptr, cpu);
 }
 
 /* The atomic path: adds n to a slot if per-CPU (true). Under the RCU read lock. */

@@ -152,9 +152,7 @@ static void pair(struct tracked *t, unsigned int how)
 
 static long slot_value(const struct kref_percpu *r, unsigned int cpu)
 {
-	uintptr_t ptr = atomic_load(&r->percpu_ptr) & ~KB_PERCPU_FLAGS;
-
-	return atomic_load((atomic_long *)(ptr + cpu * r->stride));
+	return atomic_load(kb_percpu_slot_of(r, cpu));
 }
 
 static int pin_self(int cpu)

@@ -126,19 +126,12 @@ static int node_of_cpu(int cpu)
 	return node;
 }
 
-static atomic_long *slot_for(const struct kref_percpu *r, int cpu)
-{
-	uintptr_t ptr = atomic_load(&r->percpu_ptr) & ~(uintptr_t)KB_PERCPU_FLAGS;
-
-	return (atomic_long *)(ptr + (size_t)cpu * r->stride);
-}
-
 static int allocated_pages(const struct kref_percpu *r)
 {
 	int n = 0;
 
 	for (int c = 0; c < r->ncpus; c++)
-		n += allocated(slot_for(r, c));
+		n += allocated(kb_percpu_slot_of(r, c));
 	return n;
 }
 
@@ -214,9 +207,9 @@ static void check_backend(const char *name, bool rseq)
 		int cpu = allowed[i], page_node, cpu_node = node_of_cpu(cpu);
 
 		run_pinned(&a, cpu, rseq);
-		CHECK(allocated(slot_for(&a, cpu)), "%s: CPU %d's page is allocated after its first use",
-		      name, cpu);
-		page_node = node_of_page(slot_for(&a, cpu));
+		CHECK(allocated(kb_percpu_slot_of(&a, cpu)),
+		      "%s: CPU %d's page is allocated after its first use", name, cpu);
+		page_node = node_of_page(kb_percpu_slot_of(&a, cpu));
 		if (!node_unknown(page_node))
 			EXPECT_EQ(page_node, cpu_node, "%s: CPU %d's page is on its node", name, cpu);
 		EXPECT_EQ(allocated_pages(&a), i + 1,
@@ -235,7 +228,7 @@ static void check_backend(const char *name, bool rseq)
 		long apart;
 
 		CHECK_EQ(kref_percpu_init_in(&refs[nrefs], arena), 0, "init");
-		apart = slot_for(&refs[nrefs], 0) - slot_for(&a, 0);
+		apart = kb_percpu_slot_of(&refs[nrefs], 0) - kb_percpu_slot_of(&a, 0);
 		if (apart >= per_page || -apart >= per_page)
 			b = &refs[nrefs];
 	}

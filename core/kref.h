@@ -22,7 +22,13 @@
  *   percpu_ref keeps kref's contract that the last put releases. Per-CPU
  *   mode, which needs kill, is reached through core/percpu.h directly.
  * - With KREF_BACKEND=rcuref, kref_put takes the RCU read lock itself, as
- *   the kernel's rcuref_put requires one.
+ *   the kernel's rcuref_put requires one, and the put that releases waits for
+ *   an RCU grace period before calling release(). The kernel frees rcuref
+ *   objects with kfree_rcu; kref's users free in release() at once, which is
+ *   safe only after every put that lost the race to release has finished
+ *   with the counter (core/rcuref.h). So with rcuref, kref_put must not be
+ *   called inside a liburcu memb read-side section, and a releasing put costs
+ *   a grace period (put_lock waits with the spinlock held).
  */
 #ifndef KREFBENCH_CORE_KREF_H
 #define KREFBENCH_CORE_KREF_H
@@ -88,29 +94,36 @@ static inline kb_must_check bool kref_get_unless_zero(struct kref *k)
 	return KB_OP(_get_unless_zero)(k);
 }
 
+/* The puts that may release: rcuref's free-at-once variants (see above). */
+#if KB_BACKEND_ID == 7
+#define KB_PUT_OP(op) KB_OP(op##_sync)
+#else
+#define KB_PUT_OP(op) KB_OP(op)
+#endif
+
 /* Returns 1 when this put released the object. Not must-check, as in the kernel. */
 static inline int kref_put(struct kref *k, void (*release)(struct kref *k))
 {
-	return KB_OP(_put)(k, release);
+	return KB_PUT_OP(_put)(k, release);
 }
 
 static inline int kref_put_mutex(struct kref *k, void (*release)(struct kref *k),
 				 pthread_mutex_t *lock)
 {
-	return KB_OP(_put_mutex)(k, release, lock);
+	return KB_PUT_OP(_put_mutex)(k, release, lock);
 }
 
 static inline int kref_put_lock(struct kref *k, void (*release)(struct kref *k),
 				pthread_spinlock_t *lock)
 {
-	return KB_OP(_put_lock)(k, release, lock);
+	return KB_PUT_OP(_put_lock)(k, release, lock);
 }
 
 static inline unsigned int kref_read(struct kref *k) { return (unsigned int)KB_OP(_read)(k); }
 
 static inline int kref_kill(struct kref *k, void (*release)(struct kref *k))
 {
-	return KB_OP(_kill)(k, release);
+	return KB_PUT_OP(_kill)(k, release);
 }
 
 static inline void kref_destroy(struct kref *k) { KB_OP(_destroy)(k); }

@@ -32,7 +32,9 @@
  * cmpxchg must still hit valid memory. The kernel requires put inside an RCU
  * read-side section and frees after a grace period; kref_rcuref_put takes the
  * liburcu memb read lock itself (release() runs after it is dropped), so an
- * object freed with call_rcu is safe.
+ * object freed with call_rcu is safe. kref_rcuref_put_sync and its siblings
+ * wait for a grace period before release() instead, so that release() may
+ * free at once, as kref's users do (core/kref.h maps kref_put onto them).
  *
  * Warnings never abort: each kind is counted (rcuref_warnings()) and printed
  * once per kind to stderr, like WARN_ONCE.
@@ -144,10 +146,27 @@ static inline kb_must_check bool kref_rcuref_get_unless_zero(struct kref_rcuref 
 	return rcuref_get(&r->ref);
 }
 
-static inline kb_must_check int kref_rcuref_put(struct kref_rcuref *r,
-		void (*release)(struct kref_rcuref *))
+/*
+ * The puts, with the grace period they need before release() when the
+ * caller frees in release() at once (wait = true): a put that lost the
+ * NOREF -> DEAD race may still be about to cmpxchg the counter, inside its
+ * own read-side section. The kernel frees such objects with kfree_rcu; kref's
+ * contract (kref.rst's examples, through core/kref.h) frees at once, so the
+ * winner waits for that section to end first. Not to be called inside a
+ * read-side section. wait = false is rcuref's own contract: the caller frees
+ * after a grace period (the benchmarks' lookups, with call_rcu).
+ */
+static kb_always_inline void kb_rcuref_before_release(bool wait)
+{
+	if (wait)
+		kb_rcu_synchronize();
+}
+
+static kb_always_inline int kb_rcuref_put_via(struct kref_rcuref *r,
+		void (*release)(struct kref_rcuref *), bool wait)
 {
 	if (rcuref_put(&r->ref)) {
+		kb_rcuref_before_release(wait);
 		release(r);	/* outside the read lock: it may wait for readers */
 		return 1;
 	}
@@ -158,8 +177,8 @@ static inline kb_must_check int kref_rcuref_put(struct kref_rcuref *r,
  * locked put's exact rules apply): the lock-free part of put_mutex/put_lock. */
 kb_must_check bool rcuref_dec_not_one(rcuref_t *ref);
 
-static inline int kref_rcuref_put_mutex(struct kref_rcuref *r,
-		void (*release)(struct kref_rcuref *), pthread_mutex_t *lock)
+static kb_always_inline int kb_rcuref_put_mutex_via(struct kref_rcuref *r,
+		void (*release)(struct kref_rcuref *), pthread_mutex_t *lock, bool wait)
 {
 	if (rcuref_dec_not_one(&r->ref))
 		return 0;
@@ -168,12 +187,13 @@ static inline int kref_rcuref_put_mutex(struct kref_rcuref *r,
 		pthread_mutex_unlock(lock);
 		return 0;
 	}
+	kb_rcuref_before_release(wait);
 	release(r);	/* lock held; release() unlocks */
 	return 1;
 }
 
-static inline int kref_rcuref_put_lock(struct kref_rcuref *r,
-		void (*release)(struct kref_rcuref *), pthread_spinlock_t *lock)
+static kb_always_inline int kb_rcuref_put_lock_via(struct kref_rcuref *r,
+		void (*release)(struct kref_rcuref *), pthread_spinlock_t *lock, bool wait)
 {
 	if (rcuref_dec_not_one(&r->ref))
 		return 0;
@@ -182,16 +202,38 @@ static inline int kref_rcuref_put_lock(struct kref_rcuref *r,
 		pthread_spin_unlock(lock);
 		return 0;
 	}
+	kb_rcuref_before_release(wait);
 	release(r);
 	return 1;
 }
 
-static inline long kref_rcuref_read(const struct kref_rcuref *r) { return rcuref_read(&r->ref); }
-
-static inline int kref_rcuref_kill(struct kref_rcuref *r, void (*release)(struct kref_rcuref *))
-{
-	return kref_rcuref_put(r, release);
+/* kref_rcuref_<put> (rcuref's contract) and kref_rcuref_<put>_sync (kref's). */
+#define KB_RCUREF_DEFINE_PUTS(SUFFIX, WAIT)						\
+static inline kb_must_check int kref_rcuref_put##SUFFIX(struct kref_rcuref *r,		\
+		void (*release)(struct kref_rcuref *))					\
+{											\
+	return kb_rcuref_put_via(r, release, (WAIT));					\
+}											\
+static inline int kref_rcuref_put_mutex##SUFFIX(struct kref_rcuref *r,			\
+		void (*release)(struct kref_rcuref *), pthread_mutex_t *lock)		\
+{											\
+	return kb_rcuref_put_mutex_via(r, release, lock, (WAIT));			\
+}											\
+static inline int kref_rcuref_put_lock##SUFFIX(struct kref_rcuref *r,			\
+		void (*release)(struct kref_rcuref *), pthread_spinlock_t *lock)	\
+{											\
+	return kb_rcuref_put_lock_via(r, release, lock, (WAIT));			\
+}											\
+static inline int kref_rcuref_kill##SUFFIX(struct kref_rcuref *r,			\
+		void (*release)(struct kref_rcuref *))					\
+{											\
+	return kb_rcuref_put_via(r, release, (WAIT));					\
 }
+
+KB_RCUREF_DEFINE_PUTS(, false)
+KB_RCUREF_DEFINE_PUTS(_sync, true)
+
+static inline long kref_rcuref_read(const struct kref_rcuref *r) { return rcuref_read(&r->ref); }
 
 static inline void kref_rcuref_destroy(struct kref_rcuref *r) { (void)r; }
 

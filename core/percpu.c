@@ -3,6 +3,7 @@
 #include "core/percpu.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,6 @@ struct kb_percpu_arena {
 	unsigned int nfree;
 	unsigned int *free_list;
 };
-
-static atomic_ulong double_kills;
 
 int kb_possible_cpus(void)
 {
@@ -147,14 +146,75 @@ static unsigned long sum_slots(const struct kref_percpu *r)
 {
 	unsigned long sum = 0;
 
+	if (!(atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & ~KB_PERCPU_FLAGS))
+		return 0;	/* given back: see give_back_slots */
+
 	for (unsigned int cpu = 0; cpu < r->ncpus; cpu++)
 		sum += (unsigned long)atomic_load_explicit(kb_percpu_slot_of(r, cpu), memory_order_relaxed);
 	return sum;
 }
 
-int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a)
+/* ---- warnings: each kind counted, printed once (WARN_ONCE) ---- */
+
+static atomic_ulong warning_counts[KB_PERCPU_NR_WARNINGS];
+static atomic_bool warning_printed[KB_PERCPU_NR_WARNINGS];
+
+static const char *const warning_names[KB_PERCPU_NR_WARNINGS] = {
+	[KB_PERCPU_WARN_DOUBLE_KILL] = "DOUBLE_KILL",
+	[KB_PERCPU_WARN_FOLD_UNDERFLOW] = "FOLD_UNDERFLOW",
+	[KB_PERCPU_WARN_REINIT_NOT_ZERO] = "REINIT_NOT_ZERO",
+	[KB_PERCPU_WARN_RESURRECT_LIVE] = "RESURRECT_LIVE",
+	[KB_PERCPU_WARN_RESURRECT_PERCPU] = "RESURRECT_PERCPU",
+	[KB_PERCPU_WARN_NO_REINIT] = "NO_REINIT",
+	[KB_PERCPU_WARN_EXIT_SWITCHING] = "EXIT_SWITCHING",
+};
+
+static kb_cold void warn_once(enum kb_percpu_warning w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void warn_once(enum kb_percpu_warning w, const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add_explicit(&warning_counts[w], 1, memory_order_relaxed);
+	if (atomic_exchange_explicit(&warning_printed[w], true, memory_order_relaxed))
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+unsigned long kb_percpu_warnings(enum kb_percpu_warning w)
+{
+	return (unsigned int)w < KB_PERCPU_NR_WARNINGS ?
+	       atomic_load_explicit(&warning_counts[w], memory_order_relaxed) : 0;
+}
+
+const char *kb_percpu_warning_name(enum kb_percpu_warning w)
+{
+	return (unsigned int)w < KB_PERCPU_NR_WARNINGS ? warning_names[w] : "?";
+}
+
+unsigned long kb_percpu_double_kills(void)
+{
+	return kb_percpu_warnings(KB_PERCPU_WARN_DOUBLE_KILL);
+}
+
+/*
+ * Every mode change holds this lock (the kernel's percpu_ref_switch_lock);
+ * switch_done is its wait queue: a switch to atomic mode in flight
+ * (data->confirm_switch set) is waited for before the next change.
+ */
+static pthread_mutex_t switch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t switch_done = PTHREAD_COND_INITIALIZER;
+
+int kref_percpu_init_flags_in(struct kref_percpu *r, struct kb_percpu_arena *a,
+			      kb_percpu_func_t *release, unsigned int flags)
 {
 	struct kb_percpu_data *data = calloc(1, sizeof(*data));
+	unsigned long start = 0;
+	uintptr_t mode = 0;
 	unsigned int index;
 
 	if (!data)
@@ -164,103 +224,284 @@ int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a)
 		return -ENOMEM;
 	}
 	data->arena = a;
-	atomic_init(&data->count, (long)(1 + KB_PERCPU_BIAS));
+	data->force_atomic = flags & KB_PERCPU_REF_INIT_ATOMIC;
+	data->allow_reinit = flags & KB_PERCPU_REF_ALLOW_REINIT;
+	if (flags & (KB_PERCPU_REF_INIT_ATOMIC | KB_PERCPU_REF_INIT_DEAD)) {
+		mode |= KB_PERCPU_ATOMIC;
+		data->allow_reinit = true;	/* the kernel's rule: it must go per-CPU later */
+	} else {
+		start += KB_PERCPU_BIAS;
+	}
+	if (flags & KB_PERCPU_REF_INIT_DEAD)
+		mode |= KB_PERCPU_DEAD;
+	else
+		start++;
+	atomic_init(&data->count, (long)start);
+	atomic_init(&data->release, release);
 	r->data = data;
 	r->stride = (uint32_t)a->stride;
 	r->ncpus = (uint16_t)a->ncpus;
 	r->rseq_ncpus = kb_rseq_percpu_decide() ? r->ncpus : 0;
 	atomic_init(&r->percpu_ptr, (uintptr_t)(a->base + (size_t)index * SLOT_BYTES));
 	zero_slots(r);
+	atomic_store_explicit(&r->percpu_ptr, atomic_load_explicit(&r->percpu_ptr,
+			      memory_order_relaxed) | mode, memory_order_release);
 	return 0;
 }
 
+int kref_percpu_init_flags(struct kref_percpu *r, kb_percpu_func_t *release, unsigned int flags)
+{
+	struct kb_percpu_arena *a = kb_percpu_default_arena();
+
+	return a ? kref_percpu_init_flags_in(r, a, release, flags) : -ENOMEM;
+}
+
+int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a)
+{
+	return kref_percpu_init_flags_in(r, a, NULL, KB_PERCPU_REF_ALLOW_REINIT);
+}
+
+int kref_percpu_init(struct kref_percpu *r)
+{
+	return kref_percpu_init_flags(r, NULL, KB_PERCPU_REF_ALLOW_REINIT);
+}
+
+int kref_percpu_init_atomic_in(struct kref_percpu *r, struct kb_percpu_arena *a)
+{
+	return kref_percpu_init_flags_in(r, a, NULL, KB_PERCPU_REF_INIT_ATOMIC);
+}
+
+int kref_percpu_init_atomic(struct kref_percpu *r)
+{
+	return kref_percpu_init_flags(r, NULL, KB_PERCPU_REF_INIT_ATOMIC);
+}
+
 /*
- * Runs a grace period after kill(), and after the rseq fence: no atomic-path
- * operation (RCU readers) and no rseq critical section that read per-CPU mode
- * is still going, so nobody adds to the slots any more.
+ * The put every slow path makes, after a switch to atomic mode was started
+ * (so on the atomic count, which is valid in either mode thanks to the
+ * bias), fully ordered; the last one releases with the stored release.
+ * Not through the RCU read lock: the fold runs on liburcu's call_rcu thread.
+ */
+static int put_stored(struct kref_percpu *r)
+{
+	if (atomic_fetch_sub_explicit(&r->data->count, 1, memory_order_seq_cst) == 1) {
+		atomic_load_explicit(&r->data->release, memory_order_relaxed)(r);
+		return 1;
+	}
+	return 0;
+}
+
+/* Back the slots go to the arena: after the switch, when reinit is not
+ * allowed (the kernel frees its per-CPU counters there), or at exit. Every
+ * operation now sees the flags and counts in data->count. */
+static void give_back_slots(struct kref_percpu *r)
+{
+	struct kb_percpu_arena *a = r->data->arena;
+	uintptr_t ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
+	uintptr_t slot = ptr & ~KB_PERCPU_FLAGS;
+
+	if (!slot)
+		return;
+	atomic_store_explicit(&r->percpu_ptr, ptr & KB_PERCPU_FLAGS, memory_order_relaxed);
+	arena_give_back(a, (unsigned int)((slot - (uintptr_t)a->base) / SLOT_BYTES));
+}
+
+static void noop_confirm(struct kref_percpu *r) { (void)r; }
+
+/* -1 unless the count is 1 (release ordered, as a put's). */
+static bool dec_not_one(atomic_long *count)
+{
+	long old = atomic_load_explicit(count, memory_order_relaxed);
+
+	do {
+		if (old == 1)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(count, &old, (long)((unsigned long)old - 1),
+				memory_order_release, memory_order_relaxed));
+	return true;
+}
+
+/*
+ * Runs a grace period after the switch to atomic mode, and after the rseq
+ * fence: no atomic-path operation (RCU readers) and no rseq critical section
+ * that read per-CPU mode is still going, so nobody adds to the slots any more.
  */
 static void fold_slots_after_grace_period(struct rcu_head *head)
 {
 	struct kref_percpu *r = kb_container_of(head, struct kref_percpu, rcu);
 	struct kb_percpu_data *data;
+	kb_percpu_func_t *confirm;
 	unsigned long sum;
+	long count;
+	bool dropped;
 
 	kb_rcu_callback_entry();	/* before the first access to the ref */
 	if (kb_rseq_percpu_ok)
 		kb_rseq_fence_pending();
 	data = r->data;
 	sum = sum_slots(r);
-	atomic_fetch_add_explicit(&data->count, (long)(sum - KB_PERCPU_BIAS), memory_order_relaxed);
-	/* Drop the reference kill() took to keep the ref alive until now. */
-	if (atomic_fetch_sub_explicit(&data->count, 1, memory_order_release) == 1) {
-		kb_acquire_after_dec(&data->count);
-		data->release(r);
-	}
+	/* Sum first, then add with the bias removed, in one step: a single
+	 * CPU's slot may be negative, only the whole sum is meaningful. */
+	count = atomic_fetch_add_explicit(&data->count, (long)(sum - KB_PERCPU_BIAS),
+					  memory_order_relaxed) + (long)(sum - KB_PERCPU_BIAS);
+	if (kb_unlikely(count <= 0))
+		warn_once(KB_PERCPU_WARN_FOLD_UNDERFLOW,
+			  "percpu ref (%p) <= 0 (%ld) after switching to atomic",
+			  (void *)atomic_load_explicit(&data->release, memory_order_relaxed), count);
+	pthread_mutex_lock(&switch_lock);
+	confirm = data->confirm_switch;
+	pthread_mutex_unlock(&switch_lock);
+	confirm(r);	/* every CPU now sees the ref atomic (and dead, if killed) */
+	/* Drop the reference the switch took to keep the ref alive until now,
+	 * before saying the switch is done when it is not the last one: a
+	 * switch_to_atomic_sync caller then reads the exact count. The last one
+	 * is dropped after (its release may free the ref), as the kernel does. */
+	dropped = dec_not_one(&data->count);
+	pthread_mutex_lock(&switch_lock);
+	data->confirm_switch = NULL;
+	if (!data->allow_reinit)
+		give_back_slots(r);
+	pthread_cond_broadcast(&switch_done);
+	pthread_mutex_unlock(&switch_lock);
+	if (!dropped)
+		put_stored(r);
 	kb_rcu_callback_exit();
 }
 
-int kref_percpu_init_atomic_in(struct kref_percpu *r, struct kb_percpu_arena *a)
+static void switch_to_atomic_locked(struct kref_percpu *r, kb_percpu_func_t *confirm)
 {
-	int err = kref_percpu_init_in(r, a);
-
-	if (err)
-		return err;
-	atomic_store_explicit(&r->data->count, 1, memory_order_relaxed);
-	atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_ATOMIC, memory_order_relaxed);
-	return 0;
-}
-
-int kref_percpu_init_atomic(struct kref_percpu *r)
-{
-	struct kb_percpu_arena *a = kb_percpu_default_arena();
-
-	return a ? kref_percpu_init_atomic_in(r, a) : -ENOMEM;
-}
-
-/* Killing a ref that never left atomic mode: nothing to fold, no grace period. */
-static int kill_atomic_mode(struct kref_percpu *r)
-{
-	atomic_fetch_or_explicit(&r->percpu_ptr, KB_PERCPU_DEAD, memory_order_release);
-	return kb_percpu_put_via(r, r->data->release, false);
-}
-
-int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *))
-{
-	struct kb_percpu_data *data = r->data;
-	uintptr_t old;
-
-	old = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
-	if ((old & KB_PERCPU_FLAGS) == KB_PERCPU_ATOMIC) {
-		data->release = release;
-		return kill_atomic_mode(r);
+	if (atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & KB_PERCPU_ATOMIC) {
+		if (confirm)
+			confirm(r);
+		return;
 	}
-	/* Hold a reference across the switch so the count cannot hit zero
-	 * before the slots are folded in. */
-	atomic_fetch_add_explicit(&data->count, 1, memory_order_relaxed);
 	/* seq_cst: the fence requested below must be ordered after this. */
-	old = atomic_fetch_or(&r->percpu_ptr, KB_PERCPU_FLAGS);
-	if (kb_unlikely(old & KB_PERCPU_DEAD)) {
-		atomic_fetch_add_explicit(&double_kills, 1, memory_order_relaxed);
-		fprintf(stderr, "percpu_ref_kill called more than once\n");
-		/* Undo our extra reference as a put: every other holder may have
-		 * dropped theirs meanwhile, and then this one is the last. */
-		if (atomic_fetch_sub_explicit(&data->count, 1, memory_order_release) == 1) {
-			kb_acquire_after_dec(&data->count);
-			data->release(r);
-			return 1;
-		}
-		return 0;
-	}
-	/* Only the first kill stores release: a second one would race with
-	 * the fold callback reading it. */
-	data->release = release;
-	/* The initial reference; cannot be the last while the bias is in.
-	 * Dropped before queueing the fold, which may run at once. */
-	atomic_fetch_sub_explicit(&data->count, 1, memory_order_release);
+	atomic_fetch_or(&r->percpu_ptr, KB_PERCPU_ATOMIC);
+	r->data->confirm_switch = confirm ? confirm : noop_confirm;
+	/* Hold a reference across the switch so the count cannot hit zero
+	 * before the slots are folded in; the fold drops it. */
+	atomic_fetch_add_explicit(&r->data->count, 1, memory_order_relaxed);
 	if (kb_rseq_percpu_ok)
 		kb_rseq_fence_request();
 	kb_rcu_call(&r->rcu, fold_slots_after_grace_period);
-	return 0;
+}
+
+static void switch_to_percpu_locked(struct kref_percpu *r)
+{
+	uintptr_t ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
+
+	if (!(ptr & KB_PERCPU_ATOMIC))
+		return;
+	if (!r->data->allow_reinit || !(ptr & ~KB_PERCPU_FLAGS)) {
+		warn_once(KB_PERCPU_WARN_NO_REINIT,
+			  "percpu ref %p: switch to per-CPU mode without PERCPU_REF_ALLOW_REINIT",
+			  (void *)r);
+		return;
+	}
+	atomic_fetch_add_explicit(&r->data->count, (long)KB_PERCPU_BIAS, memory_order_relaxed);
+	zero_slots(r);
+	/* release: whoever reads the cleared flag (acquire) sees zeroed slots. */
+	atomic_store_explicit(&r->percpu_ptr, ptr & ~KB_PERCPU_ATOMIC, memory_order_release);
+}
+
+/* __percpu_ref_switch_mode: the mode the flags ask for, once any switch to
+ * atomic in flight has finished. */
+static void switch_mode_locked(struct kref_percpu *r, kb_percpu_func_t *confirm)
+{
+	while (r->data->confirm_switch)
+		pthread_cond_wait(&switch_done, &switch_lock);
+	if (r->data->force_atomic ||
+	    (atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & KB_PERCPU_DEAD))
+		switch_to_atomic_locked(r, confirm);
+	else
+		switch_to_percpu_locked(r);
+}
+
+void kref_percpu_switch_to_atomic(struct kref_percpu *r, kb_percpu_func_t *confirm)
+{
+	pthread_mutex_lock(&switch_lock);
+	r->data->force_atomic = true;
+	switch_mode_locked(r, confirm);
+	pthread_mutex_unlock(&switch_lock);
+}
+
+void kref_percpu_switch_to_atomic_sync(struct kref_percpu *r)
+{
+	kref_percpu_switch_to_atomic(r, NULL);
+	pthread_mutex_lock(&switch_lock);
+	while (r->data->confirm_switch)
+		pthread_cond_wait(&switch_done, &switch_lock);
+	pthread_mutex_unlock(&switch_lock);
+}
+
+void kref_percpu_switch_to_percpu(struct kref_percpu *r)
+{
+	pthread_mutex_lock(&switch_lock);
+	r->data->force_atomic = false;
+	switch_mode_locked(r, NULL);
+	pthread_mutex_unlock(&switch_lock);
+}
+
+static int kill_and_confirm(struct kref_percpu *r, kb_percpu_func_t *release,
+			    kb_percpu_func_t *confirm)
+{
+	uintptr_t old;
+
+	pthread_mutex_lock(&switch_lock);
+	old = atomic_fetch_or(&r->percpu_ptr, KB_PERCPU_DEAD);
+	if (kb_unlikely(old & KB_PERCPU_DEAD))
+		warn_once(KB_PERCPU_WARN_DOUBLE_KILL, "percpu_ref_kill_and_confirm called more than once on %p!",
+			  (void *)atomic_load_explicit(&r->data->release, memory_order_relaxed));
+	else if (release)	/* a later kill's would race with the fold reading it */
+		atomic_store_explicit(&r->data->release, release, memory_order_relaxed);
+	switch_mode_locked(r, confirm);
+	pthread_mutex_unlock(&switch_lock);
+	/* The initial reference, outside the lock so that release() may call
+	 * back into this API. A second kill drops one more: 0 -> -1 after zero,
+	 * which releases nothing, as in the kernel. */
+	return put_stored(r);
+}
+
+int kref_percpu_kill_and_confirm(struct kref_percpu *r, kb_percpu_func_t *confirm_kill)
+{
+	return kill_and_confirm(r, NULL, confirm_kill);
+}
+
+int kref_percpu_kill(struct kref_percpu *r, kb_percpu_func_t *release)
+{
+	return kill_and_confirm(r, release, NULL);
+}
+
+static bool is_percpu(const struct kref_percpu *r)
+{
+	return !(atomic_load_explicit(&r->percpu_ptr, memory_order_acquire) & KB_PERCPU_FLAGS);
+}
+
+void kref_percpu_resurrect(struct kref_percpu *r)
+{
+	uintptr_t ptr;
+
+	pthread_mutex_lock(&switch_lock);
+	ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
+	if (!(ptr & KB_PERCPU_DEAD))
+		warn_once(KB_PERCPU_WARN_RESURRECT_LIVE, "percpu ref %p: resurrect of a live ref", (void *)r);
+	if (is_percpu(r))
+		warn_once(KB_PERCPU_WARN_RESURRECT_PERCPU, "percpu ref %p: resurrect in per-CPU mode", (void *)r);
+	atomic_fetch_and(&r->percpu_ptr, ~KB_PERCPU_DEAD);
+	atomic_fetch_add_explicit(&r->data->count, 1, memory_order_relaxed);
+	switch_mode_locked(r, NULL);
+	pthread_mutex_unlock(&switch_lock);
+}
+
+int kref_percpu_reinit(struct kref_percpu *r)
+{
+	bool zero = kref_percpu_is_zero(r);
+
+	if (!zero)
+		warn_once(KB_PERCPU_WARN_REINIT_NOT_ZERO, "percpu ref %p: reinit of a ref that is not zero",
+			  (void *)r);
+	kref_percpu_resurrect(r);
+	return zero ? 0 : -EBUSY;
 }
 
 /*
@@ -316,7 +557,11 @@ bool kb_percpu_dec_not_one(struct kref_percpu *r, bool rseq)
  */
 long kref_percpu_read(const struct kref_percpu *r)
 {
-	unsigned long count = (unsigned long)atomic_load_explicit(&r->data->count, memory_order_relaxed);
+	unsigned long count;
+
+	if (!r->data)	/* exited: the count exit kept */
+		return (long)atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) >> 2;
+	count = (unsigned long)atomic_load_explicit(&r->data->count, memory_order_relaxed);
 
 	if (count + (1UL << 62) < (1UL << 63))
 		return (long)count;
@@ -333,31 +578,42 @@ bool kref_percpu_is_atomic(const struct kref_percpu *r)
 	return atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & KB_PERCPU_ATOMIC;
 }
 
-int kref_percpu_reinit(struct kref_percpu *r)
+bool kref_percpu_is_zero(const struct kref_percpu *r)
 {
-	if (!kref_percpu_is_dead(r) || atomic_load_explicit(&r->data->count, memory_order_acquire) != 0)
-		return -EBUSY;
-	zero_slots(r);
-	atomic_store_explicit(&r->data->count, (long)(1 + KB_PERCPU_BIAS), memory_order_relaxed);
-	atomic_fetch_and_explicit(&r->percpu_ptr, ~KB_PERCPU_FLAGS, memory_order_release);
-	return 0;
+	long count;
+
+	if (is_percpu(r))
+		return false;
+	pthread_mutex_lock(&switch_lock);	/* exit may be freeing data */
+	if (r->data)
+		count = atomic_load_explicit(&r->data->count, memory_order_relaxed);
+	else
+		count = (long)atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) >> 2;
+	pthread_mutex_unlock(&switch_lock);
+	return count == 0;
+}
+
+void kref_percpu_exit(struct kref_percpu *r)
+{
+	struct kb_percpu_data *data = r->data;
+
+	if (!data)
+		return;
+	pthread_mutex_lock(&switch_lock);
+	if (data->confirm_switch)
+		warn_once(KB_PERCPU_WARN_EXIT_SWITCHING, "percpu ref %p: exit while switching to atomic",
+			  (void *)r);
+	give_back_slots(r);
+	/* Keep the count where is_zero finds it, as the kernel does. */
+	atomic_store_explicit(&r->percpu_ptr,
+			      ((uintptr_t)atomic_load_explicit(&data->count, memory_order_relaxed) << 2) |
+			      KB_PERCPU_FLAGS, memory_order_relaxed);
+	r->data = NULL;
+	pthread_mutex_unlock(&switch_lock);
+	free(data);
 }
 
 void kref_percpu_destroy(struct kref_percpu *r)
 {
-	struct kb_percpu_arena *a;
-	uintptr_t slot;
-
-	if (!r->data)
-		return;
-	a = r->data->arena;
-	slot = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & ~KB_PERCPU_FLAGS;
-	arena_give_back(a, (unsigned int)((slot - (uintptr_t)a->base) / SLOT_BYTES));
-	free(r->data);
-	r->data = NULL;
-}
-
-unsigned long kb_percpu_double_kills(void)
-{
-	return atomic_load_explicit(&double_kills, memory_order_relaxed);
+	kref_percpu_exit(r);
 }

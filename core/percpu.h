@@ -44,6 +44,29 @@
  * slot for CPU c is word i of block c. An object costs 8 bytes per CPU, not a
  * cache line per CPU, and two CPUs never write the same line.
  *
+ * The kernel's API around it, to the letter (lib/percpu-refcount.c): init
+ * flags INIT_ATOMIC (start, and stay across kill/reinit, in atomic mode until
+ * switch_to_percpu), INIT_DEAD (start killed, count 0: resurrect or reinit
+ * brings it up) and ALLOW_REINIT (keep the slots after the switch; without
+ * it the switch gives them back and the ref can never be per-CPU again);
+ * kill_and_confirm, switch_to_atomic[_sync], switch_to_percpu, resurrect,
+ * reinit, is_zero, get_many/put_many/tryget_many, exit. Every mode change
+ * runs under one process-wide lock, waiting for a pending switch to atomic
+ * to finish first, as the kernel does; so those calls may block and must
+ * not be made inside an RCU read-side section or an RCU callback while a
+ * switch may be pending. Misuse warns once per kind (kb_percpu_warnings())
+ * and carries on as the kernel does: a second kill is a put (0 -> -1 after
+ * zero, never a second release); reinit of a ref that is not zero warns and
+ * resurrects anyway; a fold that finds the count <= 0 warns.
+ *
+ * Ordering. In atomic mode, tryget (inc_not_zero) and put (sub_and_test)
+ * are fully ordered (seq_cst), as the kernel's atomic_long_ ones are. The
+ * mode word is read with acquire on the atomic path, pairing with the
+ * release store of switch_to_percpu (the slots are zeroed before it); the
+ * kernel relies on the address dependency of READ_ONCE, which C11 can only
+ * say as consume, that compilers promote to acquire (free on x86; the rseq
+ * section's plain load is acquire under x86-TSO).
+ *
  * init() allocates and can fail (-ENOMEM): check it. The naming is forced by
  * kref_<backend>_<op>: kref_percpu_atomic_* is the backend, while
  * kref_percpu_init_atomic starts a ref in atomic mode (either backend).
@@ -72,11 +95,22 @@ _Static_assert(KB_PERCPU_FLAGS == KB_RSEQ_WORD_FLAGS, "the rseq section tests th
 struct kb_percpu_arena;
 struct kref_percpu;
 
-/* Bookkeeping, kept off the hot line (as percpu_ref_data is). */
+/* Init flags (PERCPU_REF_INIT_ATOMIC, _INIT_DEAD, _ALLOW_REINIT). */
+#define KB_PERCPU_REF_INIT_ATOMIC	1u
+#define KB_PERCPU_REF_INIT_DEAD		2u
+#define KB_PERCPU_REF_ALLOW_REINIT	4u
+
+typedef void kb_percpu_func_t(struct kref_percpu *);
+
+/* Bookkeeping, kept off the hot line (as percpu_ref_data is). The fields
+ * below count are written under the process-wide switch lock. */
 struct kb_percpu_data {
 	atomic_long count;
-	void (*release)(struct kref_percpu *);
+	_Atomic(kb_percpu_func_t *) release;
 	struct kb_percpu_arena *arena;
+	kb_percpu_func_t *confirm_switch;	/* non-NULL: a switch to atomic is pending */
+	bool force_atomic;			/* stay atomic across kill/reinit */
+	bool allow_reinit;			/* keep the slots after the switch */
 };
 
 /* The hot fields first; rcu is written once, by kill. 64 bytes with data. */
@@ -101,12 +135,7 @@ struct kb_percpu_arena *kb_percpu_default_arena(void);
 size_t kb_percpu_bytes_per_object(void);
 
 kb_must_check int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a);
-static inline kb_must_check int kref_percpu_init(struct kref_percpu *r)
-{
-	struct kb_percpu_arena *a = kb_percpu_default_arena();
-
-	return a ? kref_percpu_init_in(r, a) : -12 /* ENOMEM */;
-}
+kb_must_check int kref_percpu_init(struct kref_percpu *r);
 
 /* Whether `percpu` runs its rseq path (decided once, at the first init). */
 static inline bool kb_percpu_use_rseq(void)
@@ -140,7 +169,8 @@ static inline atomic_long *kb_percpu_slot(const struct kref_percpu *r, uintptr_t
 /* The atomic path: adds n to a slot if per-CPU (true). Under the RCU read lock. */
 static inline bool kb_percpu_add_atomic(struct kref_percpu *r, long n)
 {
-	uintptr_t ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed);
+	/* acquire: pairs with switch_to_percpu's release store (zeroed slots). */
+	uintptr_t ptr = atomic_load_explicit(&r->percpu_ptr, memory_order_acquire);
 
 	if (kb_likely(!(ptr & KB_PERCPU_FLAGS))) {
 		atomic_fetch_add_explicit(kb_percpu_slot(r, ptr), n, memory_order_relaxed);
@@ -188,37 +218,52 @@ static kb_always_inline void kb_percpu_exit(bool rseq)
 		kb_rcu_read_unlock();
 }
 
-/* The count may hold the bias (any long value): add in unsigned, no overflow UB. */
-static inline bool kb_percpu_inc_not_zero(atomic_long *count)
+/*
+ * atomic_long_add_unless(count, n, 0), fully ordered on success as the
+ * kernel's is. The count may hold the bias (any long value): add in
+ * unsigned, no overflow UB.
+ */
+static inline bool kb_percpu_add_not_zero(atomic_long *count, long n)
 {
 	long old = atomic_load_explicit(count, memory_order_relaxed);
 
 	do {
 		if (old == 0)
 			return false;
-	} while (!atomic_compare_exchange_weak_explicit(count, &old, (long)((unsigned long)old + 1),
-				memory_order_relaxed, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(count, &old,
+				(long)((unsigned long)old + (unsigned long)n),
+				memory_order_seq_cst, memory_order_relaxed));
 	return true;
+}
+
+static kb_always_inline void kb_percpu_get_many_via(struct kref_percpu *r, long n, bool rseq)
+{
+	kb_percpu_enter(rseq);
+	if (!kb_percpu_add(r, n, rseq))
+		atomic_fetch_add_explicit(&r->data->count, n, memory_order_relaxed);
+	kb_percpu_exit(rseq);
 }
 
 static kb_always_inline void kb_percpu_get_via(struct kref_percpu *r, bool rseq)
 {
-	kb_percpu_enter(rseq);
-	if (!kb_percpu_add(r, 1, rseq))
-		atomic_fetch_add_explicit(&r->data->count, 1, memory_order_relaxed);
-	kb_percpu_exit(rseq);
+	kb_percpu_get_many_via(r, 1, rseq);
 }
 
-/* percpu_ref_tryget: always succeeds in per-CPU mode, even when dead. */
-static kb_always_inline bool kb_percpu_tryget_via(struct kref_percpu *r, bool rseq)
+/* percpu_ref_tryget_many: always succeeds in per-CPU mode, even when dead. */
+static kb_always_inline bool kb_percpu_tryget_many_via(struct kref_percpu *r, long n, bool rseq)
 {
 	bool taken = true;
 
 	kb_percpu_enter(rseq);
-	if (!kb_percpu_add(r, 1, rseq))
-		taken = kb_percpu_inc_not_zero(&r->data->count);
+	if (!kb_percpu_add(r, n, rseq))
+		taken = kb_percpu_add_not_zero(&r->data->count, n);
 	kb_percpu_exit(rseq);
 	return taken;
+}
+
+static kb_always_inline bool kb_percpu_tryget_via(struct kref_percpu *r, bool rseq)
+{
+	return kb_percpu_tryget_many_via(r, 1, rseq);
 }
 
 /* percpu_ref_tryget_live: fails once kill() has started. */
@@ -230,34 +275,44 @@ static kb_always_inline bool kb_percpu_tryget_live_via(struct kref_percpu *r, bo
 	if (kb_percpu_add(r, 1, rseq))
 		taken = true;
 	else if (!(atomic_load_explicit(&r->percpu_ptr, memory_order_relaxed) & KB_PERCPU_DEAD))
-		taken = kb_percpu_inc_not_zero(&r->data->count);
+		taken = kb_percpu_add_not_zero(&r->data->count, 1);
 	kb_percpu_exit(rseq);
 	return taken;
 }
 
-/* True when this put dropped the last reference (atomic mode only). */
-static kb_always_inline bool kb_percpu_dec_and_test_via(struct kref_percpu *r, bool rseq)
+/* True when this put dropped the last reference (atomic mode only). A
+ * seq_cst fetch_sub: fully ordered, as atomic_long_sub_and_test. */
+static kb_always_inline bool kb_percpu_sub_and_test_via(struct kref_percpu *r, long n, bool rseq)
 {
 	bool last = false;
 
 	kb_percpu_enter(rseq);
-	if (!kb_percpu_add(r, -1, rseq) &&
-	    atomic_fetch_sub_explicit(&r->data->count, 1, memory_order_release) == 1) {
-		kb_acquire_after_dec(&r->data->count);
+	if (!kb_percpu_add(r, -n, rseq) &&
+	    atomic_fetch_sub_explicit(&r->data->count, n, memory_order_seq_cst) == n)
 		last = true;
-	}
 	kb_percpu_exit(rseq);
 	return last;
+}
+
+static kb_always_inline bool kb_percpu_dec_and_test_via(struct kref_percpu *r, bool rseq)
+{
+	return kb_percpu_sub_and_test_via(r, 1, rseq);
+}
+
+static kb_always_inline int kb_percpu_put_many_via(struct kref_percpu *r, long n,
+		void (*release)(struct kref_percpu *), bool rseq)
+{
+	if (kb_percpu_sub_and_test_via(r, n, rseq)) {
+		release(r);
+		return 1;
+	}
+	return 0;
 }
 
 static kb_always_inline int kb_percpu_put_via(struct kref_percpu *r,
 		void (*release)(struct kref_percpu *), bool rseq)
 {
-	if (kb_percpu_dec_and_test_via(r, rseq)) {
-		release(r);
-		return 1;
-	}
-	return 0;
+	return kb_percpu_put_many_via(r, 1, release, rseq);
 }
 
 /* Decrement unless it is the last reference: per-CPU mode never is. */
@@ -301,6 +356,20 @@ static inline kb_must_check bool kref_##B##_tryget(struct kref_percpu *r)	\
 {										\
 	return kb_percpu_tryget_via(r, (RSEQ));					\
 }										\
+static inline void kref_##B##_get_many(struct kref_percpu *r, unsigned long n) \
+{										\
+	kb_percpu_get_many_via(r, (long)n, (RSEQ));				\
+}										\
+static inline kb_must_check bool kref_##B##_tryget_many(struct kref_percpu *r, \
+		unsigned long n)						\
+{										\
+	return kb_percpu_tryget_many_via(r, (long)n, (RSEQ));			\
+}										\
+static inline int kref_##B##_put_many(struct kref_percpu *r, unsigned long n,	\
+		void (*release)(struct kref_percpu *))				\
+{										\
+	return kb_percpu_put_many_via(r, (long)n, release, (RSEQ));		\
+}										\
 static inline kb_must_check bool kref_##B##_tryget_live(struct kref_percpu *r) \
 {										\
 	return kb_percpu_tryget_live_via(r, (RSEQ));				\
@@ -328,8 +397,18 @@ static inline int kref_##B##_put_lock(struct kref_percpu *r,			\
 KB_PERCPU_DEFINE_OPS(percpu, true)
 KB_PERCPU_DEFINE_OPS(percpu_atomic, false)
 
-/* Start in atomic mode (PERCPU_REF_INIT_ATOMIC): plain kref semantics, the
- * last put releases, no kill needed. kref.h uses this for `struct kref`. */
+/*
+ * percpu_ref_init: flags as the kernel's; release is called by whichever put
+ * (or the fold) drops the last reference, and may be NULL when a later
+ * kill(r, release) supplies it. kref_percpu_init[_in] below is this with
+ * ALLOW_REINIT (this suite's kill/reinit cycles reuse the slots);
+ * kref_percpu_init_atomic[_in] with INIT_ATOMIC: plain kref semantics, the
+ * last put releases, no kill needed (kref.h uses it for `struct kref`).
+ */
+kb_must_check int kref_percpu_init_flags_in(struct kref_percpu *r, struct kb_percpu_arena *a,
+					    kb_percpu_func_t *release, unsigned int flags);
+kb_must_check int kref_percpu_init_flags(struct kref_percpu *r, kb_percpu_func_t *release,
+					 unsigned int flags);
 kb_must_check int kref_percpu_init_atomic_in(struct kref_percpu *r, struct kb_percpu_arena *a);
 kb_must_check int kref_percpu_init_atomic(struct kref_percpu *r);
 
@@ -337,22 +416,53 @@ kb_must_check int kref_percpu_init_atomic(struct kref_percpu *r);
 long kref_percpu_read(const struct kref_percpu *r);
 bool kref_percpu_is_dead(const struct kref_percpu *r);
 bool kref_percpu_is_atomic(const struct kref_percpu *r);
+/* percpu_ref_is_zero: false in per-CPU mode; after exit, the count exit saw. */
+bool kref_percpu_is_zero(const struct kref_percpu *r);
 
 /*
- * percpu_ref_kill: mark dead, switch to atomic mode after the wait (the rseq
- * fence, then an RCU grace period; asynchronously, from an RCU callback) and
- * drop the initial reference. release is stored and called by whichever put
- * reaches zero, which may be the RCU callback itself. Returns 0 (the release
- * comes later), except on a ref that never left atomic mode, where it is a
- * plain put. Killing twice is a bug; it is counted and ignored.
+ * percpu_ref_kill_and_confirm: mark dead, switch to atomic mode (after the
+ * rseq fence and an RCU grace period, from an RCU callback; confirm_kill, if
+ * given, runs there, once every CPU sees the ref dead), then drop the
+ * initial reference. Returns 1 when that put released at once (a ref
+ * already in atomic mode at its last reference), else 0: the release comes
+ * from the last put, which may be the callback's. A second kill warns once
+ * and is a put like the first (after zero: 0 -> -1, never a second release).
  */
-int kref_percpu_kill(struct kref_percpu *r, void (*release)(struct kref_percpu *));
+int kref_percpu_kill_and_confirm(struct kref_percpu *r, kb_percpu_func_t *confirm_kill);
+/* percpu_ref_kill; stores release first if the ref is not dead yet. */
+int kref_percpu_kill(struct kref_percpu *r, kb_percpu_func_t *release);
+/* Sticky atomic mode (until switch_to_percpu); confirm runs once every CPU
+ * counts in the atomic count. _sync waits for that. */
+void kref_percpu_switch_to_atomic(struct kref_percpu *r, kb_percpu_func_t *confirm);
+void kref_percpu_switch_to_atomic_sync(struct kref_percpu *r);
+/* Ends the sticky atomic mode; a live ref goes per-CPU now, a dead one at
+ * its reinit/resurrect. Warns (once) and stays atomic without ALLOW_REINIT. */
+void kref_percpu_switch_to_percpu(struct kref_percpu *r);
+/* percpu_ref_resurrect: dead -> live, +1, back to the mode the flags ask for. */
+void kref_percpu_resurrect(struct kref_percpu *r);
+/* percpu_ref_reinit: resurrect a ref that reached zero, to count 1. On one
+ * that is not zero it warns once and resurrects anyway, as the kernel does;
+ * it returns -EBUSY then (0 otherwise) so that callers can see it. */
+int kref_percpu_reinit(struct kref_percpu *r);
 /* Wait for every pending mode switch (rcu_barrier). */
 void kref_percpu_barrier(void);
-/* percpu_ref_reinit: back to per-CPU mode with count 1. Only on a ref that
- * was killed and has reached zero; returns -EBUSY otherwise. */
-int kref_percpu_reinit(struct kref_percpu *r);
+/* percpu_ref_exit: gives the slots back and frees the bookkeeping; keeps the
+ * count for is_zero. Not while a switch is pending (warns). destroy = exit. */
+void kref_percpu_exit(struct kref_percpu *r);
 void kref_percpu_destroy(struct kref_percpu *r);
+
+enum kb_percpu_warning {
+	KB_PERCPU_WARN_DOUBLE_KILL,	/* kill_and_confirm on a dead ref */
+	KB_PERCPU_WARN_FOLD_UNDERFLOW,	/* count <= 0 after switching to atomic */
+	KB_PERCPU_WARN_REINIT_NOT_ZERO,	/* reinit of a ref that is not zero */
+	KB_PERCPU_WARN_RESURRECT_LIVE,	/* resurrect of a ref that is not dead */
+	KB_PERCPU_WARN_RESURRECT_PERCPU, /* resurrect of a ref in per-CPU mode */
+	KB_PERCPU_WARN_NO_REINIT,	/* switch to per-CPU without ALLOW_REINIT */
+	KB_PERCPU_WARN_EXIT_SWITCHING,	/* exit while a switch is pending */
+	KB_PERCPU_NR_WARNINGS
+};
+unsigned long kb_percpu_warnings(enum kb_percpu_warning w);
+const char *kb_percpu_warning_name(enum kb_percpu_warning w);
 unsigned long kb_percpu_double_kills(void);
 
 /* `percpu_atomic`: the same lifecycle functions. */

@@ -121,6 +121,14 @@ static inline kb_must_check bool rcuref_put(rcuref_t *ref)
 	return released;
 }
 
+/* For callers already inside an RCU read-side section (the kernel's
+ * rcuref_put_rcusafe: no preemption-disable around it). Same result as
+ * rcuref_put, without taking the read lock a second time. */
+static inline kb_must_check bool rcuref_put_rcusafe(rcuref_t *ref)
+{
+	return __rcuref_put(ref);
+}
+
 /* ---- the kref backend over rcuref_t ---- */
 
 struct kref_rcuref {

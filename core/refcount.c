@@ -23,14 +23,25 @@ static const char *const warning_texts[REFCOUNT_NR_WARNINGS] = {
 	[REFCOUNT_DEC_LEAK] = "decrement hit 0; leaking memory",
 };
 
-static kb_cold void count_warning(enum refcount_saturation_type t)
+/* Counts a warning of kind t; prints it unless *printed was set already. */
+static kb_cold void count_warning_once(enum refcount_saturation_type t, atomic_bool *printed)
 {
 	if ((unsigned int)t >= REFCOUNT_NR_WARNINGS)
 		return;
 	atomic_fetch_add_explicit(&warning_counts[t], 1, memory_order_relaxed);
-	if (!atomic_exchange_explicit(&warning_printed[t], true, memory_order_relaxed))
+	if (!atomic_exchange_explicit(printed, true, memory_order_relaxed))
 		fprintf(stderr, "refcount_t: %s (%s).\n", warning_texts[t], warning_names[t]);
 }
+
+static kb_cold void count_warning(enum refcount_saturation_type t)
+{
+	if ((unsigned int)t < REFCOUNT_NR_WARNINGS)
+		count_warning_once(t, &warning_printed[t]);
+}
+
+/* refcount_dec_not_one's WARN_ONCE is a site of its own in lib/refcount.c,
+ * with its own once-flag: an earlier SUB_UAF elsewhere does not silence it. */
+static atomic_bool dec_not_one_printed;
 
 void refcount_warn_saturate(refcount_t *r, enum refcount_saturation_type t)
 {
@@ -77,7 +88,7 @@ bool refcount_dec_not_one(refcount_t *r)
 		new = val - 1;
 		if (new > val) {
 			/* The kernel warns here but leaves the value alone. */
-			count_warning(REFCOUNT_SUB_UAF);
+			count_warning_once(REFCOUNT_SUB_UAF, &dec_not_one_printed);
 			return true;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&r->refs, (int *)&val, (int)new,

@@ -17,6 +17,16 @@
  * the releasing thread sees every access made under the other references.
  * inc_not_zero is a relaxed cmpxchg loop: success orders nothing; a caller
  * that found the object under RCU or a lock relies on that for ordering.
+ * The _acquire variants (inc_not_zero_acquire, add_not_zero_acquire) order
+ * everything after a successful increment after it: for objects in a
+ * SLAB_TYPESAFE_BY_RCU cache, which may be freed and reused while a reader
+ * holds a stale pointer; the reader re-checks the object's identity after
+ * the get, and that re-check must not be satisfied from before it. They
+ * pair with refcount_set_release, which publishes a reinitialised object
+ * (its identity written first) with its count going from 0 to non-zero.
+ *
+ * The __refcount_* forms also return the value found before the operation
+ * through *oldp (may be NULL), as the kernel's do.
  *
  * Warnings never abort. Each kind is counted (refcount_warnings()) and printed
  * once per kind to stderr, like WARN_ONCE.
@@ -60,6 +70,13 @@ static inline void refcount_set(refcount_t *r, int n)
 	atomic_store_explicit(&r->refs, n, memory_order_relaxed);
 }
 
+/* Publishes the object's other fields before a count another thread may
+ * take with inc_not_zero_acquire (SLAB_TYPESAFE_BY_RCU reuse). */
+static inline void refcount_set_release(refcount_t *r, int n)
+{
+	atomic_store_explicit(&r->refs, n, memory_order_release);
+}
+
 static inline unsigned int refcount_read(const refcount_t *r)
 {
 	return (unsigned int)atomic_load_explicit(&r->refs, memory_order_relaxed);
@@ -71,7 +88,10 @@ static inline unsigned int refcount_read(const refcount_t *r)
 static inline int refcount_wrap_add(int a, int b) { return (int)((unsigned int)a + (unsigned int)b); }
 static inline int refcount_wrap_sub(int a, int b) { return (int)((unsigned int)a - (unsigned int)b); }
 
-static inline kb_must_check bool __refcount_add_not_zero(int i, refcount_t *r, int *oldp)
+/* The cmpxchg loop of the *_not_zero family; `success` orders a successful
+ * increment (relaxed, or acquire for the _acquire forms). */
+static kb_always_inline bool refcount_add_not_zero_ordered(int i, refcount_t *r, int *oldp,
+							   memory_order success)
 {
 	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
 
@@ -79,12 +99,42 @@ static inline kb_must_check bool __refcount_add_not_zero(int i, refcount_t *r, i
 		if (!old)
 			break;
 	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, refcount_wrap_add(old, i),
-				memory_order_relaxed, memory_order_relaxed));
+				success, memory_order_relaxed));
 	if (oldp)
 		*oldp = old;
 	if (kb_unlikely(old < 0 || refcount_wrap_add(old, i) < 0))
 		refcount_warn_saturate(r, REFCOUNT_ADD_NOT_ZERO_OVF);
 	return old;
+}
+
+static inline kb_must_check bool __refcount_add_not_zero(int i, refcount_t *r, int *oldp)
+{
+	return refcount_add_not_zero_ordered(i, r, oldp, memory_order_relaxed);
+}
+
+static inline kb_must_check bool __refcount_add_not_zero_acquire(int i, refcount_t *r, int *oldp)
+{
+	return refcount_add_not_zero_ordered(i, r, oldp, memory_order_acquire);
+}
+
+static inline kb_must_check bool refcount_add_not_zero_acquire(int i, refcount_t *r)
+{
+	return __refcount_add_not_zero_acquire(i, r, NULL);
+}
+
+static inline kb_must_check bool __refcount_inc_not_zero_acquire(refcount_t *r, int *oldp)
+{
+	return __refcount_add_not_zero_acquire(1, r, oldp);
+}
+
+static inline kb_must_check bool refcount_inc_not_zero_acquire(refcount_t *r)
+{
+	return __refcount_add_not_zero_acquire(1, r, NULL);
+}
+
+static inline kb_must_check bool __refcount_inc_not_zero(refcount_t *r, int *oldp)
+{
+	return __refcount_add_not_zero(1, r, oldp);
 }
 
 static inline kb_must_check bool refcount_add_not_zero(int i, refcount_t *r)
@@ -110,6 +160,7 @@ static inline void __refcount_add(int i, refcount_t *r, int *oldp)
 }
 
 static inline void refcount_add(int i, refcount_t *r) { __refcount_add(i, r, NULL); }
+static inline void __refcount_inc(refcount_t *r, int *oldp) { __refcount_add(1, r, oldp); }
 static inline void refcount_inc(refcount_t *r) { __refcount_add(1, r, NULL); }
 
 static inline kb_must_check bool __refcount_sub_and_test(int i, refcount_t *r, int *oldp)
@@ -132,19 +183,28 @@ static inline kb_must_check bool refcount_sub_and_test(int i, refcount_t *r)
 	return __refcount_sub_and_test(i, r, NULL);
 }
 
+static inline kb_must_check bool __refcount_dec_and_test(refcount_t *r, int *oldp)
+{
+	return __refcount_sub_and_test(1, r, oldp);
+}
+
 static inline kb_must_check bool refcount_dec_and_test(refcount_t *r)
 {
 	return __refcount_sub_and_test(1, r, NULL);
 }
 
 /* A plain decrement must never be the last one: reaching 0 here would leak. */
-static inline void refcount_dec(refcount_t *r)
+static inline void __refcount_dec(refcount_t *r, int *oldp)
 {
 	int old = atomic_fetch_sub_explicit(&r->refs, 1, memory_order_release);
 
+	if (oldp)
+		*oldp = old;
 	if (kb_unlikely(old <= 1))
 		refcount_warn_saturate(r, REFCOUNT_DEC_LEAK);
 }
+
+static inline void refcount_dec(refcount_t *r) { __refcount_dec(r, NULL); }
 
 kb_must_check bool refcount_dec_if_one(refcount_t *r);
 kb_must_check bool refcount_dec_not_one(refcount_t *r);

@@ -119,6 +119,26 @@ static void test_zones(void)
 	expect_no_warnings("no warnings in the zone walk");
 }
 
+/* rcuref_put_rcusafe: the put for a caller already inside a read-side
+ * section; the same zones and result as rcuref_put. */
+static void test_put_rcusafe(void)
+{
+	rcuref_t r = RCUREF_INIT(2);
+	bool released;
+
+	printf("-- rcuref_put_rcusafe inside a read-side section\n");
+	kb_rcu_read_lock();
+	released = rcuref_put_rcusafe(&r);
+	CHECK(!released && raw(&r) == RCUREF_ONEREF, "put_rcusafe 2 -> 1 does not release");
+	released = rcuref_put_rcusafe(&r);
+	CHECK(released && raw(&r) == RCUREF_DEAD, "the last put_rcusafe releases: DEAD");
+	released = rcuref_put_rcusafe(&r);
+	CHECK(!released && raw(&r) == RCUREF_DEAD, "put_rcusafe on a dead ref: no second release");
+	kb_rcu_read_unlock();
+	CHECK_EQ(warned(RCUREF_WARN_IMBALANCED_PUT), 1, "the imbalanced put_rcusafe warned");
+	rcuref_warnings_reset();
+}
+
 static void test_saturation(void)
 {
 	rcuref_t r;
@@ -351,6 +371,7 @@ int main(void)
 	if (getenv("KREFBENCH_EMULATED"))
 		race_rounds /= EMULATED_DIVISOR;
 	test_zones();
+	test_put_rcusafe();
 	test_saturation();
 	test_last_put_cmpxchg();
 	test_kref_layer();

@@ -1,5 +1,5 @@
 /*
- * The refcount backend against the kernel's own torture cases: the 17
+ * The refcount backend against the kernel's own torture cases: the 18
  * refcount cases of drivers/misc/lkdtm/refcount.c, in the kernel's order,
  * each reproducing the exact sequence LKDTM performs and asserting what the
  * current include/linux/refcount.h produces:
@@ -16,6 +16,7 @@
  * mutex, with trylock for the spinlock).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,6 +218,22 @@ static void REFCOUNT_SUB_AND_TEST_NEGATIVE(void)
 	case_end("returned false, saturated, SUB_UAF");
 }
 
+/* sub_and_test(0) at zero is a use after free, not "reached zero": the
+ * kernel's `old > 0 && old == i` test (a plain old == i returned true). */
+static void REFCOUNT_SUB_AND_TEST_ZERO(void)
+{
+	refcount_t neg = REFCOUNT_INIT(0);
+	struct warn_snapshot w = warn_take();
+	bool zero;
+
+	case_begin("REFCOUNT_SUB_AND_TEST_ZERO");
+	zero = refcount_sub_and_test(0, &neg);
+	CHECK(!zero, "SUB_AND_TEST_ZERO: refcount_sub_and_test(0) at zero reported zero");
+	CHECK_EQ(value(&neg), REFCOUNT_SATURATED, "SUB_AND_TEST_ZERO: final value");
+	expect_warnings("SUB_AND_TEST_ZERO", &w, REFCOUNT_SUB_UAF, 1);
+	case_end("returned false, saturated, SUB_UAF");
+}
+
 /* The safe inc_not_zero fails and stays at 0 silently; the bad inc is ADD_UAF. */
 static void REFCOUNT_INC_ZERO(void)
 {
@@ -380,6 +397,106 @@ static void legal_paths(void)
 	CHECK_EQ(value(&r), REFCOUNT_MAX - 1, "legal: MAX - 1");
 	expect_warnings("legal paths", &w, NO_WARNING, 0);
 	case_end("no warnings");
+}
+
+/* ---- the rest of refcount.h's API: _acquire, set_release, old values ---- */
+
+static void acquire_and_old_values(void)
+{
+	refcount_t r;
+	struct warn_snapshot w = warn_take();
+	int old = -7;
+	bool b;
+
+	case_begin("refcount _acquire / set_release / __refcount_* old values");
+	refcount_set_release(&r, 0);
+	b = refcount_inc_not_zero_acquire(&r);
+	CHECK(!b, "inc_not_zero_acquire on 0 fails");
+	b = __refcount_inc_not_zero_acquire(&r, &old);
+	CHECK(!b && old == 0, "__inc_not_zero_acquire on 0: false, old 0 (got %d)", old);
+	b = refcount_add_not_zero_acquire(3, &r);
+	CHECK(!b, "add_not_zero_acquire on 0 fails");
+	CHECK_EQ(value(&r), 0, "the _acquire family leaves 0 alone");
+	refcount_set_release(&r, 1);
+	b = refcount_inc_not_zero_acquire(&r);
+	CHECK(b, "inc_not_zero_acquire on 1");
+	b = __refcount_add_not_zero_acquire(4, &r, &old);
+	CHECK(b && old == 2, "__add_not_zero_acquire(4) on 2: old 2 (got %d)", old);
+	CHECK_EQ(value(&r), 6, "after the _acquire gets");
+	__refcount_inc(&r, &old);
+	CHECK_EQ(old, 6, "__refcount_inc old");
+	__refcount_add(2, &r, &old);
+	CHECK_EQ(old, 7, "__refcount_add old");
+	b = __refcount_inc_not_zero(&r, &old);
+	CHECK(b && old == 9, "__refcount_inc_not_zero old 9 (got %d)", old);
+	b = __refcount_add_not_zero(1, &r, &old);
+	CHECK(b && old == 10, "__refcount_add_not_zero old 10 (got %d)", old);
+	__refcount_dec(&r, &old);
+	CHECK_EQ(old, 11, "__refcount_dec old");
+	b = __refcount_sub_and_test(8, &r, &old);
+	CHECK(!b && old == 10, "__refcount_sub_and_test(8) on 10: old 10 (got %d)", old);
+	b = __refcount_dec_and_test(&r, &old);
+	CHECK(!b && old == 2, "__refcount_dec_and_test on 2: old 2 (got %d)", old);
+	b = __refcount_dec_and_test(&r, &old);
+	CHECK(b && old == 1, "__refcount_dec_and_test on 1 reaches zero: old 1 (got %d)", old);
+	expect_warnings("_acquire and old values legal", &w, NO_WARNING, 0);
+	/* The _acquire forms saturate like their relaxed twins. */
+	refcount_set(&r, REFCOUNT_MAX);
+	b = refcount_inc_not_zero_acquire(&r);
+	CHECK(b, "inc_not_zero_acquire on MAX succeeds");
+	CHECK_EQ(value(&r), REFCOUNT_SATURATED, "inc_not_zero_acquire on MAX saturates");
+	expect_warnings("inc_not_zero_acquire overflow", &w, REFCOUNT_ADD_NOT_ZERO_OVF, 1);
+	case_end("old values exact; _acquire fails on 0, saturates like inc_not_zero");
+}
+
+/* Runs fn with stderr sent to a file; returns how many lines mention `what`. */
+static int stderr_lines(void (*fn)(void), const char *what)
+{
+	char path[] = "/tmp/kb_lkdtm_XXXXXX", line[512];
+	int fd = mkstemp(path), saved = dup(2), n = 0;
+	FILE *f;
+
+	if (fd < 0 || saved < 0)
+		return -1;
+	fflush(stderr);
+	dup2(fd, 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fdopen(fd, "r");
+	rewind(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	unlink(path);
+	return n;
+}
+
+static void dec_not_one_on_zero(void)
+{
+	refcount_t r = REFCOUNT_INIT(0);
+
+	if (!refcount_dec_not_one(&r))
+		CHECK(0, "dec_not_one on 0 returned false");
+}
+
+/* lib/refcount.c has two WARN_ONCE sites for an underflow: the saturating
+ * one (SUB_UAF, printed by the LKDTM cases above) and refcount_dec_not_one's.
+ * Each prints once, independently. */
+static void dec_not_one_warns_once_on_its_own(void)
+{
+	struct warn_snapshot w = warn_take();
+	int first, second;
+
+	case_begin("refcount_dec_not_one's own WARN_ONCE");
+	CHECK(refcount_warnings(REFCOUNT_SUB_UAF) > 0, "SUB_UAF was already printed by the cases above");
+	first = stderr_lines(dec_not_one_on_zero, "underflow");
+	second = stderr_lines(dec_not_one_on_zero, "underflow");
+	CHECK_EQ(first, 1, "dec_not_one prints its underflow although SUB_UAF printed before");
+	CHECK_EQ(second, 0, "and only once");
+	expect_warnings("dec_not_one twice", &w, REFCOUNT_SUB_UAF, 2);
+	case_end("its own print-once flag");
 }
 
 /* ---- lib/refcount.c helpers ---- */
@@ -651,6 +768,7 @@ int main(void)
 	REFCOUNT_DEC_NEGATIVE();
 	REFCOUNT_DEC_AND_TEST_NEGATIVE();
 	REFCOUNT_SUB_AND_TEST_NEGATIVE();
+	REFCOUNT_SUB_AND_TEST_ZERO();
 	REFCOUNT_INC_ZERO();
 	REFCOUNT_ADD_ZERO();
 	REFCOUNT_INC_SATURATED();
@@ -662,7 +780,9 @@ int main(void)
 	REFCOUNT_SUB_AND_TEST_SATURATED();
 
 	printf("lib/refcount.c helpers\n");
+	dec_not_one_warns_once_on_its_own();
 	legal_paths();
+	acquire_and_old_values();
 	dec_if_one();
 	dec_not_one();
 	dec_and_mutex_lock();

@@ -1,5 +1,7 @@
 #include "environment.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <hwloc.h>
 #include <stdio.h>
@@ -153,6 +155,7 @@ char *kb_env_render(const struct kb_topo *topo, const struct kb_env_extra *x)
 	put_json_string(f, "gbench_library_build", x->gbench_build ? x->gbench_build : "unknown", false);
 	put_backend_sizes(f);
 	fprintf(f, "  \"perf_events\": %s,\n", x->perf_events ? x->perf_events : "null");
+	fprintf(f, "  \"measurement\": %s,\n", x->measurement ? x->measurement : "null");
 	put_json_string(f, "placement", x->placement, false);
 	fprintf(f, "  \"rows\": %d,\n", x->rows);
 	put_json_string(f, "status", x->status, false);
@@ -169,16 +172,45 @@ int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_e
 {
 	char tmp[4096];
 	char *text = kb_env_render(topo, x);
-	FILE *f;
-	int err = -1;
+	int fd, saved;
+	size_t left;
+	const char *p;
 
+	if (!text) {
+		errno = ENOMEM;
+		return -1;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (text && (f = fopen(tmp, "w")) != NULL) {
-		size_t n = strlen(text);
+	(void)unlink(tmp);	/* a temporary a killed run left; a symlink is removed, not followed */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		saved = errno;
+		free(text);
+		errno = saved;
+		return -1;
+	}
+	for (p = text, left = strlen(text); left;) {
+		ssize_t n = write(fd, p, left);
 
-		err = (fwrite(text, 1, n, f) != n) | (fclose(f) != 0);
-		err = err ? -1 : rename(tmp, path);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			saved = n < 0 ? errno : ENOSPC;
+			close(fd);
+			unlink(tmp);
+			free(text);
+			errno = saved;
+			return -1;
+		}
+		p += n;
+		left -= (size_t)n;
 	}
 	free(text);
-	return err;
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
 }

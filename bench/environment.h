@@ -11,11 +11,13 @@ struct kb_env_extra {
 	int rows;
 	const char *status;		/* "running", "complete", "interrupted" */
 	const char *perf_events;	/* the perf_event probe as a JSON object, or NULL */
+	const char *measurement;	/* the measurement model's settings as a JSON object, or NULL */
 };
 
 /* The sidecar as a malloc'd string (NULL when out of memory). */
 char *kb_env_render(const struct kb_topo *topo, const struct kb_env_extra *x);
-/* Writes path (replacing an earlier version of this run's own sidecar). */
+/* Writes path (replacing an earlier version of this run's own sidecar) through a
+ * temporary created exclusively, never through a symlink; 0, or -1 with errno. */
 int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_env_extra *x);
 /* "model name" from /proc/cpuinfo (or the arm64 equivalent), for titles. */
 void kb_env_cpu_model(char *buf, size_t len);

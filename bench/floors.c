@@ -4,8 +4,9 @@
  *   local        a non-atomic inc/dec pair on the thread's own line
  *   uncontended  an atomic fetch_add/fetch_sub pair on the thread's own line
  *   shared       the same pair on one line for all threads
- *   pingpong     a line bounced by CAS between threads 0 and 1; reported per
- *                one-way transfer (each iteration is a round trip)
+ *   pingpong     a line bounced by CAS between threads 0 and 1; an op is one
+ *                one-way transfer, and transfers happen one at a time, so
+ *                ns_per_op is window / transfers (a serial window)
  */
 #include "floors.h"
 
@@ -22,12 +23,14 @@ bool kb_simple_prologue(struct gb_state *st, struct kb_simple_run *run, struct k
 	*me = &run->thr[t];
 	if (run->setup_error[0]) {
 		gb_skip_with_error(st, run->setup_error);
+		kb_window_abandon(&run->win);
 		return false;
 	}
 	(*me)->cpu = kb_place_bind_self(run->topo, run->cpus[t], err, sizeof(err));
 	if ((*me)->cpu < 0) {
 		gb_skip_with_error(st, err);
 		kb_barrier_leave(&run->barrier);
+		kb_window_abandon(&run->win);
 		return false;
 	}
 	kb_thread_perf_open(*me);
@@ -37,7 +40,6 @@ bool kb_simple_prologue(struct gb_state *st, struct kb_simple_run *run, struct k
 void kb_simple_epilogue(struct gb_state *st, struct kb_simple_run *run, struct kb_thread *me)
 {
 	char name[32];
-	double fastest = 0, slowest = INFINITY;
 
 	kb_thread_perf_finish(st, me);	/* right after the loop */
 	snprintf(name, sizeof(name), "cpu.%d", gb_thread_index(st));
@@ -45,14 +47,7 @@ void kb_simple_epilogue(struct gb_state *st, struct kb_simple_run *run, struct k
 	kb_barrier_wait(&run->barrier);
 	if (gb_thread_index(st) != 0)
 		return;
-	for (int t = 0; t < run->threads; t++) {
-		double dt = (double)(run->thr[t].t_end_ns - run->thr[t].t_start_ns);
-		double rate = dt > 0 ? 1.0 / dt : 0;
-
-		fastest = rate > fastest ? rate : fastest;
-		slowest = rate < slowest ? rate : slowest;
-	}
-	gb_counter_set(st, "fairness", fastest > 0 ? slowest / fastest : 0);
+	kb_window_summarise(&run->win, run->thr, run->threads);
 	gb_counter_set(st, "check", 0);
 }
 
@@ -64,26 +59,23 @@ static void local_body(struct gb_state *st, void *vrun)
 	if (!kb_simple_prologue(st, run, &me))
 		return;
 	volatile long *v = (volatile long *)&run->own[gb_thread_index(st)].v;
-	while (gb_keep_running_batch(st, KB_BATCH)) {
-		kb_batch_begin(me);
+	for KB_WINDOW_LOOP(st, &run->win, me) {
 		for (int i = 0; i < KB_BATCH; i++) {
 			*v = *v + 1;
 			*v = *v - 1;
 		}
-		kb_batch_end(me);
 	}
 	kb_simple_epilogue(st, run, me);
 }
 
-static void atomic_pair_loop(struct gb_state *st, struct kb_thread *me, atomic_long *v)
+static void atomic_pair_loop(struct gb_state *st, struct kb_simple_run *run, struct kb_thread *me,
+			     atomic_long *v)
 {
-	while (gb_keep_running_batch(st, KB_BATCH)) {
-		kb_batch_begin(me);
+	for KB_WINDOW_LOOP(st, &run->win, me) {
 		for (int i = 0; i < KB_BATCH; i++) {
 			atomic_fetch_add_explicit(v, 1, memory_order_relaxed);
 			atomic_fetch_sub_explicit(v, 1, memory_order_release);
 		}
-		kb_batch_end(me);
 	}
 }
 
@@ -94,7 +86,7 @@ static void uncontended_body(struct gb_state *st, void *vrun)
 
 	if (!kb_simple_prologue(st, run, &me))
 		return;
-	atomic_pair_loop(st, me, &run->own[gb_thread_index(st)].v);
+	atomic_pair_loop(st, run, me, &run->own[gb_thread_index(st)].v);
 	kb_simple_epilogue(st, run, me);
 }
 
@@ -105,35 +97,46 @@ static void shared_body(struct gb_state *st, void *vrun)
 
 	if (!kb_simple_prologue(st, run, &me))
 		return;
-	atomic_pair_loop(st, me, &run->shared.v);
+	atomic_pair_loop(st, run, me, &run->shared.v);
 	kb_simple_epilogue(st, run, me);
 }
 
-/* Thread 0 moves even→odd, thread 1 odd→even: one round trip per iteration. */
+/*
+ * Thread 0 moves even->odd, thread 1 odd->even: each successful CAS is one
+ * transfer, counted exactly. A thread waiting for its turn also watches the
+ * stop flag: its partner may have left the window.
+ */
 static void pingpong_body(struct gb_state *st, void *vrun)
 {
 	struct kb_simple_run *run = vrun;
 	struct kb_thread *me;
 	const long parity = gb_thread_index(st) & 1;
 	atomic_long *v = &run->shared.v;
+	uint64_t transfers = 0;
 
 	if (!kb_simple_prologue(st, run, &me))
 		return;
-	while (gb_keep_running_batch(st, KB_BATCH)) {
-		kb_batch_begin(me);
+	if (gb_thread_index(st) == 0)
+		run->win.result.serial = true;
+	kb_window_enter(st, &run->win, me);
+	for (;;) {
+		if (!kb_window_running(me))
+			break;
 		for (int i = 0; i < KB_BATCH; i++) {
 			long seen;
 
-			do {
-				seen = atomic_load_explicit(v, memory_order_acquire);
-			} while ((seen & 1) != parity);
+			while (((seen = atomic_load_explicit(v, memory_order_acquire)) & 1) != parity)
+				if (atomic_load_explicit(&run->win.stop, memory_order_relaxed))
+					goto out;
 			atomic_compare_exchange_strong_explicit(v, &seen, seen + 1,
 					memory_order_acq_rel, memory_order_relaxed);
+			transfers++;
 		}
-		kb_batch_end(me);
 	}
-	if (gb_thread_index(st) == 0)
-		gb_counter_set(st, "transfers_per_iteration", 2);
+out:
+	if (!me->window_closed)
+		kb_window_close(me, kb_now_ns());
+	me->ops = transfers;
 	kb_simple_epilogue(st, run, me);
 }
 

@@ -31,6 +31,7 @@ struct kb_simple_run {
 	struct kb_barrier barrier;
 	char setup_error[160];
 	void *wctx;			/* body-owned */
+	struct kb_window win;		/* outlives each run's threads: the scheduler reads it */
 };
 
 /* A run context on the planned CPUs; NULL when out of memory. */
@@ -40,7 +41,7 @@ void kb_simple_fill_spec(struct gb_spec *spec, void (*body)(struct gb_state *, v
 void kb_simple_setup(int threads, void *run);
 void kb_simple_teardown(int threads, void *run);
 bool kb_simple_prologue(struct gb_state *st, struct kb_simple_run *run, struct kb_thread **me);
-/* Barrier, then thread 0 publishes fairness, CPUs and check "ok". */
+/* Barrier, then thread 0 summarises the window and publishes CPUs and check "ok". */
 void kb_simple_epilogue(struct gb_state *st, struct kb_simple_run *run, struct kb_thread *me);
 
 #endif

@@ -88,8 +88,7 @@ static void handoff_##B(struct gb_state *st, void *vrun)			\
 										\
 	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
-	while (gb_keep_running_batch(st, KB_BATCH)) {				\
-		kb_batch_begin(me);						\
+	for KB_WINDOW_LOOP(st, &run->win, me) {			\
 		for (int i = 0; i < KB_BATCH; i++) {				\
 			kref_##B##_get(own);	/* before the hand-off */	\
 			if (kb_unlikely(!ring_push(out, own))) {		\
@@ -103,7 +102,6 @@ static void handoff_##B(struct gb_state *st, void *vrun)			\
 					me->unexpected_releases++;		\
 			}							\
 		}								\
-		kb_batch_end(me);						\
 	}									\
 	kb_run_barrier(run);	/* every push is done */			\
 	handoff_drain_##B(in, me);						\

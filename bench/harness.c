@@ -141,8 +141,6 @@ void kb_barrier_leave(struct kb_barrier *b)
 /* ---- perf_event counters of each thread's timed loop ---- */
 
 const struct kb_perf_probe *kb_perf_config;
-/* The calling thread's open counters, so post-loop barriers can stop them. */
-static __thread struct kb_perf *this_thread_perf;
 
 void kb_thread_perf_open(struct kb_thread *me)
 {
@@ -155,7 +153,7 @@ void kb_thread_perf_open(struct kb_thread *me)
 		free(pc);
 		return;
 	}
-	me->perf = this_thread_perf = pc;
+	me->perf = pc;
 }
 
 /* Stop (if a post-loop barrier has not already), read, publish, close. */
@@ -167,8 +165,7 @@ void kb_thread_perf_finish(struct gb_state *st, struct kb_thread *me)
 
 	if (!me->perf)
 		return;
-	kb_perf_stop(me->perf);
-	if (me->t_start_ns) {	/* the loop ran, so the counters were started */
+	if (me->window_closed) {	/* the window opened and closed the counters */
 		kb_perf_read(me->perf, value, valid);
 		for (int e = 0; e < KB_PERF_NEVENTS; e++) {
 			if (!valid[e])
@@ -186,8 +183,6 @@ void kb_thread_perf_discard(struct kb_thread *me)
 {
 	if (!me->perf)
 		return;
-	if (this_thread_perf == me->perf)
-		this_thread_perf = NULL;
 	kb_perf_close(me->perf);
 	free(me->perf);
 	me->perf = NULL;
@@ -203,12 +198,14 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	*me = &run->thr[t];
 	if (run->setup_error[0]) {
 		gb_skip_with_error(st, run->setup_error);
+		kb_window_abandon(&run->win);
 		return false;	/* setup failed: no barrier was made */
 	}
 	(*me)->cpu = kb_place_bind_self(run->topo, run->cpus[t], err, sizeof(err));
 	if ((*me)->cpu < 0) {
 		gb_skip_with_error(st, err);
 		kb_barrier_leave(&run->barrier);
+		kb_window_abandon(&run->win);
 		return false;
 	}
 	/* Before the clock starts: percpu and rcuref take memb read locks in
@@ -218,11 +215,8 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	return true;
 }
 
-/* Post-loop phases only: the thread's counters stop before the first of them. */
 void kb_run_barrier(struct kb_run *run)
 {
-	if (this_thread_perf)
-		kb_perf_stop(this_thread_perf);
 	kb_barrier_wait(&run->barrier);
 }
 
@@ -286,20 +280,6 @@ static int check_run(struct kb_run *run)
 	return 0;
 }
 
-static void publish_fairness(struct gb_state *st, struct kb_run *run)
-{
-	double fastest = 0, slowest = INFINITY;
-
-	for (int t = 0; t < run->threads; t++) {
-		double dt = (double)(run->thr[t].t_end_ns - run->thr[t].t_start_ns);
-		double rate = dt > 0 ? 1.0 / dt : 0;	/* same iterations per thread */
-
-		fastest = rate > fastest ? rate : fastest;
-		slowest = rate < slowest ? rate : slowest;
-	}
-	gb_counter_set(st, "fairness", fastest > 0 ? slowest / fastest : 0);
-}
-
 void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_thread *me)
 {
 	char name[32];
@@ -310,7 +290,7 @@ void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	kb_run_barrier(run);
 	if (gb_thread_index(st) != 0)
 		return;
-	publish_fairness(st, run);
+	kb_window_summarise(&run->win, run->thr, run->threads);
 	gb_counter_set(st, "check", check_run(run));
 }
 

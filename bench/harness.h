@@ -30,6 +30,7 @@
 #include "gbench.h"
 #include "perfctr.h"
 #include "placement.h"
+#include "window.h"
 
 /* Same order as kb_backends[] in core/backends.c (checked at startup). */
 #define KB_FOR_EACH_BACKEND(X) X(atomic) X(refcount) X(percpu) X(mutex) X(null) X(urcu_ref) \
@@ -51,8 +52,21 @@ struct kb_obj {
 	atomic_int releases;
 } __attribute__((aligned(2 * KB_CACHELINE)));
 
+struct kb_window;
+
+/* Per thread of a run: the window's own stamps and counts (bench/window.h). */
 struct kb_thread {
-	uint64_t t_start_ns, t_end_ns;	/* own timed loop, for fairness */
+	uint64_t ops;			/* operations in the window (hot) */
+	uint64_t deadline;		/* the window's end, a private copy */
+	struct kb_window *win;
+	struct gb_state *st;
+	uint64_t t_start_ns, t_end_ns;	/* own span inside the window */
+	uint64_t cpu_ns;		/* CPU time over the span */
+	long invol_switches;		/* involuntary context switches over the span */
+	unsigned long rseq_restarts;	/* rseq restarts over the span */
+	uint64_t canary_ns[2];		/* before and after the window */
+	int cpu_at_start;
+	bool migrated, window_closed;
 	uint64_t unexpected_releases;
 	uint64_t rng;
 	int cpu;
@@ -98,6 +112,7 @@ struct kb_run {
 	bool barrier_ready;
 	char setup_error[160];
 	void *wctx;			/* workload-owned */
+	struct kb_window win;		/* outlives each run's threads: the scheduler reads it */
 };
 
 /* One workload: bodies per backend, its own setup/teardown, its check. */
@@ -167,10 +182,9 @@ void kb_obj_released(void *ref);
 /*
  * perf_event counters per thread (shims/perfctr.h): the events the startup
  * probe found counting, or none (NULL, --no-perf). Opened in the prologue,
- * started by the first kb_batch_begin (after the library's start barrier),
- * stopped by the first post-loop kb_run_barrier or first thing in the
- * epilogue, then read and published as counters the library sums over
- * threads. Nothing per operation or per batch.
+ * started when the window opens and stopped when the thread leaves it
+ * (bench/window.c), then read in the epilogue and published as counters the
+ * library sums over threads. Nothing per operation or per batch.
  */
 extern const struct kb_perf_probe *kb_perf_config;
 void kb_thread_perf_open(struct kb_thread *me);
@@ -181,25 +195,36 @@ void kb_thread_perf_discard(struct kb_thread *me);	/* teardown: anything left op
 
 /* Pin and record the CPU; false (and the run skipped) on failure. */
 bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_thread **me);
+
 /*
- * Each thread stamps its own start and the end of every batch, so fairness
- * compares the threads' own loop times, not the library's end barrier.
- * One clock read per KB_BATCH operations.
+ * The timed loop's condition, once per batch of KB_BATCH operations: one
+ * clock read and one read of a line nobody writes until the window ends.
  */
-static inline void kb_batch_begin(struct kb_thread *me)
+static inline bool kb_window_running(struct kb_thread *me)
 {
-	if (kb_unlikely(!me->t_start_ns)) {
-		if (me->perf)	/* once per thread */
-			kb_perf_start(me->perf);
-		me->t_start_ns = kb_now_ns();
-	}
+	uint64_t now = kb_now_ns();
+
+	if (kb_likely(now < me->deadline && !atomic_load_explicit(&me->win->stop, memory_order_relaxed)))
+		return true;
+	kb_window_close(me, now);
+	return false;
 }
 
-static inline void kb_batch_end(struct kb_thread *me) { me->t_end_ns = kb_now_ns(); }
 /*
- * After the timed loop: wait for every thread, let thread 0 verify the counts
- * are back to one, drop every initial reference and verify each object was
- * released exactly once, and publish fairness, CPUs and the check as counters.
+ * The timed loop of every body: `for KB_WINDOW_LOOP(st, win, me) { KB_BATCH
+ * operations }`. Each completed batch counts; after the first (which every
+ * thread runs, so none reports zero operations however late the scheduler
+ * let it start) the thread leaves at the first batch boundary past the
+ * deadline or after another thread has left.
+ */
+#define KB_WINDOW_LOOP(st, win, me) \
+	(kb_window_enter((st), (win), (me)); !(me)->window_closed; (me)->ops += KB_BATCH, kb_window_running(me))
+
+/*
+ * After the timed loop: wait for every thread, let thread 0 summarise the
+ * window, verify the counts are back to one, drop every initial reference
+ * and verify each object was released exactly once, and publish CPUs and
+ * the check as counters.
  */
 void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_thread *me);
 /* Barrier for all threads of the run (post-loop phases only). */
@@ -221,15 +246,13 @@ void NAME##_##B(struct gb_state *st, void *vrun)				\
 	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
 	struct kref_##B *obj = kb_obj_ref(run, (OBJ));				\
-	while (gb_keep_running_batch(st, KB_BATCH)) {				\
-		kb_batch_begin(me);						\
+	for KB_WINDOW_LOOP(st, &run->win, me) {					\
 		for (int i = 0; i < KB_BATCH; i++) {				\
 			kref_##B##_get(obj);					\
 			kb_work(work);						\
 			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\
 				me->unexpected_releases++;			\
 		}								\
-		kb_batch_end(me);						\
 	}									\
 	kb_thread_epilogue(st, run, me);					\
 }

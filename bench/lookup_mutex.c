@@ -381,8 +381,7 @@ static void lookup_mutex_##B##_##V(struct gb_state *st, void *vrun)		\
 	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
 	uint64_t rng = me->rng;							\
-	while (gb_keep_running_batch(st, KB_BATCH)) {				\
-		kb_batch_begin(me);						\
+	for KB_WINDOW_LOOP(st, &run->win, me) {			\
 		for (int i = 0; i < KB_BATCH; i++) {				\
 			unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
 			struct lm_obj *obj;					\
@@ -396,7 +395,6 @@ static void lookup_mutex_##B##_##V(struct gb_state *st, void *vrun)		\
 			kb_work(work);						\
 			LM_PUT_##V(B);						\
 		}								\
-		kb_batch_end(me);						\
 	}									\
 	me->rng = rng;								\
 	kb_ledger_poison_seen(&ctx->ledger, (long)poisoned);			\

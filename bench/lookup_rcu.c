@@ -380,8 +380,7 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 		return;								\
 	lk_register(KB_RCU_##F);						\
 	uint64_t rng = me->rng;							\
-	while (gb_keep_running_batch(st, KB_BATCH)) {				\
-		kb_batch_begin(me);						\
+	for KB_WINDOW_LOOP(st, &run->win, me) {			\
 		RCU_QS_##F();							\
 		for (int i = 0; i < KB_BATCH; i++) {				\
 			unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
@@ -402,7 +401,6 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 			if (kref_##B##_put((struct kref_##B *)obj->ref, lk_release_##B)) \
 				(void)0;	/* the writer unlinked it: ours was the last */ \
 		}								\
-		kb_batch_end(me);						\
 	}									\
 	me->rng = rng;								\
 	lk_unregister(KB_RCU_##F);						\

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <time.h>
+#include <unistd.h>
 
 const struct kb_workload *const kb_all_workloads[] = {
 	&kb_workload_hammer, &kb_workload_private, &kb_workload_spread, &kb_workload_handoff,
@@ -89,8 +92,10 @@ static void usage(void)
 	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default unless_zero,put_mutex)\n"
 	       "  --hot               lookups all hit one key\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
-	       "  --time S            minimum seconds per repetition (default 0.1)\n"
-	       "  --reps N            repetitions (default 5)\n"
+	       "  --time S            the common window of each repetition, in seconds (default 0.1)\n"
+	       "  --reps N            repetitions, run in interleaved rounds (default 5)\n"
+	       "  --retries N         extra attempts of a disturbed repetition (default 2, at most 20)\n"
+	       "  --seed N            the rounds' shuffle (default: from the clock; the sidecar records it)\n"
 	       "  --quick             3 repetitions of 0.01 s: a smoke run\n"
 	       "  --no-floors         skip the hardware floors\n"
 	       "  --out FILE          results CSV (default RESULTS_DIR/<host>-<UTC time>.csv)\n"
@@ -187,7 +192,7 @@ static int parse_double(const char *s, double min, double max, double *out)
 enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECTS, OPT_WORK,
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
 	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
-	OPT_HOT, OPT_HELP };
+	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "backends", required_argument, 0, OPT_BACKENDS },
@@ -210,6 +215,8 @@ static const struct option long_options[] = {
 	{ "rcu-flavor", required_argument, 0, OPT_FLAVOR },
 	{ "variant", required_argument, 0, OPT_VARIANT },
 	{ "hot", no_argument, 0, OPT_HOT },
+	{ "retries", required_argument, 0, OPT_RETRIES },
+	{ "seed", required_argument, 0, OPT_SEED },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
@@ -259,6 +266,16 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 				   "lookup_mutex variant (valid: locked, put_return, unless_zero, put_mutex)",
 				   err, errlen);
 	case OPT_HOT: o->hot = true; return 0;
+	case OPT_RETRIES:
+		if (parse_long(arg, 0, 20, &v))
+			break;
+		o->retries = (int)v;
+		return 0;
+	case OPT_SEED:
+		if (parse_long(arg, 1, LONG_MAX, &v))
+			break;
+		o->seed = (uint64_t)v;
+		return 0;
 	}
 	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
 	return -1;
@@ -273,6 +290,8 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 	o->placement_text = "cores";
 	o->time_s = 0.1;
 	o->reps = 5;
+	o->retries = 2;
+	o->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	o->floors = true;
 	o->results_dir = "results";
 	parse_backends(all, o, err, errlen);

@@ -22,6 +22,8 @@ struct kb_options {
 	uint64_t work_ns;
 	double time_s;
 	int reps;
+	int retries;			/* extra attempts of a disturbed repetition */
+	uint64_t seed;			/* the rounds' shuffle */
 	bool quick;
 	bool floors;
 	bool plan_only;

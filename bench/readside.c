@@ -36,15 +36,13 @@ static void NAME##_body(struct gb_state *st, void *vrun)			\
 	if (!kb_simple_prologue(st, run, &me))					\
 		return;								\
 	ENTER;									\
-	while (gb_keep_running_batch(st, KB_BATCH)) {				\
-		kb_batch_begin(me);						\
+	for KB_WINDOW_LOOP(st, &run->win, me) {			\
 		BATCH_HOOK;							\
 		for (int i = 0; i < KB_BATCH; i++) {				\
 			LOCK;							\
 			kb_barrier();						\
 			UNLOCK;							\
 		}								\
-		kb_batch_end(me);						\
 	}									\
 	LEAVE;									\
 	kb_simple_epilogue(st, run, me);					\

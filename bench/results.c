@@ -2,14 +2,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct kb_results {
 	int fd;
 	int rows;
+	off_t size;	/* bytes of complete rows: a failed append is cut back to it */
 };
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -19,6 +22,8 @@ static int write_all(int fd, const char *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			errno = ENOSPC;
 		if (n <= 0)
 			return -1;
 		buf += n;
@@ -36,7 +41,7 @@ struct kb_results *kb_results_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	r->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	r->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (r->fd < 0) {
 		snprintf(err, errlen, "cannot create results file %s: %s%s", path, strerror(errno),
 			 errno == EEXIST ? " (a run never overwrites an earlier result)" : "");
@@ -46,48 +51,128 @@ struct kb_results *kb_results_open(const char *path, char *err, size_t errlen)
 	if (write_all(r->fd, header, sizeof(header) - 1)) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		close(r->fd);
+		unlink(path);
 		free(r);
 		return NULL;
 	}
+	r->size = (off_t)(sizeof(header) - 1);
 	return r;
 }
 
-/* A figure, or empty when unknown. */
-static void format_optional(char *buf, size_t len, double v)
+/* A line being built: fields appended, comma-separated; overflow remembered. */
+struct line {
+	char buf[4096];
+	size_t used;
+	bool overflow;
+};
+
+static void raw(struct line *l, const char *fmt, ...)
 {
-	if (v < 0)
-		buf[0] = 0;
+	va_list ap;
+	int n;
+
+	if (l->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l->buf + l->used, sizeof(l->buf) - l->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(l->buf) - l->used)
+		l->overflow = true;
 	else
-		snprintf(buf, len, "%.4f", v);
+		l->used += (size_t)n;
 }
 
-/* The perf columns: ",v" each, empty when unknown; %g keeps tiny rates (switches per op). */
-static int format_perf(char *buf, size_t len, const double *v)
-{
-	size_t used = 0;
+static void sep(struct line *l) { if (l->used) raw(l, ","); }
 
-	for (int i = 0; i < KB_PERF_COLUMNS && used < len; i++)
-		used += (size_t)(v[i] < 0 ? snprintf(buf + used, len - used, ",")
-					  : snprintf(buf + used, len - used, ",%.6g", v[i]));
-	return used < len ? 0 : -1;
+/* Text, quoted when it holds a comma, a quote or a line break (quotes doubled). */
+static void text(struct line *l, const char *s)
+{
+	sep(l);
+	if (!s)
+		s = "";
+	if (!strpbrk(s, ",\"\r\n")) {
+		raw(l, "%s", s);
+		return;
+	}
+	raw(l, "\"");
+	for (const char *p = s; *p; p++)
+		raw(l, *p == '"' ? "\"\"" : "%c", *p);
+	raw(l, "\"");
+}
+
+static void num(struct line *l, const char *fmt, double v)
+{
+	sep(l);
+	raw(l, fmt, v);
+}
+
+/* A figure, or empty when unknown (< 0). */
+static void optional(struct line *l, const char *fmt, double v)
+{
+	sep(l);
+	if (v >= 0)
+		raw(l, fmt, v);
+}
+
+static void integer(struct line *l, unsigned long long v)
+{
+	sep(l);
+	raw(l, "%llu", v);
 }
 
 int kb_results_append(struct kb_results *r, const struct kb_row *row)
 {
-	char line[2048], norm[32], fairness[32], perf[KB_PERF_COLUMNS * 24];
-	int n;
+	struct line l = { .used = 0 };
 
-	format_optional(norm, sizeof(norm), row->norm);
-	format_optional(fairness, sizeof(fairness), row->fairness);
-	if (format_perf(perf, sizeof(perf), row->perf_per_op))
+	text(&l, row->backend);
+	text(&l, row->workload);
+	integer(&l, (unsigned long long)row->threads);
+	text(&l, row->placement);
+	integer(&l, (unsigned long long)row->objects);
+	integer(&l, row->work_ns);
+	integer(&l, (unsigned long long)row->rep);
+	integer(&l, row->iterations);
+	num(&l, "%.3f", row->ns_per_op);
+	num(&l, "%.0f", row->ops_per_s);
+	optional(&l, "%.4f", row->norm);
+	optional(&l, "%.4f", row->fairness);
+	text(&l, row->cpus);
+	text(&l, row->check);
+	text(&l, row->variant);
+	num(&l, "%g", row->writer_rate);
+	integer(&l, (unsigned long long)row->attempt);
+	text(&l, row->disturbed);
+	integer(&l, row->window_ns);
+	integer(&l, row->ops);
+	integer(&l, row->start_skew_ns);
+	integer(&l, row->stop_skew_ns);
+	num(&l, "%.4f", row->task_clock_ratio);
+	integer(&l, (unsigned long long)row->invol_switches);
+	integer(&l, (unsigned long long)row->migrations);
+	optional(&l, "%.3f", row->steal_pct);
+	num(&l, "%.0f", row->canary_ns);
+	optional(&l, "%.4f", row->canary_ratio);
+	text(&l, row->fast_path);
+	optional(&l, "%.3f", row->rseq_restarts_per_mop);
+	/* perf: %g keeps tiny rates (switches per op) */
+	for (int i = 0; i < KB_PERF_COLUMNS; i++)
+		optional(&l, "%.6g", row->perf_per_op[i]);
+	raw(&l, "\n");
+	if (l.overflow) {
+		errno = EOVERFLOW;
 		return -1;
-	n = snprintf(line, sizeof(line), "%s,%s,%d,%s,%d,%llu,%d,%llu,%.3f,%.0f,%s,%s,\"%s\",\"%s\",%s,%g%s\n",
-		     row->backend, row->workload, row->threads, row->placement, row->objects,
-		     (unsigned long long)row->work_ns, row->rep, (unsigned long long)row->iterations,
-		     row->ns_per_op, row->ops_per_s, norm, fairness, row->cpus, row->check,
-		     row->variant ? row->variant : "", row->writer_rate, perf);
-	if (n < 0 || (size_t)n >= sizeof(line) || write_all(r->fd, line, (size_t)n))
+	}
+	if (write_all(r->fd, l.buf, l.used)) {
+		int saved = errno;
+
+		/* A short write leaves part of a row: cut the file back to the
+		 * last complete one, so every row in it is whole. */
+		if (ftruncate(r->fd, r->size) == 0)
+			(void)lseek(r->fd, r->size, SEEK_SET);
+		errno = saved;
 		return -1;
+	}
+	r->size += (off_t)l.used;
 	r->rows++;
 	return 0;
 }

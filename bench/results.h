@@ -1,8 +1,11 @@
 /*
- * Results: one CSV row per repetition, appended (one write(2) per row, so a
- * signal never leaves half a row) as each benchmark finishes, and a JSON
- * sidecar with the environment. A results file is created exclusively: a
- * run never overwrites an earlier one.
+ * Results: one CSV row per repetition attempt, appended (one write(2) per
+ * row, so a signal never leaves half a row; a failed or short write is cut
+ * back off, so a full disk never does either) as each finishes, and a JSON
+ * sidecar with the environment. A results file is created exclusively and
+ * never through a symlink: a run never overwrites an earlier one. Every
+ * text field goes through one quoting writer (RFC 4180), so any value a
+ * user can pass comes back unchanged.
  */
 #ifndef KREFBENCH_BENCH_RESULTS_H
 #define KREFBENCH_BENCH_RESULTS_H
@@ -13,6 +16,8 @@
 
 #define KB_CSV_HEADER "backend,workload,threads,placement,objects,work_ns,rep,iterations," \
 	"ns_per_op,ops_per_s,norm,fairness,cpus,check,variant,writer_rate," \
+	"attempt,disturbed,window_ns,ops,start_skew_ns,stop_skew_ns,task_clock_ratio,invol_switches," \
+	"migrations,steal_pct,canary_ns,canary_ratio,fast_path,rseq_restarts_per_mop," \
 	"cycles_per_op,instructions_per_op,branches_per_op,branch_misses_per_op," \
 	"cache_references_per_op,cache_misses_per_op,task_clock_ns_per_op," \
 	"context_switches_per_op,cpu_migrations_per_op"
@@ -29,6 +34,17 @@ struct kb_row {
 	char check[200];
 	const char *variant;	/* lookup flavour or variant; "" otherwise */
 	double writer_rate;
+	/* the measurement model (bench/window.h, bench/disturbance.h) */
+	int attempt;
+	char disturbed[256];	/* "" when clean */
+	uint64_t window_ns, ops, start_skew_ns, stop_skew_ns;
+	double task_clock_ratio;
+	long invol_switches;
+	int migrations;
+	double steal_pct;	/* < 0: unknown */
+	double canary_ns, canary_ratio;	/* ratio < 0: no reference yet */
+	const char *fast_path;	/* rseq, atomic or n/a */
+	double rseq_restarts_per_mop;	/* < 0: n/a */
 	/* perf_event counts per op, summed over threads / (iterations x threads); < 0: empty */
 	double perf_per_op[KB_PERF_COLUMNS];
 };

@@ -20,8 +20,7 @@ static void spread_##B(struct gb_state *st, void *vrun)			\
 	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
 	uint64_t rng = me->rng;							\
-	while (gb_keep_running_batch(st, KB_BATCH)) {				\
-		kb_batch_begin(me);						\
+	for KB_WINDOW_LOOP(st, &run->win, me) {			\
 		for (int i = 0; i < KB_BATCH; i++) {				\
 			struct kref_##B *obj = kb_obj_ref(run, (int)kb_pick(&rng, k)); \
 			kref_##B##_get(obj);					\
@@ -29,7 +28,6 @@ static void spread_##B(struct gb_state *st, void *vrun)			\
 			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\
 				me->unexpected_releases++;			\
 		}								\
-		kb_batch_end(me);						\
 	}									\
 	me->rng = rng;								\
 	kb_thread_epilogue(st, run, me);					\

@@ -1,19 +1,26 @@
 /*
  * A C API over Google Benchmark (Debian's libbenchmark-dev, C++).
  *
- * Workloads in bench/ are C and use only this. One registration is one
- * benchmark at one thread count: Google Benchmark starts `threads` threads
- * for every run, each calls body(); the timed region is what runs between the
- * first gb_keep_running_batch() and the one that returns false, measured in
- * wall-clock time. setup() runs before the threads of each run start and
- * teardown() after they have all finished — Google Benchmark may make
- * several trial runs to size the iteration count before the one it reports,
- * so both can run more than once per reported repetition.
+ * Workloads in bench/ are C and use only this. Google Benchmark starts the
+ * threads of a run, lines them up at its start barrier, carries per-thread
+ * counters and writes the JSON its own tools read; krefbench's scheduler
+ * (bench/sweep.c) decides what runs when, one repetition at a time, and its
+ * threads time themselves over a common window (bench/window.h).
  *
- * Results are handed, one per repetition, to the callback given to gb_run(),
- * as each benchmark finishes. Per-run facts that belong to a row (a
- * self-check, the CPUs used) travel as user counters: counters set by
- * several threads are summed.
+ * One registration is one benchmark at one thread count. gb_run_once() runs
+ * it once: setup(), then `threads` threads each call body() once, then
+ * teardown(). A body calls gb_start() exactly once (it returns when every
+ * thread of the run has reached it) and gb_stop() once after its timed
+ * loop; a body that cannot run calls gb_skip_with_error() and returns.
+ * Counters set by several threads arrive summed.
+ *
+ * JSON: gb_json_add() records one repetition with the figures krefbench
+ * measured, gb_json_write() writes every recorded one as Google Benchmark's
+ * JSON. A benchmark's name is the caller's, with no ordinal in it, so the
+ * same benchmark has the same name whatever else a run holds. For a
+ * threaded run the library counts iterations over all threads and reports
+ * real time per thread; so "iterations" is the operations of all threads,
+ * real_time = window / operations = ns_per_op / threads.
  *
  * Debian builds the library without NDEBUG; it only drives our loops.
  */
@@ -36,9 +43,6 @@ struct gb_spec {
 	void (*teardown)(int threads, void *ctx);	/* optional */
 	void *ctx;
 	int threads;
-	int repetitions;	/* >= 1 */
-	double min_time_s;	/* 0: Google Benchmark's default */
-	uint64_t iterations;	/* 0: sized by min_time */
 };
 
 struct gb_counter {
@@ -50,37 +54,46 @@ struct gb_result {
 	const char *name;
 	int spec;		/* index returned by gb_register */
 	int threads;
-	int repetition;		/* 0-based */
-	uint64_t iterations;	/* per thread */
-	double real_ns;		/* wall clock per iteration, per thread */
-	double cpu_ns;		/* CPU time per iteration (all threads' CPU / all iterations) */
 	const char *error;	/* non-NULL when the run was skipped with an error */
 	const struct gb_counter *counters;
 	int ncounters;
 };
 
+/* Once, before anything else: the library's own flags are refused (-1, printed). */
+int gb_init(const char *argv0);
+
 /* Returns the spec's index, or -1 (bad spec). The spec is copied, its name included. */
 int gb_register(const struct gb_spec *spec);
 
-/* True while the timed loop should run another batch of n iterations. */
-bool gb_keep_running_batch(struct gb_state *st, uint64_t n);
+/* In a body: once each, around the timed loop. */
+void gb_start(struct gb_state *st);
+void gb_stop(struct gb_state *st);
 int gb_thread_index(const struct gb_state *st);
 int gb_threads(const struct gb_state *st);
-uint64_t gb_max_iterations(const struct gb_state *st);
-void gb_pause(struct gb_state *st);
-void gb_resume(struct gb_state *st);
 void gb_counter_set(struct gb_state *st, const char *name, double value);
 void gb_skip_with_error(struct gb_state *st, const char *message);
 
 typedef void (*gb_report_fn)(const struct gb_result *result, void *arg);
 
-/*
- * Run every registered benchmark. args (may be NULL) are extra
- * --benchmark_* flags. When json_path is set, Google Benchmark's own JSON
- * goes there so its tools read our runs. Returns 0, or -1 when the library
- * refused to run (the reason is printed).
- */
-int gb_run(const char *const *args, int nargs, const char *json_path, gb_report_fn report, void *arg);
+/* Run spec `index` once; report() sees its result. 0, or -1 (bad index, or a C++ exception: printed). */
+int gb_run_once(int index, gb_report_fn report, void *arg);
+
+struct gb_json_run {
+	const char *name;
+	int threads;
+	int repetition, repetitions;
+	uint64_t iterations;	/* operations of all threads */
+	double real_s;		/* the window */
+	double cpu_s;		/* CPU time of all threads */
+	const struct gb_counter *counters;
+	int ncounters;
+};
+
+/* Record one repetition for the JSON (copied). 0, or -1 out of memory. */
+int gb_json_add(const struct gb_json_run *run);
+/* Write every recorded repetition to path (a temporary beside it, then rename):
+ * a reader sees the previous complete document or the new one. 0, or -1 with errno. */
+int gb_json_write(const char *path);
 
 #ifdef __cplusplus
 }

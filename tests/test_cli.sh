@@ -194,17 +194,21 @@ bad_key = []
 for d in data:
     try:
         k = (d["backend"], d["workload"], int(d["threads"]), int(d["rep"]))
+        got.setdefault(k, []).append((int(d["attempt"]), d["disturbed"]))
     except ValueError:
         bad_key.append(d); continue
-    got[k] = got.get(k, 0) + 1
-ok(not bad_key, "threads and rep are integers")
-ok(len(data) == len(want), "%d data rows, want %d (backend x workload x threads x rep + floors)" % (len(data), len(want)))
+ok(not bad_key, "threads, rep and attempt are integers")
+ok(len(got) == len(want), "%d repetitions, want %d (backend x workload x threads x rep + floors)" % (len(got), len(want)))
 missing = sorted(k for k in want if k not in got)
 extra = sorted(k for k in got if k not in want)
-dup = sorted(k for k, n in got.items() if n > 1)
 ok(not missing, "every (backend, workload, threads, rep) present" + ("; missing %s" % missing[:5] if missing else ""))
 ok(not extra, "no unexpected rows" + ("; extra %s" % extra[:5] if extra else ""))
-ok(not dup, "no duplicated rows" + ("; dup %s" % dup[:5] if dup else ""))
+# attempts of a repetition: 0, 1, ... in order, at most 1 + --retries (2), only the last may be clean
+def attempts_ok(a):
+    return [n for n, _ in a] == list(range(len(a))) and len(a) <= 3 and all(why for _, why in a[:-1])
+bad_attempts = sorted(k for k, a in got.items() if not attempts_ok(a))
+ok(not bad_attempts, "attempts of a repetition are 0,1,... (at most 3), retried only while disturbed" +
+   ("; e.g. %s %s" % (bad_attempts[0], got[bad_attempts[0]]) if bad_attempts else ""))
 
 def each(pred, what):
     badrows = [d for d in data if not pred(d)]
@@ -213,12 +217,18 @@ def each(pred, what):
 each(lambda d: d["check"] == "ok", "every row check is ok")
 each(lambda d: num(d["ns_per_op"]) is not None and num(d["ns_per_op"]) > 0, "ns_per_op is a positive number")
 each(lambda d: num(d["ops_per_s"]) is not None and num(d["ops_per_s"]) > 0, "ops_per_s is a positive number")
-def ops_consistent(d):
-    ns, ops, t = num(d["ns_per_op"]), num(d["ops_per_s"]), int(d["threads"])
-    if ns is None or ops is None or ns <= 0.0005:
+# the window arithmetic: ns_per_op = threads x window / ops (pingpong: window / transfers), ops_per_s = ops / window
+def window_consistent(d):
+    ns, ops_s, t = num(d["ns_per_op"]), num(d["ops_per_s"]), int(d["threads"])
+    win, ops = num(d["window_ns"]), num(d["ops"])
+    if None in (ns, ops_s, win, ops) or ops <= 0 or win <= 0:
         return False
-    return 1e9 * t / (ns + 0.0005) - 1 <= ops <= 1e9 * t / (ns - 0.0005) + 1
-each(ops_consistent, "ops_per_s = threads x 1e9 / ns_per_op (all threads together)")
+    serial = d["backend"] == "floor" and d["workload"] == "pingpong"
+    want_ns = (1 if serial else t) * win / ops
+    return abs(ns - want_ns) <= 0.0005 + 1e-6 * want_ns and abs(ops_s - ops * 1e9 / win) <= 1 + 1e-6 * ops_s
+each(window_consistent, "ns_per_op = threads x window_ns / ops (pingpong: window / transfers); ops_per_s = ops / window")
+each(lambda d: num(d["window_ns"]) >= 0.002e9 * 0.99, "the window lasts at least --time")
+each(lambda d: d["disturbed"] != "" or num(d["task_clock_ratio"]) >= 0.9, "a clean row had its CPU for 90% of the window")
 each(lambda d: num(d["fairness"]) is not None and 0 < num(d["fairness"]) <= 1, "fairness in (0,1]")
 def cpus_ok(d):
     c = d["cpus"].split(",")
@@ -234,24 +244,25 @@ each(lambda d: d["norm"] == "" or (num(d["norm"]) is not None and num(d["norm"])
 each(lambda d: d["workload"] != "hammer" or d["objects"] == "1", "hammer uses one object")
 each(lambda d: d["workload"] != "private" or d["objects"] == d["threads"], "private uses one object per thread")
 
-# norm = ns_per_op / the matching floor: uncontended at 1 thread, shared above
-def median(v):
-    v = sorted(v); n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-floor = {}
-for t in threads:
-    name = "uncontended" if t == 1 else "shared"
-    v = [num(d["ns_per_op"]) for d in data if d["backend"] == "floor" and d["workload"] == name and int(d["threads"]) == t]
-    floor[t] = median(v) if v and None not in v else None
+# norm = ns_per_op / the floor measured in the same round (its final attempt):
+# uncontended for private and at 1 thread, shared above
+final = {}
+for d in data:
+    k = (d["backend"], d["workload"], int(d["threads"]), int(d["rep"]))
+    if k not in final or int(d["attempt"]) > int(final[k]["attempt"]):
+        final[k] = d
 def norm_matches(d):
     if d["backend"] == "floor":
         return True
-    fl, ns, n = floor.get(int(d["threads"])), num(d["ns_per_op"]), num(d["norm"])
-    if not fl or ns is None or n is None:
+    t = int(d["threads"])
+    name = "uncontended" if t == 1 or d["workload"] == "private" else "shared"
+    fl = final.get(("floor", name, t, int(d["rep"])))
+    ns, n = num(d["ns_per_op"]), num(d["norm"])
+    if not fl or ns is None or n is None or not num(fl["ns_per_op"]):
         return False
-    want = ns / fl
-    return abs(n - want) <= 0.01 * want + 0.0002
-each(norm_matches, "norm = ns_per_op / floor (uncontended@1, shared@2)")
+    want = ns / num(fl["ns_per_op"])
+    return abs(n - want) <= 0.001 * want + 0.0002
+each(norm_matches, "norm = ns_per_op / the floor of the same round (uncontended for private and @1, shared above)")
 ' "$RUN" "$NPUS" "$HEADER"
 
 GIT_HEAD=$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)

@@ -188,7 +188,7 @@ check "no THREADS: t$T in the directory name ($(dir_of default))" \
 # ---------------------------------------------------------------------------
 # The perf columns of the CSV, and the sidecar's perf_events.
 # ---------------------------------------------------------------------------
-"$BIN" --backends refcount,null --workloads hammer --threads "$T" --reps 1 --time 0.05 --no-floors --no-perf \
+"$BIN" --backends refcount,null --workloads hammer --threads "$T" --reps 1 --retries 0 --time 0.05 --no-floors --no-perf \
     --out "$WORK/noperf.csv" >"$WORK/noperf.out" 2>"$WORK/noperf.err" || fail "krefbench --no-perf ran"
 pycheck "CSV" '
 import csv, json, re, sys

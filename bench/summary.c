@@ -1,0 +1,209 @@
+#include "summary.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double *sorted_copy(const double *v, int n)
+{
+	double *s = malloc(sizeof(double) * (size_t)(n ? n : 1));
+
+	if (!s)
+		kb_die("out of memory");
+	memcpy(s, v, sizeof(double) * (size_t)n);
+	qsort(s, (size_t)n, sizeof(double), cmp_double);
+	return s;
+}
+
+double kb_median(const double *v, int n)
+{
+	double *s, m;
+
+	if (n <= 0)
+		return 0;
+	s = sorted_copy(v, n);
+	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	free(s);
+	return m;
+}
+
+/*
+ * Order statistics: [x(j), x(n+1-j)] covers the median with probability
+ * 1 - 2 P(B <= j-1), B ~ Binomial(n, 1/2), whatever the distribution. The
+ * largest j whose coverage is still >= 95%; with fewer than 6 values none
+ * reaches 95% and the interval is [min, max] (coverage 1 - 2^(1-n)).
+ */
+void kb_median_interval(const double *v, int n, double *lo, double *hi, double *coverage)
+{
+	double *s, tail = 0, p = ldexp(1.0, -n);	/* P(B = 0) */
+	int j = 1;
+
+	*lo = *hi = *coverage = 0;
+	if (n <= 0)
+		return;
+	s = sorted_copy(v, n);
+	/* tail = P(B <= j-1); grow j while the next interval keeps 95% */
+	tail = p;
+	for (int k = 1; k < n / 2; k++) {
+		double next = tail + p * (n - k + 1) / k;	/* P(B <= k) */
+
+		if (1 - 2 * next < 0.95)
+			break;
+		p = p * (n - k + 1) / k;
+		tail = next;
+		j = k + 1;
+	}
+	*lo = s[j - 1];
+	*hi = s[n - j];
+	*coverage = n > 1 ? 1 - 2 * tail : 0;
+	free(s);
+}
+
+static bool same_row(const struct kb_entry *a, const struct kb_entry *b)
+{
+	return a->threads == b->threads && a->writer_rate == b->writer_rate &&
+	       !strcmp(a->workload, b->workload) && !strcmp(a->variant, b->variant);
+}
+
+static const struct kb_entry *find_cell(const struct kb_sweep *sw, const struct kb_entry *row, const char *backend)
+{
+	for (int i = 0; i < sw->nentries; i++)
+		if (!strcmp(sw->entries[i].backend, backend) && same_row(&sw->entries[i], row))
+			return &sw->entries[i];
+	return NULL;
+}
+
+/* "17.92±2%", from the clean repetitions, else (marked ~) the disturbed ones. */
+static void format_figure(const struct kb_entry *e, char *buf, size_t len)
+{
+	const double *v = e->nclean ? e->ns : e->disturbed_ns;
+	int n = e->nclean ? e->nclean : e->ndisturbed;
+	double m, lo, hi, cov, spread;
+
+	if (!n) {
+		snprintf(buf, len, "%s", e->check[0] ? "error" : "-");
+		return;
+	}
+	m = kb_median(v, n);
+	kb_median_interval(v, n, &lo, &hi, &cov);
+	spread = m > 0 ? 100 * fmax(hi - m, m - lo) / m : 0;
+	snprintf(buf, len, "%.2f±%.0f%%%s", m, spread, e->nclean ? "" : "~");
+}
+
+static void print_cell(const struct kb_entry *e)
+{
+	char fig[48], cell[80];
+
+	if (!e) {
+		printf(" %22s", "n/a");
+		return;
+	}
+	format_figure(e, fig, sizeof(fig));
+	if (e->nnorm)
+		snprintf(cell, sizeof(cell), "%s (%.2f)%s", fig, kb_median(e->norm, e->nnorm), e->check[0] ? "!" : "");
+	else
+		snprintf(cell, sizeof(cell), "%s%s", fig, e->check[0] ? "!" : "");
+	printf(" %22s", cell);
+}
+
+static bool is_backend_column(const struct kb_sweep *sw, const char *name)
+{
+	for (int b = 0; b < sw->opt.nbackends; b++)
+		if (!strcmp(sw->opt.backends[b]->name, name))
+			return true;
+	return false;
+}
+
+/* Floors and read-side mechanisms: one "name@threads=ns±spread" list per kind. */
+static void print_side_line(const struct kb_sweep *sw, const char *title, bool floors)
+{
+	bool any = false;
+	char fig[48];
+
+	for (int i = 0; i < sw->nentries; i++) {
+		const struct kb_entry *e = &sw->entries[i];
+
+		if (e->is_floor != floors || (!floors && is_backend_column(sw, e->backend)))
+			continue;
+		if (!any)
+			printf("%s:", title);
+		any = true;
+		format_figure(e, fig, sizeof(fig));
+		printf(" %s@%d=%s", floors ? e->workload : e->backend, e->threads, fig);
+	}
+	if (any)
+		printf("\n");
+}
+
+static bool row_printed_before(const struct kb_sweep *sw, int i)
+{
+	for (int j = 0; j < i; j++)
+		if (!sw->entries[j].is_floor && same_row(&sw->entries[j], &sw->entries[i]))
+			return true;
+	return false;
+}
+
+static void print_row_label(const struct kb_entry *e)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "%s%s%s%s", e->workload, e->variant[0] ? " " : "", e->variant,
+		 e->writer_rate > 0 ? " +w" : "");
+	printf("%-28s %7d", label, e->threads);
+}
+
+static void print_disturbance(const struct kb_sweep *sw)
+{
+	int worst = 0;
+	const struct kb_entry *worst_e = NULL;
+
+	printf("disturbance: %d of %d repetitions were disturbed at first try; %d attempt(s) dropped; "
+	       "%d repetition(s) never got a clean attempt in %d retries\n",
+	       sw->reps_disturbed_first, sw->reps_total, sw->attempts_dropped, sw->reps_disturbed, sw->opt.retries);
+	for (int i = 0; i < sw->nentries; i++)
+		if (sw->entries[i].ndropped > worst) {
+			worst = sw->entries[i].ndropped;
+			worst_e = &sw->entries[i];
+		}
+	if (worst_e)
+		printf("  most dropped: %s %s%s%s @%d (%d attempt(s))\n", worst_e->backend, worst_e->workload,
+		       worst_e->variant[0] ? " " : "", worst_e->variant, worst_e->threads, worst);
+	if (sw->reps_total && 2 * sw->reps_disturbed_first > sw->reps_total)
+		printf("WARNING: most repetitions were disturbed: this machine was busy or its host was; "
+		       "treat these figures with care (the CSV's disturbed column says why)\n");
+	if (sw->reps_disturbed)
+		printf("'~' marks a figure from disturbed repetitions only (no clean one).\n");
+}
+
+void kb_summary_print(const struct kb_sweep *sw)
+{
+	printf("\nmedian ns per op, per thread, of the clean repetitions ±the spread of that median "
+	       "(distribution-free interval, 95%% from 6 repetitions, [min,max] below); "
+	       "(norm) = / the floor of the same round: uncontended for private and 1 thread, shared above; "
+	       "+w = writer on\n");
+	printf("%-28s %7s", "workload", "threads");
+	for (int b = 0; b < sw->opt.nbackends; b++)
+		printf(" %22s", sw->opt.backends[b]->name);
+	printf("\n");
+	for (int i = 0; i < sw->nentries; i++) {
+		if (!is_backend_column(sw, sw->entries[i].backend) || row_printed_before(sw, i))
+			continue;
+		print_row_label(&sw->entries[i]);
+		for (int b = 0; b < sw->opt.nbackends; b++)
+			print_cell(find_cell(sw, &sw->entries[i], sw->opt.backends[b]->name));
+		printf("\n");
+	}
+	print_side_line(sw, "floors", true);
+	print_side_line(sw, "read-side mechanisms (readside)", false);
+	print_disturbance(sw);
+	if (sw->failures)
+		printf("'!' marks a failed self-check or error; see the check column.\n");
+}

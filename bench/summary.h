@@ -1,0 +1,18 @@
+/*
+ * The run's summary table: a row per workload x knobs x threads, a column
+ * per backend; each cell the median ns/op of the clean repetitions with
+ * the spread of that median, and its norm. Then the floors, the read-side
+ * mechanisms and what disturbance detection dropped.
+ */
+#ifndef KREFBENCH_BENCH_SUMMARY_H
+#define KREFBENCH_BENCH_SUMMARY_H
+
+#include "sweep.h"
+
+void kb_summary_print(const struct kb_sweep *sw);
+
+/* The median of v[0..n) and a distribution-free interval for it. */
+double kb_median(const double *v, int n);
+void kb_median_interval(const double *v, int n, double *lo, double *hi, double *coverage);
+
+#endif

@@ -1,0 +1,426 @@
+#include "sweep.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "floors.h"
+#include "harness.h"
+#include "readside.h"
+
+void kb_die(const char *msg)
+{
+	fprintf(stderr, "krefbench: %s\n", msg);
+	exit(2);
+}
+
+/* ---- registration ---- */
+
+int *kb_sweep_plan(struct kb_sweep *sw, int threads)
+{
+	int *cpus = calloc((size_t)threads, sizeof(int));
+	char err[512];
+
+	if (!cpus)
+		kb_die("out of memory");
+	if (kb_place_plan(sw->topo, &sw->placement, threads, sw->opt.oversubscribe, cpus, err, sizeof(err)))
+		kb_die(err);
+	return cpus;
+}
+
+static struct kb_entry *add_entry(struct kb_sweep *sw)
+{
+	struct kb_entry *e;
+
+	sw->entries = realloc(sw->entries, sizeof(*sw->entries) * (size_t)(sw->nentries + 1));
+	if (!sw->entries)
+		kb_die("out of memory");
+	e = &sw->entries[sw->nentries++];
+	memset(e, 0, sizeof(*e));
+	e->floor = -1;
+	return e;
+}
+
+static void register_spec(struct gb_spec *spec, struct kb_entry *e)
+{
+	char name[256], msg[400];	/* gb_register keeps its own copy */
+
+	snprintf(name, sizeof(name), "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
+		 e->variant, e->writer_rate, e->threads);
+	spec->name = name;
+	spec->threads = e->threads;
+	e->spec = gb_register(spec);
+	if (e->spec < 0) {
+		snprintf(msg, sizeof(msg), "benchmark %s is in the sweep twice (a list option names it twice?)", name);
+		kb_die(msg);
+	}
+}
+
+static void register_simple(struct kb_sweep *sw, const char *backend, const char *workload, int threads,
+			    int objects, const int *cpus, void (*body)(struct gb_state *, void *))
+{
+	struct gb_spec spec = { 0 };
+	struct kb_entry *e = add_entry(sw);
+	struct kb_simple_run *run = kb_simple_run_new(sw->topo, cpus);
+
+	if (!run)
+		kb_die("out of memory");
+	e->backend = backend;
+	e->workload = workload;
+	e->threads = threads;
+	e->objects = objects;
+	e->is_floor = !strcmp(backend, "floor");
+	e->cpus = cpus;
+	e->run = run;
+	e->win = &run->win;
+	kb_simple_fill_spec(&spec, body, run);
+	register_spec(&spec, e);
+}
+
+static void register_floors(struct kb_sweep *sw, int threads, const int *cpus)
+{
+	for (int f = 0; f < kb_nfloors; f++) {
+		const char *name = kb_floors[f].name;
+		bool own_lines = !strcmp(name, "local") || !strcmp(name, "uncontended");
+
+		if (kb_floors[f].only_threads && kb_floors[f].only_threads != threads)
+			continue;
+		register_simple(sw, "floor", name, threads, own_lines ? threads : 1, cpus, kb_floors[f].body);
+	}
+}
+
+struct knobs {
+	int variant;		/* index into the workload's variants, or -1 */
+	double writer_rate;
+};
+
+static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, const struct kb_backend *b,
+			      int threads, const int *cpus, struct knobs k)
+{
+	struct gb_spec spec = { 0 };
+	struct kb_entry *e = add_entry(sw);
+	struct kb_run *run = aligned_alloc(_Alignof(struct kb_run),
+					   (sizeof(*run) + _Alignof(struct kb_run) - 1) / _Alignof(struct kb_run) *
+					   _Alignof(struct kb_run));
+
+	if (!run)
+		kb_die("out of memory");
+	memset(run, 0, sizeof(*run));
+	run->backend = b;
+	run->workload = w;
+	run->topo = sw->topo;
+	run->cpus = cpus;
+	run->objects_knob = sw->opt.objects;
+	run->work_iters = sw->work_iters;
+	run->writer_rate = k.writer_rate;
+	run->variant = k.variant;
+	run->flavor = w->uses_flavor ? k.variant : KB_RCU_MEMB;
+	run->hot = sw->opt.hot;
+	e->backend = b->name;
+	e->workload = w->name;
+	e->threads = threads;
+	e->writer_rate = k.writer_rate;
+	if (k.variant >= 0)
+		snprintf(e->variant, sizeof(e->variant), "%s%s", w->variants[k.variant], sw->opt.hot ? "+hot" : "");
+	e->objects = w->variants ? (sw->opt.objects > 0 ? sw->opt.objects : 1024) : w->objects(threads, sw->opt.objects);
+	e->cpus = cpus;
+	e->run = run;
+	e->win = &run->win;
+	spec.body = k.variant >= 0 ? w->body2[kb_backend_index(b)][k.variant] : w->body[kb_backend_index(b)];
+	spec.setup = kb_run_setup;
+	spec.teardown = kb_run_teardown;
+	spec.ctx = run;
+	register_spec(&spec, e);
+}
+
+/* One registration per variant (flavour) and writer rate the workload takes. */
+static void register_workload_knobs(struct kb_sweep *sw, const struct kb_workload *w,
+				    const struct kb_backend *b, int threads, const int *cpus)
+{
+	const int *variants = w->uses_flavor ? sw->opt.flavors : sw->opt.variants;
+	int nvariants = !w->variants ? 1 : w->uses_flavor ? sw->opt.nflavors : sw->opt.nvariants;
+	int nrates = w->uses_writer ? sw->opt.nwriter_rates : 1;
+
+	for (int v = 0; v < nvariants; v++)
+		for (int r = 0; r < nrates; r++) {
+			struct knobs k = {
+				.variant = w->variants ? variants[v] : -1,
+				.writer_rate = w->uses_writer ? sw->opt.writer_rates[r] : 0,
+			};
+			register_workload(sw, w, b, threads, cpus, k);
+		}
+}
+
+/* The floor that normalises a row: no shared line in private or alone. */
+static void link_floors(struct kb_sweep *sw, int first)
+{
+	for (int i = first; i < sw->nentries; i++) {
+		struct kb_entry *e = &sw->entries[i];
+		const char *want = !strcmp(e->workload, "private") || e->threads == 1 ? "uncontended" : "shared";
+
+		if (e->is_floor)
+			continue;
+		for (int j = first; j < sw->nentries; j++)
+			if (sw->entries[j].is_floor && !strcmp(sw->entries[j].workload, want))
+				e->floor = j;
+	}
+}
+
+void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts)
+{
+	for (int c = 0; c < ncounts; c++) {
+		int *cpus = kb_sweep_plan(sw, counts[c]);
+		int first = sw->nentries;
+
+		if (sw->opt.floors)
+			register_floors(sw, counts[c], cpus);
+		for (int w = 0; w < sw->opt.nworkloads; w++)
+			for (int b = 0; b < sw->opt.nbackends; b++)
+				register_workload_knobs(sw, sw->opt.workloads[w], sw->opt.backends[b],
+							counts[c], cpus);
+		for (int w = 0; w < sw->opt.nworkloads; w++)
+			if (sw->opt.workloads[w] == &kb_workload_readside)
+				for (int m = 0; m < kb_nreadside_mechanisms; m++)
+					register_simple(sw, kb_readside_mechanisms[m].name, kb_workload_readside.name,
+							counts[c], 1, cpus, kb_readside_mechanisms[m].body);
+		link_floors(sw, first);
+	}
+}
+
+/* ---- the scheduler ---- */
+
+/* What one attempt gave, filled by the result callback and then completed. */
+struct attempt {
+	struct kb_sweep *sw;
+	struct kb_entry *e;
+	struct kb_row row;
+	bool reported, error;
+};
+
+static void on_result(const struct gb_result *r, void *arg)
+{
+	struct attempt *a = arg;
+
+	a->reported = true;
+	if (r->error) {
+		a->error = true;
+		snprintf(a->row.check, sizeof(a->row.check), "error: %s", r->error);
+		return;
+	}
+	kb_row_from_result(&a->row, r, a->e->win->result.ops);
+}
+
+/* One attempt of one repetition: run it, then judge it. */
+static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length_ns, struct attempt *a)
+{
+	double steal0, steal1;
+
+	memset(a, 0, sizeof(*a));
+	a->sw = sw;
+	a->e = e;
+	a->row.fast_path = kb_fast_path(e->backend);
+	kb_window_reset(e->win, e->threads, length_ns);
+	steal0 = kb_steal_ns(e->cpus, e->threads);
+	if (gb_run_once(e->spec, on_result, a) || !a->reported) {
+		a->error = true;
+		snprintf(a->row.check, sizeof(a->row.check), "error: the benchmark did not run");
+	}
+	steal1 = kb_steal_ns(e->cpus, e->threads);
+	if (a->error)
+		return;
+	kb_row_derive(&a->row, &e->win->result, e->threads);
+	a->row.steal_pct = steal0 >= 0 && steal1 >= 0 && a->row.window_ns
+		? 100.0 * (steal1 - steal0) / ((double)a->row.window_ns * e->threads) : -1;
+	double ref = kb_canary_reference(&sw->canary);
+
+	a->row.canary_ratio = ref > 0 ? a->row.canary_ns / ref : -1;
+	kb_canary_note(&sw->canary, a->row.canary_ns);
+	kb_disturbance_verdict(&e->win->result, a->row.steal_pct, a->row.canary_ratio,
+			       a->row.disturbed, sizeof(a->row.disturbed));
+}
+
+static void fill_keys(struct kb_sweep *sw, struct kb_entry *e, struct kb_row *row, int rep, int attempt)
+{
+	row->backend = e->backend;
+	row->workload = e->workload;
+	row->placement = sw->opt.placement_text;
+	row->threads = e->threads;
+	row->objects = e->objects;
+	row->work_ns = sw->opt.work_ns;
+	row->rep = rep;
+	row->attempt = attempt;
+	row->variant = e->variant;
+	row->writer_rate = e->writer_rate;
+}
+
+/*
+ * Google Benchmark's JSON gets each repetition once: its clean attempt, or
+ * its last one when none was clean (counter "disturbed" 1), so every
+ * benchmark of the run is there under its name however busy the machine.
+ */
+static void add_json(struct kb_sweep *sw, const struct kb_entry *e, const struct kb_row *row)
+{
+	const struct kb_window_result *w = &e->win->result;
+	struct gb_counter counters[] = {
+		{ "ns_per_op", row->ns_per_op }, { "fairness", row->fairness },
+		{ "canary_ns", row->canary_ns }, { "attempt", row->attempt },
+		{ "disturbed", row->disturbed[0] != 0 },
+	};
+	struct gb_json_run run = {
+		.threads = e->threads, .repetition = row->rep,
+		.repetitions = sw->opt.reps, .iterations = w->serial ? w->ops * (uint64_t)e->threads : w->ops,
+		.real_s = (double)w->window_ns / 1e9, .cpu_s = w->cpu_s, .counters = counters,
+		.ncounters = (int)(sizeof(counters) / sizeof(counters[0])),
+	};
+	char name[256];
+
+	/* The name without any ordinal: the same benchmark has the same name
+	 * whatever else this run holds (iterations x real_time = ns_per_op x
+	 * ops / threads, so real_time = ns_per_op / threads, serial work too). */
+	snprintf(name, sizeof(name), "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
+		 e->variant, e->writer_rate, e->threads);
+	run.name = name;
+	if (gb_json_add(&run))
+		fprintf(stderr, "krefbench: out of memory recording %s for Google Benchmark's JSON\n", name);
+}
+
+/* Keep what a finished repetition gave (clean: its figure; else its last attempt). */
+static void note_repetition(struct kb_sweep *sw, struct kb_entry *e, const struct kb_row *row, bool clean)
+{
+	sw->reps_total++;
+	if (clean) {
+		if (e->nclean < KB_MAX_REPS)
+			e->ns[e->nclean++] = row->ns_per_op;
+		if (row->norm >= 0 && e->nnorm < KB_MAX_REPS)
+			e->norm[e->nnorm++] = row->norm;
+	} else {
+		sw->reps_disturbed++;
+		if (e->ndisturbed < KB_MAX_REPS)
+			e->disturbed_ns[e->ndisturbed++] = row->ns_per_op;
+	}
+	if (e->is_floor)
+		e->floor_ns = row->ns_per_op;
+}
+
+/* Repetition `rep` of one row, retried while disturbed; -1 when the CSV cannot be written. */
+static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
+{
+	struct attempt a;
+	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9);
+
+	for (int attempt = 0;; attempt++) {
+		bool last = attempt >= sw->opt.retries, clean;
+
+		run_attempt(sw, e, length_ns, &a);
+		fill_keys(sw, e, &a.row, rep, attempt);
+		if (a.error) {
+			fprintf(stderr, "krefbench: %s/%s/%d: %s\n", e->backend, e->workload, e->threads, a.row.check);
+			if (!e->check[0])
+				snprintf(e->check, sizeof(e->check), "%s", a.row.check);
+			sw->failures++;
+			return 0;	/* an error does not go away by retrying */
+		}
+		a.row.norm = kb_row_norm(sw->entries, e, a.row.ns_per_op);
+		if (strcmp(a.row.check, "ok")) {
+			if (!e->check[0])
+				snprintf(e->check, sizeof(e->check), "%s", a.row.check);
+			sw->failures++;
+		}
+		clean = !a.row.disturbed[0];
+		if (attempt == 0 && !clean)
+			sw->reps_disturbed_first++;
+		if (!clean)
+			sw->attempts_dropped++, e->ndropped++;
+		if (kb_results_append(sw->results, &a.row)) {
+			snprintf(sw->write_error, sizeof(sw->write_error), "cannot append to %s: %s",
+				 sw->csv_path, strerror(errno));
+			return -1;
+		}
+		if (clean || last) {
+			add_json(sw, e, &a.row);
+			note_repetition(sw, e, &a.row, clean);
+			return 0;
+		}
+	}
+}
+
+static void shuffle(struct kb_entry **v, int n, uint64_t *rng)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)kb_pick(rng, (uint64_t)i + 1);
+		struct kb_entry *t = v[i];
+
+		v[i] = v[j];
+		v[j] = t;
+	}
+}
+
+/* Every row of a thread count once, briefly and unrecorded. */
+static void warm_up(struct kb_sweep *sw, int first, int end)
+{
+	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9);
+	struct attempt a;
+
+	if (length_ns > 20000000)
+		length_ns = 20000000;
+	for (int i = first; i < end; i++) {
+		run_attempt(sw, &sw->entries[i], length_ns, &a);
+		sw->entries[i].win->result.valid = false;
+	}
+}
+
+static int write_gbench_json(struct kb_sweep *sw)
+{
+	if (gb_json_write(sw->gbench_path)) {
+		snprintf(sw->write_error, sizeof(sw->write_error), "cannot write %s: %s", sw->gbench_path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void print_round(struct kb_sweep *sw, int threads, int round, int rows, int dropped_before)
+{
+	fprintf(stderr, "[threads %d, round %d/%d] %d rows, %d disturbed attempt(s) retried or dropped, %.0f s\n",
+		threads, round + 1, sw->opt.reps, rows, sw->attempts_dropped - dropped_before,
+		(double)kb_now_ns() / 1e9 - sw->t_start);
+}
+
+int kb_sweep_run(struct kb_sweep *sw)
+{
+	struct kb_entry **order = malloc(sizeof(*order) * (size_t)(sw->nentries ? sw->nentries : 1));
+
+	if (!order)
+		kb_die("out of memory");
+	for (int first = 0, end; first < sw->nentries; first = end) {
+		for (end = first; end < sw->nentries && sw->entries[end].threads == sw->entries[first].threads; end++)
+			;
+		warm_up(sw, first, end);
+		for (int round = 0; round < sw->opt.reps; round++) {
+			int nfloors = 0, n = 0, dropped_before = sw->attempts_dropped;
+
+			for (int i = first; i < end; i++)
+				if (sw->entries[i].is_floor)
+					order[nfloors++] = &sw->entries[i];
+			n = nfloors;
+			for (int i = first; i < end; i++)
+				if (!sw->entries[i].is_floor)
+					order[n++] = &sw->entries[i];
+			shuffle(order, nfloors, &sw->rng);
+			shuffle(order + nfloors, n - nfloors, &sw->rng);
+			for (int i = 0; i < n; i++)
+				if (measure(sw, order[i], round)) {
+					free(order);
+					return -1;
+				}
+			if (write_gbench_json(sw)) {
+				free(order);
+				return -1;
+			}
+			print_round(sw, sw->entries[first].threads, round, end - first, dropped_before);
+		}
+	}
+	free(order);
+	return write_gbench_json(sw);
+}

@@ -1,0 +1,59 @@
+/*
+ * The sweep: what runs (registration: floors and every workload x backend x
+ * knob at each thread count) and when (the scheduler).
+ *
+ * The scheduler's measurement model, for each thread count in turn:
+ *   1. warm-up: every row runs once, briefly, unrecorded (caches, page
+ *      faults, frequency; and the canary's first reference values);
+ *   2. rounds: repetition r of every row runs in round r. A round runs
+ *      the floors first, then the rows, each in an order shuffled by a
+ *      seeded generator (--seed; the sidecar records it), so that drift
+ *      and neighbours fall on every row alike and each row's norm divides
+ *      by a floor measured minutes, not seconds, from it;
+ *   3. a disturbed repetition (bench/disturbance.h) is written with its
+ *      reasons and retried, up to --retries times.
+ * Google Benchmark's JSON is rewritten after every round, so it always parses.
+ */
+#ifndef KREFBENCH_BENCH_SWEEP_H
+#define KREFBENCH_BENCH_SWEEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "disturbance.h"
+#include "options.h"
+#include "perfctr.h"
+#include "placement.h"
+#include "results.h"
+#include "row.h"
+
+struct kb_sweep {
+	struct kb_options opt;
+	struct kb_topo *topo;
+	struct kb_placement placement;
+	struct kb_entry *entries;
+	int nentries;
+	uint64_t work_iters;
+	struct kb_results *results;
+	int failures;			/* benchmark errors and failed self-checks */
+	uint64_t rng;			/* the shuffle's state, from opt.seed */
+	struct kb_canary_ref canary;
+	int reps_total, reps_disturbed_first, reps_disturbed, attempts_dropped;
+	double t_start;
+	char csv_path[4096], json_path[4096], gbench_path[4096];
+	char command_line[4096];
+	bool no_perf;			/* --no-perf */
+	struct kb_perf_probe perf;	/* what the threads count (shims/perfctr.h) */
+	char *perf_json;		/* the probe, for the sidecar */
+	char write_error[4400];		/* set when the results could not be written: the run stops */
+};
+
+/* Plan each thread count and register every row (dies on bad input). */
+void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts);
+int *kb_sweep_plan(struct kb_sweep *sw, int threads);
+/* Warm up and run the rounds; 0, or -1 when the results could not be written (write_error says why). */
+int kb_sweep_run(struct kb_sweep *sw);
+
+void kb_die(const char *msg) __attribute__((noreturn));
+
+#endif

@@ -52,8 +52,15 @@ static inline void kb_rcu_read_unlock(void)
 	kb_tsan_ignore_end();
 }
 
-/* Call at the start of an RCU callback: it runs after a grace period. */
-static inline void kb_rcu_callback_entry(void) { kb_tsan_acquire(&kb_rcu_grace_token); }
+/* Call at the start of an RCU callback: it runs after a grace period. The
+ * callback thread is one liburcu registered as a reader itself: say so, so
+ * that a callback may use the read lock (percpu's confirm callbacks do)
+ * without registering twice, which liburcu asserts against. */
+static inline void kb_rcu_callback_entry(void)
+{
+	kb_rcu_registered = true;
+	kb_tsan_acquire(&kb_rcu_grace_token);
+}
 /* Call at the end of an RCU callback: kb_rcu_barrier() waits for it. */
 static inline void kb_rcu_callback_exit(void) { kb_tsan_release(&kb_rcu_barrier_token); }
 

@@ -11,8 +11,4 @@
 
 void kb_summary_print(const struct kb_sweep *sw);
 
-/* The median of v[0..n) and a distribution-free interval for it. */
-double kb_median(const double *v, int n);
-void kb_median_interval(const double *v, int n, double *lo, double *hi, double *coverage);
-
 #endif

@@ -1,0 +1,186 @@
+/*
+ * The measurement model's arithmetic (bench/window.h, bench/disturbance.h,
+ * bench/stats.h, bench/row.h), on hand-made threads with known stamps:
+ *
+ * - the window runs from t0 to the last exit; skews; fairness = fewest /
+ *   most ops in the window (not a ratio of loop durations: two threads with
+ *   the same span but 3:1 ops read 1/3); the CPU-time ratio is the worst
+ *   thread's; canary = median of every before/after sample; a thread that
+ *   never ran its window makes the result invalid;
+ * - derived columns: ns_per_op = threads x window / ops, window / ops for
+ *   serial work (pingpong), ops_per_s = ops / window;
+ * - the disturbance verdict names each reason, and none on a clean window;
+ * - the median's interval: [min, max] below 6 values with coverage
+ *   1 - 2^(1-n); at 20 values the order statistics x(6), x(15) (95.9%);
+ * - and a real window with 3 threads: every thread counted ops, the window
+ *   lasted at least its length, fairness in (0, 1].
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "disturbance.h"
+#include "harness.h"
+#include "row.h"
+#include "stats.h"
+
+static bool near(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(1, fabs(b)); }
+
+static struct kb_thread *threads_at(int n)
+{
+	struct kb_thread *thr = aligned_alloc(sizeof(struct kb_thread), sizeof(struct kb_thread) * (size_t)n);
+
+	memset(thr, 0, sizeof(struct kb_thread) * (size_t)n);
+	return thr;
+}
+
+static void test_summarise(void)
+{
+	struct kb_window w;
+	struct kb_thread *thr = threads_at(2);
+
+	kb_window_reset(&w, 2, 1000000);
+	atomic_store(&w.t0, 1000);
+	/* thread 0: 3000 ops over [1010, 1001010]; thread 1: 1000 ops over [1100, 1001500] */
+	thr[0] = (struct kb_thread){ .ops = 3000, .t_start_ns = 1010, .t_end_ns = 1001010, .cpu_ns = 1000000,
+				     .canary_ns = { 100, 104 }, .window_closed = true, .invol_switches = 1 };
+	thr[1] = (struct kb_thread){ .ops = 1000, .t_start_ns = 1100, .t_end_ns = 1001500, .cpu_ns = 800000,
+				     .canary_ns = { 102, 300 }, .window_closed = true, .rseq_restarts = 7,
+				     .migrated = true };
+	kb_window_summarise(&w, thr, 2);
+	CHECK(w.result.valid, "a window every thread ran is valid");
+	CHECK_EQ(w.result.window_ns, 1001500 - 1000, "window = last exit - t0");
+	CHECK_EQ(w.result.ops, 4000, "ops summed over threads");
+	CHECK_EQ(w.result.start_skew_ns, 100, "start skew = latest start - t0");
+	CHECK_EQ(w.result.stop_skew_ns, 490, "stop skew = latest exit - earliest exit");
+	CHECK(near(w.result.fairness, 1000.0 / 3000.0), "fairness = fewest/most ops in the window (%g)",
+	      w.result.fairness);
+	CHECK(near(w.result.task_clock_ratio, 800000.0 / 1000400.0), "task clock ratio: the worst thread's (%g)",
+	      w.result.task_clock_ratio);
+	CHECK_EQ(w.result.invol_switches, 1, "involuntary switches summed");
+	CHECK_EQ(w.result.migrations, 1, "migrations counted per thread");
+	CHECK(near(w.result.rseq_restarts, 7), "rseq restarts summed");
+	CHECK(near(w.result.canary_ns, 103), "canary = median of the 4 samples, one slow one ignored (%g)",
+	      w.result.canary_ns);
+
+	/* derived columns */
+	struct kb_row row = { .fast_path = "n/a" };
+
+	kb_row_derive(&row, &w.result, 2);
+	CHECK(near(row.ns_per_op, 2.0 * 1000500 / 4000), "ns_per_op = threads x window / ops (%g)", row.ns_per_op);
+	CHECK(near(row.ops_per_s, 4000 * 1e9 / 1000500), "ops_per_s = ops / window (%g)", row.ops_per_s);
+	CHECK(row.rseq_restarts_per_mop < 0, "restarts per Mop empty without an rseq path");
+	w.result.serial = true;
+	row.fast_path = "rseq";
+	kb_row_derive(&row, &w.result, 2);
+	CHECK(near(row.ns_per_op, 1000500.0 / 4000), "serial work: ns_per_op = window / ops (%g)", row.ns_per_op);
+	CHECK(near(row.rseq_restarts_per_mop, 7e6 / 4000), "restarts per million ops on the rseq path");
+
+	/* a thread that never ran */
+	thr[1].window_closed = false;
+	kb_window_reset(&w, 2, 1000000);
+	atomic_store(&w.t0, 1000);
+	kb_window_summarise(&w, thr, 2);
+	CHECK(!w.result.valid, "a thread that never ran its window makes it invalid");
+	free(thr);
+}
+
+static void test_verdict(void)
+{
+	struct kb_window_result r = { .valid = true, .window_ns = 10000000, .task_clock_ratio = 0.99 };
+	char why[256];
+
+	kb_disturbance_verdict(&r, 0, 1.0, why, sizeof(why));
+	CHECK(!why[0], "a clean window has no reason (%s)", why);
+	kb_disturbance_verdict(&r, -1, -1, why, sizeof(why));
+	CHECK(!why[0], "unknown steal and no canary reference are not reasons (%s)", why);
+	r.task_clock_ratio = 0.7;
+	r.invol_switches = 2;
+	r.migrations = 1;
+	r.stop_skew_ns = 500000;
+	kb_disturbance_verdict(&r, 3.5, 1.31, why, sizeof(why));
+	CHECK(strstr(why, "task_clock 0.70") && strstr(why, "invol_switches 2") && strstr(why, "migrations 1") &&
+	      strstr(why, "steal 3.5%") && strstr(why, "stop_skew 5.0%") && strstr(why, "canary 1.31"),
+	      "every reason named (%s)", why);
+	CHECK(strstr(why, "; ") != NULL, "reasons are '; ' separated");
+	r = (struct kb_window_result){ .valid = true, .window_ns = 10000000, .task_clock_ratio = 1 };
+	kb_disturbance_verdict(&r, 0, 0.8, why, sizeof(why));
+	CHECK(strstr(why, "canary 0.80") != NULL, "a canary much faster than the reference is a reason too (%s)", why);
+	r.valid = false;
+	kb_disturbance_verdict(&r, 0, 1, why, sizeof(why));
+	CHECK(why[0], "an invalid window is disturbed (%s)", why);
+
+	struct kb_canary_ref ref = { .n = 0 };
+
+	CHECK(kb_canary_reference(&ref) == 0, "no canary reference before any sample");
+	for (int i = 0; i < 9; i++)
+		kb_canary_note(&ref, i == 4 ? 1000 : 100 + i);
+	CHECK(near(kb_canary_reference(&ref), 105), "the reference is the running median (%g)", kb_canary_reference(&ref));
+}
+
+static void test_interval(void)
+{
+	double v[20], lo, hi, cov;
+
+	for (int i = 0; i < 20; i++)
+		v[i] = 20 - i;	/* 20..1, unsorted on purpose */
+	kb_median_interval(v, 5, &lo, &hi, &cov);
+	CHECK(lo == 16 && hi == 20 && near(cov, 1 - 2.0 / 32), "5 values: [min, max], coverage 93.75%%");
+	CHECK(near(kb_median(v, 5), 18), "median of 5");
+	kb_median_interval(v, 20, &lo, &hi, &cov);
+	CHECK(lo == 6 && hi == 15, "20 values: x(6) .. x(15) (got %g .. %g)", lo, hi);
+	CHECK(cov >= 0.95 && cov < 0.97, "20 values: coverage %.4f >= 95%%", cov);
+	CHECK(near(kb_median(v, 20), 10.5), "median of 20");
+	kb_median_interval(v, 1, &lo, &hi, &cov);
+	CHECK(lo == 20 && hi == 20 && cov == 0, "1 value: no coverage claimed");
+}
+
+/* A real window: three threads started by Google Benchmark through the shim. */
+static struct kb_window live_w;
+static struct kb_thread *live_thr;
+
+static void live_body(struct gb_state *st, void *ctx)
+{
+	struct kb_thread *me = &live_thr[gb_thread_index(st)];
+	volatile uint64_t sink = 0;
+
+	(void)ctx;
+	for KB_WINDOW_LOOP(st, &live_w, me)
+		for (int i = 0; i < KB_BATCH; i++)
+			sink += (uint64_t)i;
+}
+
+static void ignore_result(const struct gb_result *r, void *arg) { (void)r; (void)arg; }
+
+static void test_live(void)
+{
+	struct gb_spec spec = { .name = "live/t3", .body = live_body, .threads = 3 };
+
+	live_thr = threads_at(3);
+	kb_canary_calibrate();
+	kb_window_reset(&live_w, 3, 20000000);
+	CHECK(gb_init("test_window") == 0, "gb_init");
+	CHECK(gb_run_once(gb_register(&spec), ignore_result, NULL) == 0, "live: ran");
+	kb_window_summarise(&live_w, live_thr, 3);
+	CHECK(live_w.result.valid, "live: valid");
+	CHECK(live_w.result.window_ns >= 20000000, "live: the window lasted its length (%llu ns)",
+	      (unsigned long long)live_w.result.window_ns);
+	for (int i = 0; i < 3; i++)
+		CHECK(live_thr[i].ops >= KB_BATCH && live_thr[i].ops % KB_BATCH == 0,
+		      "live: thread %d counted whole batches (%llu)", i, (unsigned long long)live_thr[i].ops);
+	CHECK(live_w.result.fairness > 0 && live_w.result.fairness <= 1, "live: fairness in (0,1] (%g)",
+	      live_w.result.fairness);
+	CHECK(live_w.result.canary_ns > 0, "live: the canary was timed");
+	free(live_thr);
+}
+
+int main(void)
+{
+	test_summarise();
+	test_verdict();
+	test_interval();
+	test_live();
+	return check_summary();
+}

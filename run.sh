@@ -8,6 +8,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Where the user's relative paths point (commands that take paths go back there).
+caller_dir=$PWD
 cd "$top"
 
 # Debian packages the project needs (nothing else is installed or downloaded).
@@ -290,196 +292,26 @@ cmd_profile() {
 	echo "profile: $out"
 }
 
-# compare_build SRC BUILD_DIR LOG: a Release krefbench (no tests) from SRC.
-compare_build() {
-	local src=$1 dir=$2 log=$3
-	{ cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DKREFBENCH_TESTS=OFF &&
-		cmake --build "$dir" -j "$(jobs)" --target krefbench; } >"$log" 2>&1 &&
-		[ -x "$dir/bench/krefbench" ]
-}
-
-# ./run.sh compare A.csv B.csv [--threshold PCT] [--alpha A] [--format table|csv|json]
-# ./run.sh compare --rev BASE [--rev OTHER] [--rounds N] [--out DIR] [compare options] [krefbench options]
-# ./run.sh compare --bin A_KREFBENCH --bin B_KREFBENCH [--rounds N] [--out DIR] [...]
-# Files: bench/compare.py (exit 0 same, 1 regression, 2 bad input). Revisions:
-# BASE and OTHER are built in temporary git worktrees (OTHER defaults to the
-# working tree as it is, uncommitted changes included, built in build/compare),
-# then `krefbench --quick [options]` runs in rounds on this machine, A B B A A B
-# B A ... (each side first equally often), each side's rounds are joined and
-# compared. Rounds are kept in DIR (default results/compare-<UTC>/).
+# ./run.sh compare A.csv B.csv [--threshold PCT] [--alpha A] [--adjust M] [--format F]
+#     bench/compare.py: the report between two results files.
+# ./run.sh compare --rev BASE [--rev OTHER] | --bin A --bin B [--pairs N] [--out DIR] [...]
+#     bench/gate.py: the regression gate (A and B in short process pairs,
+#     paired analysis; it builds revisions itself). README, "Did a change
+#     make it slower?". Either program is exec'd from the caller's directory,
+#     so its paths mean what the caller's shell means, and signals and exit
+#     codes (0 same, 1 regression, 2 bad input or no answer, 130/143) are its own.
 cmd_compare() {
-	local revs=() bins=() cmp_args=() bench_args=() rounds=4 alpha=0.05 reps=3
-	local arg mode=files out=""
-	case " $* " in *" --rev "* | *" --rev="* | *" --bin "* | *" --bin="*) mode=runs ;; esac
-	if [ $mode = files ]; then
-		exec /usr/bin/python3 "$top/bench/compare.py" "$@"
-	fi
-	while [ $# -gt 0 ]; do
-		arg=$1
-		case $arg in
-			--*=*) set -- "${arg%%=*}" "${arg#*=}" "${@:2}"; continue ;;
-		esac
-		case $arg in
-			--rev | --bin | --rounds | --out | --threshold | --alpha | --adjust | --format | --backends | --workloads | \
-			--threads | --placement | --objects | --writer-rate | --rcu-flavor | --variant | --work-ns | \
-			--time | --reps)
-				[ $# -ge 2 ] || { echo "compare: $arg needs a value" >&2; return 2; } ;;
-		esac
-		case $arg in
-			--rev) revs+=("$2"); shift 2 ;;
-			--bin) bins+=("$2"); shift 2 ;;
-			--rounds) rounds=$2; shift 2 ;;
-			--out) out=$2; shift 2 ;;
-			--threshold | --adjust | --format) cmp_args+=("$1" "$2"); shift 2 ;;
-			--alpha) alpha=$2; cmp_args+=("$1" "$2"); shift 2 ;;
-			--reps) reps=$2; bench_args+=("$1" "$2"); shift 2 ;;
-			--backends | --workloads | --threads | --placement | --objects | --writer-rate | \
-			--rcu-flavor | --variant | --work-ns | --time)
-				bench_args+=("$1" "$2"); shift 2 ;;
-			--quick | --no-floors | --hot | --oversubscribe) bench_args+=("$1"); shift ;;
-			--) shift; bench_args+=("$@"); break ;;
-			*) echo "compare: unexpected argument '$arg' with --rev/--bin (files and revisions do not mix;" \
-				"krefbench options go after --)" >&2; return 2 ;;
-		esac
+	local prog=compare.py arg
+	for arg in "$@"; do
+		case $arg in --rev | --rev=* | --bin | --bin=*) prog=gate.py ;; esac
 	done
-	if [ ${#revs[@]} -gt 2 ] || [ ${#bins[@]} -gt 2 ] || { [ ${#revs[@]} -gt 0 ] && [ ${#bins[@]} -gt 0 ]; } ||
-		{ [ ${#bins[@]} -gt 0 ] && [ ${#bins[@]} -ne 2 ]; }; then
-		echo "compare: give --rev BASE [--rev OTHER], or --bin A --bin B" >&2
-		return 2
+	# --rev builds with cmake: what the build needs must be there.
+	case " $* " in *" --rev "* | *" --rev="*) install_deps ;; esac
+	cd -- "${caller_dir:-$PWD}" || die "cannot return to ${caller_dir:-$PWD}"
+	if [ $prog = gate.py ]; then
+		exec /usr/bin/python3 "$top/bench/gate.py" --repo "$top" "$@"
 	fi
-	[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "compare: --rounds '$rounds' is not a positive integer" >&2; return 2; }
-	[[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "compare: --reps '$reps' is not a positive integer" >&2; return 2; }
-	for arg in "${bench_args[@]}"; do
-		case $arg in --out | --out=* | --results-dir | --results-dir=* | --print-path-to*)
-			echo "compare: $arg is not a krefbench option here (the rounds go to compare's --out DIR)" >&2; return 2 ;;
-		esac
-	done
-	# Enough repetitions a side that p < alpha is reachable at all: the smallest
-	# n with 2/C(2n, n) < alpha (4 for 0.05).
-	local need
-	need=$(awk -v a="$alpha" 'BEGIN { if (!(a > 0 && a < 1)) { print 1; exit }
-		for (n = 1; n < 500; n++) { c = 1; for (i = 1; i <= n; i++) c = c * (n + i) / i
-			if (2 / c < a) { print n; exit } } print 500 }')
-	if [ $((rounds * reps)) -lt "$need" ]; then
-		rounds=$(((need + reps - 1) / reps))
-		echo "compare: note: $reps repetitions a round cannot reach p < $alpha; running $rounds rounds" >&2
-	fi
-
-	local tmp="" sides=(a b) labels=() bin_a bin_b sha_a sha_b="" dirty=""
-	if [ ${#revs[@]} -gt 0 ]; then
-		sha_a=$(git -C "$top" rev-parse --verify --quiet "${revs[0]}^{commit}") ||
-			{ echo "compare: '${revs[0]}' is not a revision of this repository" >&2; return 2; }
-		if [ ${#revs[@]} -eq 2 ]; then
-			sha_b=$(git -C "$top" rev-parse --verify --quiet "${revs[1]}^{commit}") ||
-				{ echo "compare: '${revs[1]}' is not a revision of this repository" >&2; return 2; }
-		fi
-	fi
-	if [ -z "$out" ]; then
-		out="$top/results/compare-$(date -u +%Y%m%dT%H%M%SZ)"
-		while [ -e "$out" ]; do out="$out-x"; done
-	elif [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
-		echo "compare: --out $out exists and is not empty (a comparison never overwrites one)" >&2
-		return 2
-	fi
-	mkdir -p "$out" || { echo "compare: cannot create $out" >&2; return 2; }
-	out=$(cd "$out" && pwd)
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/krefbench-compare.XXXXXX")
-	# Worktrees, builds and staged binaries go, however this ends (error, ^C, success).
-	# shellcheck disable=SC2064
-	trap "compare_cleanup '$tmp'" EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	if [ ${#bins[@]} -eq 2 ]; then
-		for arg in "${bins[@]}"; do
-			if ! { [ -x "$arg" ] && [ -f "$arg" ]; }; then
-				echo "compare: $arg is not an executable file" >&2
-				return 2
-			fi
-		done
-		bin_a=$(realpath "${bins[0]}")
-		bin_b=$(realpath "${bins[1]}")
-		labels=("$bin_a" "$bin_b")
-	else
-		install_deps
-		git -C "$top" worktree add --detach --quiet "$tmp/a" "$sha_a" >"$out/a.build.log" 2>&1 ||
-			{ cat "$out/a.build.log" >&2; echo "compare: git worktree add failed" >&2; return 2; }
-		labels=("${revs[0]} ($(git -C "$top" log -1 --format='%h %s' "$sha_a" | cut -c1-60))")
-		echo "compare: building A = ${labels[0]}" >&2
-		compare_build "$tmp/a" "$tmp/a/build" "$out/a.build.log" ||
-			{ tail -n 30 "$out/a.build.log" >&2; echo "compare: building A failed (log: $out/a.build.log)" >&2; return 2; }
-		bin_a=$tmp/a/build/bench/krefbench
-		if [ -n "$sha_b" ]; then
-			git -C "$top" worktree add --detach --quiet "$tmp/b" "$sha_b" >"$out/b.build.log" 2>&1 ||
-				{ cat "$out/b.build.log" >&2; echo "compare: git worktree add failed" >&2; return 2; }
-			labels+=("${revs[1]} ($(git -C "$top" log -1 --format='%h %s' "$sha_b" | cut -c1-60))")
-			echo "compare: building B = ${labels[1]}" >&2
-			compare_build "$tmp/b" "$tmp/b/build" "$out/b.build.log" ||
-				{ tail -n 30 "$out/b.build.log" >&2; echo "compare: building B failed (log: $out/b.build.log)" >&2; return 2; }
-			bin_b=$tmp/b/build/bench/krefbench
-		else
-			[ -z "$(git -C "$top" status --porcelain --untracked-files=no)" ] || dirty=" + uncommitted changes"
-			labels+=("working tree (HEAD $(git -C "$top" rev-parse --short HEAD)$dirty)")
-			echo "compare: building B = ${labels[1]} in build/compare" >&2
-			compare_build "$top" "$top/build/compare" "$out/b.build.log" ||
-				{ tail -n 30 "$out/b.build.log" >&2; echo "compare: building B failed (log: $out/b.build.log)" >&2; return 2; }
-			bin_b=$top/build/compare/bench/krefbench
-		fi
-	fi
-	# Both sides run from copies at paths of the same length: argv, the
-	# sidecar's command line and whatever the process allocates from them are
-	# then the same size, so neither side gets a different stack or heap
-	# layout (which alone can move a few-ns loop by 10%). And a rebuild
-	# during the rounds cannot change what runs.
-	mkdir -p "$tmp/run/a" "$tmp/run/b"
-	cp "$bin_a" "$tmp/run/a/krefbench"
-	cp "$bin_b" "$tmp/run/b/krefbench"
-	bin_a=$tmp/run/a/krefbench
-	bin_b=$tmp/run/b/krefbench
-
-	# Rounds: A B, then B A, ... so each side runs first equally often and a
-	# linear drift of the machine falls on both alike.
-	local r side bin rc t0 order
-	for ((r = 1; r <= rounds; r++)); do
-		order="a b"
-		[ $((r % 2)) -eq 0 ] && order="b a"
-		for side in $order; do
-			bin=$bin_a
-			[ "$side" = b ] && bin=$bin_b
-			t0=$SECONDS
-			rc=0
-			"$bin" --quick "${bench_args[@]}" --out "$out/$side-$r.csv" >>"$out/$side.log" 2>&1 || rc=$?
-			if [ $rc -eq 1 ]; then
-				echo "compare: warning: round $r of ${side^^}: a benchmark failed or failed its check (log: $out/$side.log)" >&2
-			elif [ $rc -ne 0 ]; then
-				tail -n 5 "$out/$side.log" >&2
-				echo "compare: krefbench of ${side^^} failed in round $r (exit $rc; log: $out/$side.log)" >&2
-				return 2
-			fi
-			echo "compare: round $r/$rounds: ${side^^} $((SECONDS - t0)) s" >&2
-		done
-	done
-	for side in "${sides[@]}"; do
-		head -n 1 "$out/$side-1.csv" >"$out/$side.csv"
-		for ((r = 1; r <= rounds; r++)); do
-			tail -n +2 "$out/$side-$r.csv" >>"$out/$side.csv"
-		done
-		[ -f "$out/$side-1.json" ] && cp "$out/$side-1.json" "$out/$side.json"
-	done
-	rc=0
-	/usr/bin/python3 "$top/bench/compare.py" "$out/a.csv" "$out/b.csv" \
-		--label-a "${labels[0]}" --label-b "${labels[1]}" "${cmp_args[@]}" || rc=$?
-	echo "compare: rounds in $out (chart: ./run.sh plot --compare $out/a.csv $out/b.csv)" >&2
-	return $rc
-}
-
-# compare_cleanup TMP: remove the worktrees under TMP and TMP itself.
-compare_cleanup() {
-	local wt
-	for wt in "$1"/a "$1"/b; do
-		[ -d "$wt" ] && git -C "$top" worktree remove --force "$wt" >/dev/null 2>&1
-	done
-	rm -rf -- "$1"
-	git -C "$top" worktree prune >/dev/null 2>&1 || true
+	exec /usr/bin/python3 "$top/bench/compare.py" "$@"
 }
 
 cmd_main() {

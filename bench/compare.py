@@ -2,53 +2,57 @@
 """Regression report between two krefbench results files; fails on a
 significant regression.
 
-    bench/compare.py A.csv B.csv [--threshold 5] [--alpha 0.05] [--adjust none|holm|bh]
+    bench/compare.py A.csv B.csv [--threshold PCT] [--alpha A] [--adjust none|holm|bh]
                      [--format table|csv|json] [--label-a TEXT] [--label-b TEXT]
 
 A is the baseline, B the candidate. Rows are grouped by the benchmark key
 (backend, workload, threads, placement, objects, work_ns, variant,
 writer_rate; a file without the variant or writer_rate column reads as ""
-and 0, so files of older versions compare). Per key: the median ns_per_op of
-A and of B, the ratio B/A, and a two-sided Mann-Whitney U test over the
-repetitions:
+and 0, so files of older versions compare). Only clean repetitions count:
+rows whose check is not ok and disturbed attempts are set aside, and how
+many were is said per side (bench/results.py reads the files).
 
-  U     = U of A: the number of (a, b) pairs with a > b, ties counting 1/2
-          (U = 0: every repetition of B is slower than every one of A)
-  exact when neither sample has 50 or more repetitions and there are no
-        ties (as R's wilcox.test): p = 2 * P(U' <= min(U, nA*nB - U)) under
-        the null distribution of U', counted exactly (Gaussian binomial
-        coefficients); 1 at most
-  normal otherwise: mu = nA*nB/2, sigma^2 = nA*nB/12 * ((N+1) - sum(t^3 - t)
-        / (N(N-1))) over tie groups of size t, N = nA + nB; z = (|U - mu| -
-        1/2) / sigma (continuity correction, never below 0); p = erfc(z/sqrt 2)
+Two analyses, chosen by the files:
 
-  verdict  slower  ratio > 1 + threshold/100 and p < alpha
-           faster  ratio < 1 - threshold/100 and p < alpha
+UNPAIRED (two ordinary runs). Per key: the median ns_per_op of A and of B,
+the ratio B/A, and a two-sided Mann-Whitney U test over the repetitions
+(bench/stats.py): exact without ties below 50 repetitions a side, else the
+normal approximation with tie and continuity correction. Defaults:
+--threshold 5, --alpha 0.05, --adjust none.
+
+PAIRED (both files carry a `pair` column: the joined output of the gate,
+bench/gate.py, where A and B ran as many short process pairs, in random
+order within each pair). Per key and pair: d = log(B/A) of the pair's
+median clean ns_per_op. The ratio is exp(Hodges-Lehmann estimate of d)
+with its 95% confidence interval, the test is Wilcoxon's signed rank on d,
+Holm-adjusted over the benchmark rows, and "detectable" is the smallest
+change this many pairs with this spread would find (80% power at the
+family's strictest level). The random order makes the test exact under "A
+and B are the same" however the machine drifts: the drift falls on either
+side of a pair by a coin flip. Defaults: --threshold 3, --alpha 0.01,
+--adjust holm (the gate's; README "Did a change make it slower?").
+
+  verdict  slower  ratio > 1 + threshold/100 and (adjusted) p < alpha
+           faster  ratio < 1 - threshold/100 and (adjusted) p < alpha
            same    otherwise
 
-Each row is tested on its own (--adjust none, the default). A sweep of 140
-benchmarks at alpha 0.05 lets a few cross by chance when the noise is larger
-than the threshold; the report says how many of the slower ones would survive
-Holm's correction, and --adjust holm (family-wise error) or bh (false
-discovery rate) makes the verdicts use adjusted p over the benchmark rows
-(floors are their own family).
-
-A sample can be too small ever to reach p < alpha: with 3 repetitions each
-the most extreme arrangement has p = 2/C(6,3) = 0.1. Such a row is
-"underpowered": its verdict stays `same`, the report says so and names any
-that look slower. When every benchmark row is underpowered the comparison
-cannot answer and exits 2 (rerun with --reps 5, or use ./run.sh compare
---rev, which runs several rounds).
+A row whose sample sizes can never reach p < alpha (3 vs 3 repetitions: the
+smallest p any arrangement gives is 2/C(6,3) = 0.1; p is never reported
+below that bound, whatever the method) is "underpowered": its verdict stays
+`same`, and the report names the ones that look slower.
 
 Floors (backend `floor`) are compared and reported apart: they measure the
-machine, so they never make the exit status 1. The files are read and
-validated by bench/results.py (the loader plots/plot.py uses too); rows
-whose check is not `ok` are ignored and counted. The sidecars (<stem>.json) are compared when
-present: a different cpu_model, kernel, compiler or cflags is a warning.
+machine, so they never make the exit status 1. The sidecars (<stem>.json)
+are compared when present: a different cpu_model, kernel, compiler or
+cflags is a warning; so is a row whose per-CPU fast path differs between
+the sides (e.g. rseq in A, atomic in B).
 
-Exit: 0 no significant regression; 1 a regression (each named on stderr,
-"compare: regression: ..."); 2 bad input or arguments (one "compare: " line
-on stderr), or no benchmark row could reach significance.
+Exit: 0 every benchmark in common was compared with enough repetitions and
+none is significantly slower; 1 a regression (each named on stderr,
+"compare: regression: ..."); 2 bad input or arguments (one "compare: "
+line on stderr), or no answer: no benchmark in common (floors alone do not
+count), or a benchmark row with too few clean repetitions to ever reach
+p < alpha.
 """
 
 import argparse
@@ -61,15 +65,17 @@ import statistics
 import sys
 
 
-# bench/results.py sits beside this file; plots/plot.py imports both of them
-# by name from the same directory, so there is one module and one InputError.
+# bench/results.py and bench/stats.py sit beside this file; plots/plot.py
+# imports them by name from the same directory, so there is one module each
+# and one InputError.
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 try:
     import results
+    import stats
 except ImportError as e:
     if __name__ != "__main__":
         raise
-    print(f"compare: cannot load the results loader: {e}", file=sys.stderr)
+    print(f"compare: cannot load the results loader or the statistics: {e}", file=sys.stderr)
     sys.exit(2)
 
 KEY_COLUMNS = results.KEY_COLUMNS
@@ -81,11 +87,23 @@ WORKLOAD_ORDER = ("hammer", "private", "spread", "handoff", "lookup_rcu",
                   "lookup_mutex", "readside")
 FLOOR_ORDER = ("local", "uncontended", "shared", "pingpong")
 
-EXACT_LIMIT = 50        # exact p when both samples are smaller than this
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
 TEST_NAME = ("two-sided Mann-Whitney U over repetitions: exact without ties "
              "(n < 50 each), else normal approximation with tie and "
-             "continuity correction")
+             "continuity correction; p never below the smallest the sample sizes allow")
+PAIRED_TEST_NAME = ("paired: Wilcoxon signed rank on log(B/A) per process pair "
+                    "(random order within each pair), ratio = Hodges-Lehmann estimate "
+                    "with its 95% interval")
+# Defaults of each analysis (argparse leaves None when not given).
+DEFAULTS = {"unpaired": {"threshold": 5.0, "alpha": 0.05, "adjust": "none"},
+            "paired": {"threshold": 3.0, "alpha": 0.01, "adjust": "holm"}}
+POWER = 0.8             # of the "detectable" figure
+
+# The statistics live in bench/stats.py; these names stay here for the
+# callers that know them from compare (plots/plot.py, the tests).
+ranks, u_counts, exact_p, normal_p = stats.ranks, stats.u_counts, stats.exact_p, stats.normal_p
+mann_whitney, adjust_p, geomean = stats.mann_whitney, stats.adjust_p, stats.geomean
+ADJUSTMENTS = stats.ADJUSTMENTS
 
 # Bad input or arguments: one 'compare: ' line, exit 2. The loader's own
 # class, so that its errors and the ones raised here are caught alike.
@@ -100,132 +118,22 @@ def note(msg):
     print(f"compare: note: {msg}", file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------- statistics
-
-def ranks(values):
-    """1-based ranks, ties getting their mean rank; and the tie group sizes."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    groups = []
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        mid = (i + j + 2) / 2.0  # ranks i+1 .. j+1
-        for k in range(i, j + 1):
-            out[order[k]] = mid
-        groups.append(j - i + 1)
-        i = j + 1
-    return out, groups
-
-
-_u_counts_cache = {}
-
-
-def u_counts(n1, n2):
-    """counts[u] = number of the C(n1+n2, n1) arrangements with U = u.
-
-    The generating function of U is the Gaussian binomial coefficient
-    prod_{i=1..n1} (1 - q^(n2+i)) / (1 - q^i); multiplying and dividing by
-    those factors in turn keeps every intermediate a polynomial of integers.
-    """
-    key = (min(n1, n2), max(n1, n2))
-    if key in _u_counts_cache:
-        return _u_counts_cache[key]
-    n1, n2 = key
-    size = n1 * n2 + 1
-    poly = [0] * size
-    poly[0] = 1
-    for i in range(1, n1 + 1):
-        k = n2 + i      # multiply by (1 - q^k)
-        if k < size:
-            for u in range(size - 1, k - 1, -1):
-                poly[u] -= poly[u - k]
-        for u in range(i, size):    # divide by (1 - q^i)
-            poly[u] += poly[u - i]
-    _u_counts_cache[key] = poly
-    return poly
-
-
-def exact_p(u, n1, n2):
-    """Two-sided exact p for U = u (no ties)."""
-    counts = u_counts(n1, n2)
-    total = math.comb(n1 + n2, n1)
-    lo = int(min(u, n1 * n2 - u))
-    return min(1.0, 2.0 * sum(counts[:lo + 1]) / total)
-
-
-def normal_p(u, n1, n2, tie_groups):
-    """Two-sided p from the normal approximation, tie- and continuity-corrected."""
-    n = n1 + n2
-    tie_term = sum(t ** 3 - t for t in tie_groups)
-    var = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1)))
-    if var <= 0:
-        return 1.0      # every value equal: no evidence either way
-    z = max(0.0, abs(u - n1 * n2 / 2.0) - 0.5) / math.sqrt(var)
-    return math.erfc(z / math.sqrt(2.0))
-
-
-def mann_whitney(a, b):
-    """(U of a, two-sided p, method, smallest p these sample sizes allow)."""
-    n1, n2 = len(a), len(b)
-    r, groups = ranks(list(a) + list(b))
-    u = sum(r[:n1]) - n1 * (n1 + 1) / 2.0
-    ties = any(t > 1 for t in groups)
-    if not ties and n1 < EXACT_LIMIT and n2 < EXACT_LIMIT:
-        return u, exact_p(u, n1, n2), "exact", min(1.0, 2.0 / math.comb(n1 + n2, n1))
-    # The normal approximation's most extreme value (U = 0) with these ties.
-    return u, normal_p(u, n1, n2, groups), "normal", normal_p(0, n1, n2, groups)
-
-
-ADJUSTMENTS = ("none", "holm", "bh")
-
-
-def adjust_p(ps, method):
-    """p-values adjusted for testing len(ps) benchmarks at once.
-
-    none  as they are (each row on its own, the default)
-    holm  Holm's step-down: the chance of any false 'slower' or 'faster'
-          among all rows stays below alpha
-    bh    Benjamini-Hochberg: the expected share of false ones among the
-          rows called slower or faster stays below alpha
-    """
-    m = len(ps)
-    if method == "none" or m == 0:
-        return list(ps)
-    order = sorted(range(m), key=lambda i: ps[i])
-    adj = [0.0] * m
-    if method == "holm":
-        running = 0.0
-        for rank, i in enumerate(order):
-            running = max(running, min(1.0, (m - rank) * ps[i]))
-            adj[i] = running
-    else:
-        running = 1.0
-        for rank in range(m - 1, -1, -1):
-            i = order[rank]
-            running = min(running, min(1.0, m / (rank + 1) * ps[i]))
-            adj[i] = running
-    return adj
-
-
-def geomean(ratios):
-    ratios = list(ratios)
-    if not ratios:
-        return None
-    return math.exp(sum(math.log(x) for x in ratios) / len(ratios))
-
-
 # ---------------------------------------------------------------- input
 
 def load_results(path):
     """A validated results file (bench/results.py), plus what the comparison
     adds: samples, ns_per_op per benchmark key; sidecar (by sidecar_check)."""
     res = results.load(path, purpose="compare")
-    res.samples = {}        # key -> [ns_per_op, ...]
+    res.samples = {}        # key -> [ns_per_op, ...]   (clean repetitions)
+    res.by_pair = {}        # key -> {pair: [ns_per_op, ...]}   (paired files)
+    res.fast_paths = {}     # key -> {fast_path, ...} (non-empty, not n/a)
     for row in res.rows:
-        res.samples.setdefault(results.benchmark_key(row), []).append(row["ns_per_op"])
+        key = results.benchmark_key(row)
+        res.samples.setdefault(key, []).append(row["ns_per_op"])
+        if row["pair"] is not None:
+            res.by_pair.setdefault(key, {}).setdefault(row["pair"], []).append(row["ns_per_op"])
+        if row["fast_path"] and row["fast_path"] != "n/a":
+            res.fast_paths.setdefault(key, set()).add(row["fast_path"])
     res.sidecar = None      # dict, or None when absent/unusable
     return res
 
@@ -280,31 +188,34 @@ def label(key):
     return " ".join(parts)
 
 
-def compare(a, b, threshold, alpha, adjust="none"):
-    """Rows of the comparison (dicts), sorted; floors last."""
-    common = sorted(set(a.samples) & set(b.samples), key=sort_key)
-    rows = []
-    for key in common:
-        xa, xb = a.samples[key], b.samples[key]
-        ma, mb = statistics.median(xa), statistics.median(xb)
-        u, p, method, p_min = mann_whitney(xa, xb)
-        rows.append({
-            "kind": "floor" if key[0] == FLOOR_BACKEND else "bench",
-            "key": key, "label": label(key),
-            "n_a": len(xa), "n_b": len(xb), "median_a": ma, "median_b": mb,
-            "ratio": mb / ma, "u": u, "p": p, "p_method": method, "p_min": p_min,
-            "underpowered": p_min >= alpha,
-            # The most extreme ordering the sample allows, in B's slower direction.
-            "looks_slower": mb / ma > 1 + threshold / 100.0 and u == 0,
-        })
-    # Benchmarks and floors are separate families for the adjustments.
+def fast_path_warnings(a, b, keys):
+    """A warning per compared row whose per-CPU fast path differs between
+    the sides: such a row measures a different code path, not a change."""
+    out = []
+    for key in keys:
+        fa, fb = a.fast_paths.get(key, set()), b.fast_paths.get(key, set())
+        if fa and fb and fa != fb:
+            out.append(f"{label(key)}: the fast path differs (A {'/'.join(sorted(fa))}, "
+                       f"B {'/'.join(sorted(fb))}): the sides ran different code "
+                       f"(rseq registration? glibc.pthread.rseq?)")
+    return out
+
+
+def _finish(rows, threshold, alpha, adjust):
+    """Adjusted p, Holm p and verdicts over each family (benchmarks, floors)."""
     for kind in ("bench", "floor"):
         family = [r for r in rows if r["kind"] == kind]
         ps = [r["p"] for r in family]
         for r, adj, holm in zip(family, adjust_p(ps, adjust), adjust_p(ps, "holm")):
             r["p_adj"], r["p_holm"] = adj, holm
+        # The adjusted p of the most extreme outcome: a row that cannot get
+        # below alpha even then is underpowered (Holm/BH: its first step is
+        # p x m at worst, so the bound is p_min x m).
+        m = len(family) if adjust != "none" else 1
+        for r in family:
+            r["underpowered"] = r["p_min"] * m >= alpha
     for r in rows:
-        significant = r["p_adj"] < alpha
+        significant = r["p_adj"] < alpha and not r["underpowered"]
         if significant and r["ratio"] > 1 + threshold / 100.0:
             r["verdict"] = "slower"
         elif significant and r["ratio"] < 1 - threshold / 100.0:
@@ -314,23 +225,88 @@ def compare(a, b, threshold, alpha, adjust="none"):
     return rows
 
 
+def compare(a, b, threshold, alpha, adjust="none"):
+    """Rows of the unpaired comparison (dicts), sorted; floors last."""
+    common = sorted(set(a.samples) & set(b.samples), key=sort_key)
+    rows = []
+    for key in common:
+        xa, xb = a.samples[key], b.samples[key]
+        ma, mb = statistics.median(xa), statistics.median(xb)
+        u, p, method, p_min = mann_whitney(xa, xb)
+        rows.append({
+            "kind": "floor" if key[0] == FLOOR_BACKEND else "bench",
+            "key": key, "label": label(key), "paired": False,
+            "n_a": len(xa), "n_b": len(xb), "median_a": ma, "median_b": mb,
+            "ratio": mb / ma, "u": u, "p": p, "p_method": method, "p_min": p_min,
+            # The most extreme ordering the sample allows, in B's slower direction.
+            "looks_slower": mb / ma > 1 + threshold / 100.0 and u == 0,
+            "n_pairs": None, "ci_low": None, "ci_high": None, "detectable_pct": None,
+        })
+    return _finish(rows, threshold, alpha, adjust)
+
+
+def paired_differences(a, b, key):
+    """log(B/A) per process pair that has clean repetitions of key on both
+    sides (each side's median within the pair), in pair order."""
+    pa, pb = a.by_pair.get(key, {}), b.by_pair.get(key, {})
+    return [math.log(statistics.median(pb[i]) / statistics.median(pa[i]))
+            for i in sorted(set(pa) & set(pb))]
+
+
+def compare_paired(a, b, threshold, alpha, adjust="holm"):
+    """Rows of the paired comparison (dicts), sorted; floors last."""
+    common = sorted(set(a.by_pair) & set(b.by_pair), key=sort_key)
+    n_bench = sum(k[0] != FLOOR_BACKEND for k in common) or 1
+    # "Detectable" at the level the strictest Holm step asks of a row.
+    level = alpha / n_bench if adjust != "none" else alpha
+    rows = []
+    for key in common:
+        d = paired_differences(a, b, key)
+        test = stats.signed_rank(d)
+        est, lo, hi = stats.hodges_lehmann(d, 0.95)
+        mde = stats.min_detectable(d, level, POWER)
+        xa, xb = a.samples[key], b.samples[key]
+        rows.append({
+            "kind": "floor" if key[0] == FLOOR_BACKEND else "bench",
+            "key": key, "label": label(key), "paired": True,
+            "n_a": len(xa), "n_b": len(xb),
+            "median_a": statistics.median(xa), "median_b": statistics.median(xb),
+            "ratio": math.exp(est) if est is not None else 1.0,
+            "u": test["w_plus"], "p": test["p"], "p_method": test["method"],
+            "p_min": test["p_min"],
+            "looks_slower": bool(d) and all(x > 0 for x in d) and
+            math.exp(est) > 1 + threshold / 100.0,
+            "n_pairs": len(d),
+            "ci_low": math.exp(lo) if lo is not None else None,
+            "ci_high": math.exp(hi) if hi is not None else None,
+            "detectable_pct": (math.exp(mde) - 1) * 100 if math.isfinite(mde) else math.inf,
+        })
+    return _finish(rows, threshold, alpha, adjust)
+
+
 class Report:
     def __init__(self, a, b, rows, threshold, alpha, labels, adjust="none"):
         self.a, self.b, self.rows = a, b, rows
         self.threshold, self.alpha, self.labels = threshold, alpha, labels
         self.adjust = adjust
+        self.paired = bool(rows) and rows[0]["paired"]
         self.benches = [r for r in rows if r["kind"] == "bench"]
         self.floors = [r for r in rows if r["kind"] == "floor"]
         self.geomean = geomean(r["ratio"] for r in self.benches)
         self.floor_geomean = geomean(r["ratio"] for r in self.floors)
-        self.only_a = sorted(set(a.samples) - set(b.samples), key=sort_key)
-        self.only_b = sorted(set(b.samples) - set(a.samples), key=sort_key)
+        samples_a = a.by_pair if self.paired else a.samples
+        samples_b = b.by_pair if self.paired else b.samples
+        self.only_a = sorted(set(samples_a) - set(samples_b), key=sort_key)
+        self.only_b = sorted(set(samples_b) - set(samples_a), key=sort_key)
         self.regressions = [r for r in self.benches if r["verdict"] == "slower"]
         self.underpowered = [r for r in self.benches if r["underpowered"]]
-        self.undecidable = bool(self.benches) and len(self.underpowered) == len(self.benches)
+        # Exit 0 is a statement about every benchmark compared: none can be
+        # left unanswerable, and floors alone answer nothing.
+        self.nothing_compared = not self.benches
+        self.undecidable = bool(self.underpowered)
         if self.regressions:
             self.exit = EXIT_REGRESSION
-        elif self.undecidable:
+        elif self.nothing_compared or self.undecidable:
             self.exit = EXIT_BAD_INPUT
         else:
             self.exit = EXIT_OK
@@ -351,18 +327,39 @@ def pct(ratio):
     return f"{(ratio - 1) * 100:+.1f}%"
 
 
-def table_lines(rows, star, adjust):
+def fmt_ci(r):
+    if r["ci_low"] is None or not math.isfinite(r["ci_low"]) or not math.isfinite(r["ci_high"]):
+        return "[too few]"
+    return f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+
+
+def fmt_detectable(r):
+    x = r["detectable_pct"]
+    return "-" if x is None or not math.isfinite(x) else f"{x:.1f}%"
+
+
+def table_lines(rows, star, adjust, paired):
     pname = "p" if adjust == "none" else f"p_{adjust}"
-    head = (f"{'benchmark':<44} {'thr':>3} {'K':>5} {'nA':>3} {'nB':>3} "
-            f"{'A ns/op':>10} {'B ns/op':>10} {'B/A':>7} {pname:>8}  verdict")
+    if paired:
+        head = (f"{'benchmark':<40} {'thr':>3} {'pairs':>5} {'A ns/op':>10} {'B ns/op':>10} "
+                f"{'B/A':>6} {'95% interval':>16} {pname:>8} {'detect':>7}  verdict")
+    else:
+        head = (f"{'benchmark':<44} {'thr':>3} {'K':>5} {'nA':>3} {'nB':>3} "
+                f"{'A ns/op':>10} {'B ns/op':>10} {'B/A':>7} {pname:>8}  verdict")
     out = [head, "-" * len(head)]
     for r in rows:
         key = r["key"]
         name = label(key).replace(f" threads={key[2]}", "")
         verdict = r["verdict"] + (star if r["underpowered"] else "")
-        out.append(f"{name:<44} {key[2]:>3} {key[4]:>5} {r['n_a']:>3} {r['n_b']:>3} "
-                   f"{fmt_ns(r['median_a']):>10} {fmt_ns(r['median_b']):>10} "
-                   f"{r['ratio']:>7.3f} {fmt_p(r['p_adj']):>8}  {verdict}")
+        if paired:
+            out.append(f"{name:<40} {key[2]:>3} {r['n_pairs']:>5} "
+                       f"{fmt_ns(r['median_a']):>10} {fmt_ns(r['median_b']):>10} "
+                       f"{r['ratio']:>6.3f} {fmt_ci(r):>16} {fmt_p(r['p_adj']):>8} "
+                       f"{fmt_detectable(r):>7}  {verdict}")
+        else:
+            out.append(f"{name:<44} {key[2]:>3} {key[4]:>5} {r['n_a']:>3} {r['n_b']:>3} "
+                       f"{fmt_ns(r['median_a']):>10} {fmt_ns(r['median_b']):>10} "
+                       f"{r['ratio']:>7.3f} {fmt_p(r['p_adj']):>8}  {verdict}")
     return out
 
 
@@ -372,24 +369,29 @@ def render_table(rep):
                 "bh": " (p Benjamini-Hochberg-adjusted over the benchmarks)"}[rep.adjust]
     out = [f"A: {la}", f"B: {lb}",
            f"verdict: slower/faster when B/A is beyond ±{rep.threshold:g}% and "
-           f"p < {rep.alpha:g}{adjusted}; {TEST_NAME}", ""]
+           f"p < {rep.alpha:g}{adjusted}; {PAIRED_TEST_NAME if rep.paired else TEST_NAME}"]
+    if rep.paired:
+        out.append("detect: the smallest change these pairs would find (80% power), "
+                   "from their spread")
+    out.append("")
     star = "*"
     if rep.benches:
-        out += table_lines(rep.benches, star, rep.adjust)
+        out += table_lines(rep.benches, star, rep.adjust, rep.paired)
         out.append(f"geomean B/A over {len(rep.benches)} benchmarks (floors excluded): "
                    f"{rep.geomean:.4f} ({pct(rep.geomean)})")
     if rep.floors:
         out += ["", "floors: the machine, not the code (never a regression)"]
-        out += table_lines(rep.floors, star, rep.adjust)
+        out += table_lines(rep.floors, star, rep.adjust, rep.paired)
         out.append(f"geomean B/A over {len(rep.floors)} floors: "
                    f"{rep.floor_geomean:.4f} ({pct(rep.floor_geomean)})")
     if any(r["underpowered"] for r in rep.rows):
-        out.append(f"{star} too few repetitions for p < {rep.alpha:g} to be reachable "
+        out.append(f"{star} too few clean repetitions for p < {rep.alpha:g} to be reachable "
                    f"(see the note on stderr)")
     out.append("")
     c = rep.counts(rep.benches)
     result = ("REGRESSION" if rep.exit == EXIT_REGRESSION else
-              "UNDECIDED (too few repetitions)" if rep.exit == EXIT_BAD_INPUT else
+              "NOTHING COMPARED (no benchmark in common)" if rep.nothing_compared else
+              "UNDECIDED (too few clean repetitions)" if rep.exit == EXIT_BAD_INPUT else
               "no significant regression")
     out.append(f"result: {c['slower']} slower, {c['faster']} faster, {c['same']} same "
                f"-> {result}")
@@ -398,7 +400,12 @@ def render_table(rep):
 
 CSV_COLUMNS = ("kind",) + KEY_COLUMNS + ("n_a", "n_b", "median_a", "median_b", "ratio",
                                          "u", "p", "p_method", "p_min", "p_adj",
-                                         "underpowered", "verdict")
+                                         "underpowered", "verdict", "n_pairs", "ci_low",
+                                         "ci_high", "detectable_pct")
+
+
+def _num(x):
+    return "" if x is None else repr(x)
 
 
 def render_csv(rep):
@@ -409,8 +416,9 @@ def render_csv(rep):
         w.writerow([r["kind"], *r["key"], r["n_a"], r["n_b"], repr(r["median_a"]),
                     repr(r["median_b"]), repr(r["ratio"]), repr(r["u"]), repr(r["p"]),
                     r["p_method"], repr(r["p_min"]), repr(r["p_adj"]),
-                    str(r["underpowered"]).lower(),
-                    r["verdict"]])
+                    str(r["underpowered"]).lower(), r["verdict"],
+                    "" if r["n_pairs"] is None else r["n_pairs"], _num(r["ci_low"]),
+                    _num(r["ci_high"]), _num(r["detectable_pct"])])
     for kind, value in (("geomean", rep.geomean), ("floor_geomean", rep.floor_geomean)):
         if value is not None:
             row = [""] * len(CSV_COLUMNS)
@@ -419,10 +427,18 @@ def render_csv(rep):
     return buf.getvalue()
 
 
+def _json_num(x):
+    """JSON has no infinity: an unbounded interval or figure is null."""
+    return x if x is None or math.isfinite(x) else None
+
+
 def render_json(rep, warnings):
     def side(res, lab):
         return {"path": res.path, "label": lab, "rows": res.n_rows,
-                "ignored_check_not_ok": res.skipped_check, "benchmarks": len(res.samples),
+                "ignored_check_not_ok": res.skipped_check,
+                "disturbed_attempts": res.disturbed, "attempts": res.attempts,
+                "repetitions_without_clean_attempt": res.lost_reps,
+                "duplicate_rows": res.duplicates, "benchmarks": len(res.samples),
                 "sidecar": {f: res.sidecar.get(f) for f in SIDECAR_FIELDS + ("git_commit",)}
                 if res.sidecar else None}
 
@@ -432,13 +448,15 @@ def render_json(rep, warnings):
         d["work_ns"], d["writer_rate"] = float(d["work_ns"]), float(d["writer_rate"])
         d.update({k: r[k] for k in ("kind", "label", "n_a", "n_b", "median_a", "median_b",
                                     "ratio", "u", "p", "p_method", "p_min", "p_adj",
-                                    "underpowered", "verdict")})
+                                    "underpowered", "verdict", "n_pairs")})
+        d.update({k: _json_num(r[k]) for k in ("ci_low", "ci_high", "detectable_pct")})
         return d
 
     doc = {
         "a": side(rep.a, rep.labels[0]), "b": side(rep.b, rep.labels[1]),
+        "analysis": "paired" if rep.paired else "unpaired",
         "threshold_pct": rep.threshold, "alpha": rep.alpha, "adjust": rep.adjust,
-        "test": TEST_NAME,
+        "test": PAIRED_TEST_NAME if rep.paired else TEST_NAME,
         "benchmarks": [row(r) for r in rep.benches],
         "floors": [row(r) for r in rep.floors],
         "geomean": rep.geomean, "floor_geomean": rep.floor_geomean,
@@ -460,60 +478,94 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message} (see --help)")
 
 
+def add_analysis_options(p):
+    """The options of the analysis, shared with bench/gate.py."""
+    p.add_argument("--threshold", type=float, metavar="PCT",
+                   help="smallest change that counts, in percent (default: 5 unpaired, "
+                        "3 paired)")
+    p.add_argument("--alpha", type=float,
+                   help="significance level (default: 0.05 unpaired, 0.01 paired)")
+    p.add_argument("--adjust", choices=ADJUSTMENTS,
+                   help="correct p for testing many benchmarks at once: none (each row on "
+                        "its own), holm (family-wise) or bh (false discovery rate); default "
+                        "none unpaired, holm paired")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--label-a", metavar="TEXT", help="describe A in the report")
+    p.add_argument("--label-b", metavar="TEXT", help="describe B in the report")
+
+
+def check_analysis_options(args):
+    """InputError for a value no analysis can use (before anything runs)."""
+    if args.threshold is not None and not (math.isfinite(args.threshold) and args.threshold >= 0):
+        raise InputError(f"--threshold {args.threshold:g} must be a percentage of 0 or more")
+    if args.alpha is not None and not (0 < args.alpha < 1):
+        raise InputError(f"--alpha {args.alpha:g} must be between 0 and 1")
+
+
 def parse_args(argv):
     p = _Parser(prog="compare",
                 description="Regression report between two krefbench results CSVs "
                             "(A = baseline, B = candidate).",
-                epilog="Exit: 0 no significant regression; 1 regression; 2 bad input, or "
-                       "too few repetitions to decide. Revisions: ./run.sh compare --rev "
-                       "BASE [--rev OTHER] [--rounds N] [krefbench options] (README.md).")
+                epilog="Exit: 0 every benchmark compared and none slower; 1 regression; 2 "
+                       "bad input, nothing compared, or too few repetitions to decide. "
+                       "The gate: ./run.sh compare --rev BASE, or --bin A --bin B "
+                       "(bench/gate.py, README.md).")
     p.add_argument("a", metavar="A.csv")
     p.add_argument("b", metavar="B.csv")
-    p.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
-                   help="smallest change that counts, in percent (default 5)")
-    p.add_argument("--alpha", type=float, default=0.05,
-                   help="significance level of the U test (default 0.05)")
-    p.add_argument("--adjust", choices=ADJUSTMENTS, default="none",
-                   help="correct p for testing many benchmarks at once: none (default, "
-                        "each row on its own), holm (family-wise) or bh (false "
-                        "discovery rate)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--label-a", metavar="TEXT", help="describe A in the report")
-    p.add_argument("--label-b", metavar="TEXT", help="describe B in the report")
+    add_analysis_options(p)
     args = p.parse_args(argv)
-    if not (math.isfinite(args.threshold) and args.threshold >= 0):
-        raise InputError(f"--threshold {args.threshold:g} must be a percentage of 0 or more")
-    if not (0 < args.alpha < 1):
-        raise InputError(f"--alpha {args.alpha:g} must be between 0 and 1")
+    check_analysis_options(args)
     return args
 
 
 def describe(res, given):
-    n = sorted({len(v) for v in res.samples.values()})
-    reps = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
-    text = f"{res.path} ({len(res.samples)} benchmarks, {reps} repetitions each)"
+    if res.paired:
+        n = len({r["pair"] for r in res.rows})
+        text = f"{res.path} ({len(res.by_pair)} benchmarks, {n} process pairs)"
+    else:
+        n = sorted({len(v) for v in res.samples.values()})
+        reps = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
+        text = f"{res.path} ({len(res.samples)} benchmarks, {reps} clean repetitions each)"
     return f"{given} = {text}" if given else text
 
 
-def run(argv):
-    args = parse_args(argv)
-    a = load_results(args.a)
-    b = load_results(args.b)
+def analyse(a, b, args):
+    """The report of two loaded files, with args' options (None: the
+    analysis' default); prints it and the notes; returns the exit status.
+    bench/gate.py calls this on the files it joined."""
+    paired = a.paired and b.paired
+    mode = "paired" if paired else "unpaired"
+    threshold = DEFAULTS[mode]["threshold"] if args.threshold is None else args.threshold
+    alpha = DEFAULTS[mode]["alpha"] if args.alpha is None else args.alpha
+    adjust = DEFAULTS[mode]["adjust"] if args.adjust is None else args.adjust
     env_warnings, env_notes = sidecar_check(a, b)
     warnings = a.warnings + b.warnings + env_warnings
-    rows = compare(a, b, args.threshold, args.alpha, args.adjust)
+    if paired:
+        rows = compare_paired(a, b, threshold, alpha, adjust)
+    else:
+        if a.paired != b.paired:
+            env_notes.append("only one file has process pairs: compared unpaired")
+        rows = compare(a, b, threshold, alpha, adjust)
     if not rows:
         raise InputError(f"no benchmark in common: A has {len(a.samples)}, B has "
                          f"{len(b.samples)}, none with the same key "
                          f"({', '.join(KEY_COLUMNS)})")
-    rep = Report(a, b, rows, args.threshold, args.alpha,
-                 (describe(a, args.label_a), describe(b, args.label_b)), args.adjust)
+    warnings += fast_path_warnings(a, b, [r["key"] for r in rows])
+    rep = Report(a, b, rows, threshold, alpha,
+                 (describe(a, args.label_a), describe(b, args.label_b)), adjust)
 
     # stderr: the environment first, then what was left out, then the verdicts.
     for w in warnings:
         warn(w)
     for n in env_notes:
         note(n)
+    for side, res in (("A", a), ("B", b)):
+        if res.mostly_disturbed:
+            warn(f"MOST OF {side}'S REPETITIONS WERE DISTURBED ({res.dropped_text()}): the "
+                 f"machine was busy; the figures rest on the few clean ones")
+    if a.disturbed or b.disturbed:
+        note(f"disturbed attempts left out: A {a.dropped_text() or 'none'}; "
+             f"B {b.dropped_text() or 'none'}")
     if a.skipped_check or b.skipped_check:
         note(f"ignored rows whose check is not ok: {a.skipped_check} in A, "
              f"{b.skipped_check} in B")
@@ -522,22 +574,29 @@ def run(argv):
              f"{len(rep.only_b)} only in B")
     under = [r for r in rows if r["underpowered"]]
     if under:
-        sizes = sorted({(r["n_a"], r["n_b"]) for r in under})
+        if paired:
+            sizes = ", ".join(str(n) for n in sorted({r["n_pairs"] for r in under}))
+            what = f"clean pairs = {sizes}"
+            advice = "run more pairs (--pairs) on a quieter machine"
+        else:
+            sizes = ", ".join(f"{x}, {y}" for x, y in sorted({(r["n_a"], r["n_b"]) for r in under}))
+            what = f"nA, nB = {sizes}"
+            advice = ("use 5 or more repetitions a side (--reps 5), or the gate, "
+                      "./run.sh compare --rev BASE")
         worst = max(r["p_min"] for r in under)
-        note(f"{len(under)} row(s) have too few repetitions to ever reach p < {args.alpha:g} "
-             f"(nA, nB = {', '.join(f'{x}, {y}' for x, y in sizes)}: smallest possible p "
-             f"up to {worst:.3g}); their verdict stays 'same'. Use 5 or more repetitions "
-             f"a side (--reps 5), or ./run.sh compare --rev, which runs rounds")
+        note(f"{len(under)} row(s) have too few clean repetitions to ever reach p < "
+             f"{alpha:g}{'' if adjust == 'none' else ' after ' + adjust} ({what}: smallest "
+             f"possible p up to {worst:.3g}); their verdict stays 'same'; {advice}")
         for r in under:
             if r["kind"] == "bench" and r["looks_slower"]:
                 note(f"unconfirmed (underpowered): {r['label']}: every B repetition slower "
                      f"than every A one, {pct(r['ratio'])}, p = {fmt_p(r['p'])}")
 
     m = len(rep.benches)
-    if args.adjust == "none" and m >= 10 and rep.regressions:
-        kept = sum(r["p_holm"] < args.alpha for r in rep.regressions)
-        note(f"{m} benchmarks tested at alpha {args.alpha:g}: even with nothing changed, "
-             f"about {m * args.alpha / 2:.1f} would look slower and as many faster by chance "
+    if adjust == "none" and m >= 10 and rep.regressions:
+        kept = sum(r["p_holm"] < alpha for r in rep.regressions)
+        note(f"{m} benchmarks tested at alpha {alpha:g}: even with nothing changed, "
+             f"about {m * alpha / 2:.1f} would look slower and as many faster by chance "
              f"(when noise exceeds the threshold); {kept} of the {len(rep.regressions)} "
              f"slower would stay significant with --adjust holm")
 
@@ -546,13 +605,23 @@ def run(argv):
     sys.stdout.flush()
 
     for r in rep.regressions:
+        extra = f", 95% {fmt_ci(r)}" if paired else ""
         print(f"compare: regression: {r['label']}: {fmt_ns(r['median_a'])} -> "
-              f"{fmt_ns(r['median_b'])} ns/op ({pct(r['ratio'])}, x{r['ratio']:.3f}, "
-              f"p = {fmt_p(r['p'])})", file=sys.stderr)
-    if rep.undecidable:
-        print(f"compare: no benchmark has enough repetitions to reach p < {args.alpha:g} "
-              f"(rerun with --reps 5 or more, or use ./run.sh compare --rev)", file=sys.stderr)
+              f"{fmt_ns(r['median_b'])} ns/op ({pct(r['ratio'])}, x{r['ratio']:.3f}{extra}, "
+              f"p = {fmt_p(r['p_adj'])})", file=sys.stderr)
+    if rep.exit == EXIT_BAD_INPUT:
+        if rep.nothing_compared:
+            print(f"compare: nothing compared: the files share only floors ({len(rep.floors)}), "
+                  f"no benchmark (did B's run stop after its floors?)", file=sys.stderr)
+        else:
+            print(f"compare: undecided: {len(rep.underpowered)} of {m} benchmark(s) have too "
+                  f"few clean repetitions to reach p < {alpha:g} ({advice})", file=sys.stderr)
     return rep.exit
+
+
+def run(argv):
+    args = parse_args(argv)
+    return analyse(load_results(args.a), load_results(args.b), args)
 
 
 def main(argv=None):

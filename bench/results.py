@@ -15,9 +15,22 @@ A row: backend and workload not empty; threads an integer of at least 1;
 objects and rep integers of at least 0; work_ns, iterations, ops_per_s
 finite numbers of at least 0; ns_per_op a finite positive number; norm,
 fairness and writer_rate the same or empty. Columns added after the first
-schema (OPTIONAL_KEY_DEFAULTS) read as their default when absent, so older
-files load. Rows whose check is neither "ok" nor empty are counted and set
-aside. The messages name the file and line; the caller adds its own prefix
+schema (OPTIONAL_KEY_DEFAULTS, OPTIONAL_DEFAULTS) read as their default when
+absent, so older files load: a file without `disturbed` is all clean, one
+without `attempt` has one attempt per repetition.
+
+What the rows become (Results.rows): only clean repetitions. Rows whose
+check is neither "ok" nor empty are counted and set aside; so are disturbed
+attempts (a non-empty `disturbed`: the run retried them, each attempt is its
+own row) -- counted, with the repetitions that never got a clean attempt.
+
+Each (benchmark key, pair, rep, attempt) is one measurement (`pair` is the
+process pair of a gate's joined files, bench/gate.py; empty elsewhere). A
+row repeated byte for byte (a file concatenated with itself) is dropped and
+counted; the same measurement with different figures is an error, since it
+would count one repetition twice.
+
+The messages name the file and line; the caller adds its own prefix
 ("compare: ", "plot: ").
 """
 
@@ -36,6 +49,10 @@ CONFIG_COLUMNS = ("placement", "objects", "work_ns", "variant", "writer_rate")
 KEY_COLUMNS = ("backend", "workload", "threads") + CONFIG_COLUMNS
 # Key columns added after the first schema: their value when absent.
 OPTIONAL_KEY_DEFAULTS = {"variant": "", "writer_rate": "0"}
+# Measurement columns added later (the measurement model; bench/gate.py's
+# joined files): their value when absent, which means "clean, one attempt".
+OPTIONAL_DEFAULTS = {"attempt": "0", "disturbed": "", "canary_ns": "", "fast_path": "",
+                     "pair": ""}
 FLOOR_BACKEND = "floor"
 
 
@@ -53,8 +70,16 @@ class Results:
                    ops_per_s (float), norm (float or None); backend, workload,
                    check and CONFIG_COLUMNS stripped; OPTIONAL_KEY_DEFAULTS
                    filled in when the file lacks them
+                   (the measurement columns too), disturbed attempts left out;
+                   attempt and pair (int or None) converted, canary_ns float
+                   or None
     n_rows         data rows in the file, set aside ones included
     skipped_check  rows set aside because their check is not ok
+    disturbed      attempts set aside because they were disturbed
+    attempts       attempts whose check is ok, clean or disturbed
+    lost_reps      repetitions (key, pair, rep) without any clean attempt
+    duplicates     rows dropped because they repeat an earlier row exactly
+    paired         every row has a pair number (a gate's joined file)
     warnings       texts to show the user (e.g. no trailing newline)
     """
 
@@ -64,7 +89,25 @@ class Results:
         self.rows = []
         self.n_rows = 0
         self.skipped_check = 0
+        self.disturbed = 0
+        self.attempts = 0
+        self.lost_reps = 0
+        self.duplicates = 0
+        self.paired = False
         self.warnings = []
+
+    def dropped_text(self):
+        """'3 of 40 attempts disturbed (1 repetition without a clean one)',
+        or '' when nothing was disturbed."""
+        if not self.disturbed:
+            return ""
+        lost = (f" ({self.lost_reps} repetition{'s' if self.lost_reps != 1 else ''} "
+                f"without a clean one)" if self.lost_reps else "")
+        return f"{self.disturbed} of {self.attempts} attempts disturbed{lost}"
+
+    @property
+    def mostly_disturbed(self):
+        return self.attempts > 0 and self.disturbed * 2 > self.attempts
 
     @property
     def floors(self):
@@ -112,9 +155,10 @@ def canonical(value):
 def parse_row(row, where):
     """Validate one row (a dict of the header's names to the fields' text) and
     convert it in place as Results.rows describes; returns its benchmark key."""
-    for col, default in OPTIONAL_KEY_DEFAULTS.items():
-        if col not in row:
-            row[col] = default
+    for defaults in (OPTIONAL_KEY_DEFAULTS, OPTIONAL_DEFAULTS):
+        for col, default in defaults.items():
+            if col not in row:
+                row[col] = default
     backend, workload = row["backend"].strip(), row["workload"].strip()
     if not backend:
         raise InputError(f"{where}: empty backend")
@@ -130,7 +174,13 @@ def parse_row(row, where):
     ops_per_s = number(row["ops_per_s"], "ops_per_s", where)
     norm = number(row["norm"], "norm", where, allow_empty=True)
     number(row["fairness"], "fairness", where, allow_empty=True)
+    attempt = integer(row["attempt"], "attempt", where, 0) if row["attempt"].strip() else 0
+    pair = integer(row["pair"], "pair", where, 0) if row["pair"].strip() else None
+    canary = number(row["canary_ns"], "canary_ns", where, allow_empty=True, positive=True)
 
+    row["attempt"], row["pair"], row["canary_ns"] = attempt, pair, canary
+    row["disturbed"] = row["disturbed"].strip()
+    row["fast_path"] = row["fast_path"].strip()
     row["backend"], row["workload"], row["threads"] = backend, workload, threads
     row["ns_per_op"], row["ops_per_s"], row["norm"] = ns_per_op, ops_per_s, norm
     row["check"] = row["check"].strip()
@@ -194,6 +244,10 @@ def load(path, purpose="compare"):
     res = Results(path, header)
     ends_cleanly = text.endswith("\n") or text.endswith("\r")
     last = len(records) - 1
+    seen = {}           # (key, pair, rep, attempt) -> (line, fields)
+    clean_reps = set()  # (key, pair, rep) with a clean attempt
+    all_reps = set()
+    pairs = []
     for idx, (line, fields) in enumerate(records[1:], start=1):
         where = f"{path} line {line}"
         if [x.strip() for x in fields] == header:
@@ -208,17 +262,45 @@ def load(path, purpose="compare"):
             res.warnings.append(f"{path}: the last row has no trailing newline "
                                 f"(was the file cut short?)")
         row = dict(zip(header, fields))
-        parse_row(row, where)
+        key = parse_row(row, where)
+        ident = (key, row["pair"], int(row["rep"]), row["attempt"])
+        if ident in seen:
+            first_line, first_fields = seen[ident]
+            if [x.strip() for x in first_fields] == [x.strip() for x in fields]:
+                res.duplicates += 1
+                continue
+            pair = f"pair {row['pair']}, " if row["pair"] is not None else ""
+            raise InputError(f"{where}: repeats the measurement of line {first_line} "
+                             f"({' '.join(str(k) for k in key[:3])}, {pair}rep {row['rep']}, "
+                             f"attempt {row['attempt']}) with other figures (two runs in "
+                             f"one file? compare one run per file)")
+        seen[ident] = (line, fields)
         res.n_rows += 1
+        pairs.append(row["pair"])
         if row["check"] not in ("", "ok"):
             res.skipped_check += 1
             continue
+        res.attempts += 1
+        rep = ident[:3]
+        all_reps.add(rep)
+        if row["disturbed"]:
+            res.disturbed += 1
+            continue
+        clean_reps.add(rep)
         res.rows.append(row)
+    if res.duplicates:
+        res.warnings.append(f"{path}: {res.duplicates} row(s) repeat an earlier row exactly "
+                            f"(a file joined with itself?); each is counted once")
+    res.lost_reps = len(all_reps - clean_reps)
+    res.paired = bool(pairs) and all(p is not None for p in pairs)
     if res.n_rows == 0:
         raise InputError(f"{path}: no data rows")
-    if not res.rows:
+    if not res.rows and res.skipped_check == res.n_rows:
         raise InputError(f"{path}: every row failed its self-check (check != ok); "
                          f"nothing to {purpose}")
+    if not res.rows:
+        raise InputError(f"{path}: every repetition was disturbed ({res.dropped_text()}); "
+                         f"nothing clean to {purpose} (a busy machine: rerun when it is quieter)")
     return res
 
 

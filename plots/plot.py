@@ -98,14 +98,21 @@ class WriteError(Exception):
 # ---------------------------------------------------------------- input
 
 def load_results(path):
-    """bench/results.py's validated Results (rows whose check is ok); plus
-    what the charts need: at least one benchmark row. Raises InputError."""
+    """bench/results.py's validated Results (clean repetitions whose check is
+    ok); plus what the charts need: at least one benchmark row. Raises
+    InputError."""
     try:
         res = R.load(path, purpose="plot")
     except R.InputError as e:
         raise InputError(str(e))
     if not res.benches:
         raise InputError(f"{path}: only floor rows, no benchmark rows")
+    # The loader keeps clean repetitions only; say what it left out.
+    if res.disturbed:
+        warn(f"{path}: charts from clean repetitions only: {res.dropped_text()}")
+    if res.mostly_disturbed:
+        warn(f"{path}: MOST REPETITIONS WERE DISTURBED: the machine was busy; the charts "
+             f"rest on the few clean ones")
     return res
 
 

@@ -1,8 +1,10 @@
 #!/bin/bash
-# Tests the regression gate: bench/compare.py (the U test against hand-checked
-# cases, verdicts, exit codes, every bad input, formats, sidecars), the
-# interleaved rounds of ./run.sh compare --bin (with fake binaries), and
-# plots/plot.py --compare.     usage: tests/test_compare.sh SRC_DIR OUT_DIR
+# Tests bench/compare.py on results files (the U test against hand-checked
+# cases, verdicts, exit codes, clean repetitions only, duplicates, nothing
+# compared, the paired analysis of a gate's joined files, every bad input,
+# formats, sidecars) and plots/plot.py --compare. The gate's runs (--bin,
+# --rev) are tests/test_gate.sh; the statistics on their own tests/test_stats.py.
+#     usage: tests/test_compare.sh SRC_DIR OUT_DIR
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -148,7 +150,8 @@ run holm "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm
 check "--adjust holm: 4 x 0.0079 = 0.0317 < 0.05, still slower (exit 1, got $rc)" \
     bash -c "[ $rc -eq 1 ] && grep -qE '^atomic hammer .* 1\.250 +0\.0317  slower$' '$OUT/holm.out' && grep -q 'p_holm' '$OUT/holm.out'"
 run holm2 "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm --alpha 0.03
-check "--adjust holm --alpha 0.03: 0.0317 is not (exit 0, got $rc)" [ "$rc" -eq 0 ]
+check "--adjust holm --alpha 0.03: 4 x 0.0079 = 0.0317 can never pass Holm's first step: undecided, exit 2 (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && ! grep -q '^compare: regression' '$OUT/holm2.err' && grep -q '^compare: undecided: 4 of 4' '$OUT/holm2.err'"
 run bh "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust bh --format csv
 check "--adjust bh: p_adj = 4/2 x 0.0079 = 0.0159 in the csv" \
     "$PY" -c "import sys; sys.exit(abs(float('$(field bh bench atomic p_adj)') - 4 / 2 * 2 / 252) > 1e-12)"
@@ -162,10 +165,10 @@ check "old schema: 3 benchmarks compared" has old.out "geomean B/A over 3 benchm
 run reps3 "$CMP" "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv"
 check "3 vs 3 repetitions: exit 2, cannot decide (got $rc)" [ "$rc" -eq 2 ]
 check "3 vs 3: the report still prints, verdict same*" grep -qE '^atomic hammer .* 2\.000 +0\.1000  same\*$' "$OUT/reps3.out"
-check "3 vs 3: note says why and what to do" has reps3.err "too few repetitions to ever reach p < 0.05 (nA, nB = 3, 3: smallest possible p up to 0.1)"
+check "3 vs 3: note says why and what to do" has reps3.err "too few clean repetitions to ever reach p < 0.05 (nA, nB = 3, 3: smallest possible p up to 0.1)"
 check "3 vs 3: the +100% is named as unconfirmed" has reps3.err "compare: note: unconfirmed (underpowered): atomic hammer threads=1"
 check "3 vs 3: last line explains the exit" \
-    [ "$(tail -n 1 "$OUT/reps3.err")" = "compare: no benchmark has enough repetitions to reach p < 0.05 (rerun with --reps 5 or more, or use ./run.sh compare --rev)" ]
+    [ "$(tail -n 1 "$OUT/reps3.err")" = "compare: undecided: 1 of 1 benchmark(s) have too few clean repetitions to reach p < 0.05 (use 5 or more repetitions a side (--reps 5), or the gate, ./run.sh compare --rev BASE)" ]
 run reps3a "$CMP" "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv" --alpha 0.2
 check "3 vs 3 with --alpha 0.2: p = 0.1 suffices, exit 1 (got $rc)" [ "$rc" -eq 1 ]
 
@@ -274,66 +277,148 @@ run runsh "$SRC/run.sh" compare "$A" "$FIX/compare_slower.csv" --format csv
 check "./run.sh compare A B: exit 1 as compare.py (got $rc)" [ "$rc" -eq 1 ]
 check "./run.sh compare A B --format csv: atomic slower" [ "$(field runsh bench atomic verdict)" = "slower" ]
 
-# --- ./run.sh compare --bin: interleaved rounds (fake krefbench binaries) ------
-for side in a b; do
-    fix=compare_a
-    [ $side = b ] && fix=compare_slower
-    cat >"$OUT/fake-$side" <<EOF
-#!/bin/bash
-# A fake krefbench: logs its side and arguments, writes a fixture to --out.
-out=""
-args="\$*"
-while [ \$# -gt 0 ]; do case \$1 in --out) out=\$2; shift 2 ;; *) shift ;; esac; done
-echo "$side \$args" >>"$OUT/fake.log"
-echo "\$0" >>"$OUT/fake0.log"
-cp "$FIX/$fix.csv" "\$out"
-cp "$FIX/$fix.json" "\${out%.csv}.json"
+# --- clean repetitions, duplicates, nothing compared, fast paths, pairs -------
+# Files in the measurement model's schema (attempt, disturbed, canary_ns,
+# fast_path), made here with known figures.
+"$PY" - "$OUT" <<'EOF'
+import csv, math, random, sys
+out = sys.argv[1]
+COLS = ["backend", "workload", "threads", "placement", "objects", "work_ns", "rep", "iterations",
+        "ns_per_op", "ops_per_s", "norm", "fairness", "cpus", "check", "variant", "writer_rate",
+        "attempt", "disturbed", "canary_ns", "fast_path"]
+
+def row(backend, workload, rep, ns, attempt=0, disturbed="", fast_path="n/a", threads=1, **extra):
+    r = {"backend": backend, "workload": workload, "threads": threads, "placement": "cores",
+         "objects": 1, "work_ns": 0, "rep": rep, "iterations": 1000000, "ns_per_op": f"{ns:.3f}",
+         "ops_per_s": int(1e9 / ns), "norm": "", "fairness": "1.0000", "cpus": "0", "check": "ok",
+         "variant": "", "writer_rate": 0, "attempt": attempt, "disturbed": disturbed,
+         "canary_ns": "1000.0", "fast_path": fast_path}
+    r.update(extra)
+    return r
+
+def write(name, rows, extra_cols=()):
+    with open(f"{out}/{name}.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, COLS + list(extra_cols), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+same = [10.0, 10.1, 9.9, 10.05, 9.95, 10.02]
+# A: six clean repetitions, and a seventh whose three attempts were all disturbed.
+a = [row("atomic", "hammer", i, v) for i, v in enumerate(same)]
+a += [row("atomic", "hammer", 6, 40.0 + k, attempt=k, disturbed="task_clock 0.52") for k in range(3)]
+a += [row("percpu", "hammer", i, 2.0 + 0.01 * i, fast_path="rseq") for i in range(6)]
+write("clean_a", a)
+# B: the same figures clean, each repetition after one disturbed attempt at
+# 13 ns: counted, those would make B 15% slower with p < 0.01.
+b = []
+for i, v in enumerate(same):
+    b += [row("atomic", "hammer", i, 13.0 + 0.01 * i, attempt=0, disturbed="canary 1.34"),
+          row("atomic", "hammer", i, v, attempt=1)]
+b += [row("percpu", "hammer", i, 2.0 + 0.01 * i, fast_path="atomic") for i in range(6)]
+write("clean_b", b)
+# B, mostly disturbed: two disturbed attempts before each clean one.
+b2 = []
+for i, v in enumerate(same):
+    b2 += [row("atomic", "hammer", i, 13.0, attempt=0, disturbed="steal 12%"),
+           row("atomic", "hammer", i, 13.5, attempt=1, disturbed="steal 9%"),
+           row("atomic", "hammer", i, v, attempt=2)]
+write("busy_b", b2)
+write("alldisturbed", [row("atomic", "hammer", i, 13.0, disturbed="migrations 3") for i in range(5)])
+# The same repetition twice with different figures (two runs pasted together).
+write("conflict", [row("atomic", "hammer", i, v) for i, v in enumerate(same)] +
+      [row("atomic", "hammer", 2, 11.0)])
+# Floors only (a candidate that died after its floors).
+write("floors_only", [row("floor", "local", i, 1.0 + 0.01 * i) for i in range(6)])
+write("floors_a", [row("floor", "local", i, 1.0 + 0.01 * i) for i in range(6)] + a[:6])
+# One benchmark with enough repetitions, one with two: cannot answer for it.
+write("short_b", [row("atomic", "hammer", i, v) for i, v in enumerate(same)] +
+      [row("percpu", "hammer", i, 2.0) for i in range(2)])
+
+# A gate's joined files: 40 process pairs, B 10% slower on atomic only,
+# lognormal noise of 4% per process, a drifting machine.
+rng = random.Random(5)
+pa, pb = [], []
+speed = 0.0
+for p in range(1, 41):
+    speed += rng.gauss(0, 0.05)
+    for backend in ("atomic", "refcount"):
+        for workload in ("hammer", "private"):
+            base = 9.0 * math.exp(speed)
+            va = base * math.exp(rng.gauss(0, 0.04))
+            vb = base * math.exp(rng.gauss(0, 0.04)) * (1.10 if backend == "atomic" else 1.0)
+            pa.append(row(backend, workload, 0, va, pair=p, position=1))
+            pb.append(row(backend, workload, 0, vb, pair=p, position=2))
+write("paired_a", pa, ("pair", "position"))
+write("paired_b", pb, ("pair", "position"))
+pb_same = [dict(r, ns_per_op=f"{float(r['ns_per_op']) / (1.10 if r['backend'] == 'atomic' else 1.0):.3f}")
+           for r in pb]
+write("paired_same", pb_same, ("pair", "position"))
 EOF
-    chmod +x "$OUT/fake-$side"
-done
-cat >"$OUT/fake-fail" <<'EOF'
-#!/bin/bash
-echo "krefbench: something broke" >&2
-exit 2
-EOF
-chmod +x "$OUT/fake-fail"
 
-rm -f "$OUT/fake.log" "$OUT/fake0.log"
-run bin "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-b" --rounds 4 --out "$OUT/rounds" \
-    --threshold 10 --backends atomic,refcount --threads 1
-check "--bin: exit 1 (got $rc)" [ "$rc" -eq 1 ]
-check "--bin: rounds run A B B A A B B A" [ "$(cut -d' ' -f1 "$OUT/fake.log" | tr -d '\n')" = "abbaabba" ]
-check "--bin: krefbench gets --quick and the passthrough options" \
-    grep -q -- "^a --quick --backends atomic,refcount --threads 1 --out $OUT/rounds/a-1.csv" "$OUT/fake.log"
-check "--bin: each side's rounds joined (1 header + 4 x 31 rows)" \
-    [ "$(wc -l < "$OUT/rounds/a.csv")" -eq 125 ] && [ "$(grep -c '^backend,' "$OUT/rounds/b.csv")" -eq 1 ]
-check "--bin: sidecars kept beside the joined files" [ -f "$OUT/rounds/a.json" ] && [ -f "$OUT/rounds/b.json" ]
-check "--bin: 20 repetitions a side compared" has bin.out "(6 benchmarks, 20 repetitions each)"
-check "--bin: regression named" has bin.err "compare: regression: atomic hammer threads=1"
-check "--bin: --threshold reached compare" has bin.out "beyond ±10%"
-check "--bin: says where the rounds are" has bin.err "compare: rounds in $OUT/rounds"
-check "--bin: both sides run from staged copies at paths of equal length" \
-    bash -c "[ \$(awk '{ print length(\$0) }' '$OUT/fake0.log' | sort -u | wc -l) -eq 1 ] && ! grep -q '$OUT/fake-' '$OUT/fake0.log'"
-check "--bin: the staged copies are removed afterwards" \
-    bash -c "! ls \$(sort -u '$OUT/fake0.log') >/dev/null 2>&1"
+run clean "$CMP" "$OUT/clean_a.csv" "$OUT/clean_b.csv"
+check "disturbed attempts are left out: B's clean figures equal A's, exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "disturbed: counted per side, with the repetition that never got a clean attempt" \
+    has clean.err "compare: note: disturbed attempts left out: A 3 of 15 attempts disturbed (1 repetition without a clean one); B 6 of 18 attempts disturbed"
+check "disturbed: half is not most (no loud warning)" lacks clean.err "MOST OF"
+check "disturbed: 6 clean repetitions a side compared" grep -qE '^atomic hammer .* 6 +6 +10\.010 +10\.010 +1\.000 ' "$OUT/clean.out"
+check "fast path differs for percpu hammer: warned" \
+    has clean.err "compare: warning: percpu hammer threads=1: the fast path differs (A rseq, B atomic)"
+check "fast path: atomic (n/a on both sides) not warned" bash -c "! grep -q 'atomic hammer threads=1: the fast path' '$OUT/clean.err'"
+run busy "$CMP" "$OUT/clean_a.csv" "$OUT/busy_b.csv"
+check "mostly disturbed: still compared on the clean ones (exit 0, got $rc)" [ "$rc" -eq 0 ]
+check "mostly disturbed: a loud warning" \
+    has busy.err "compare: warning: MOST OF B'S REPETITIONS WERE DISTURBED (12 of 18 attempts disturbed)"
+bad_case "every repetition disturbed" "every repetition was disturbed (5 of 5 attempts disturbed" \
+    "$CMP" "$OUT/clean_a.csv" "$OUT/alldisturbed.csv"
 
-rm -f "$OUT/fake.log"
-run power "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --rounds 1 --reps 1 --out "$OUT/rounds-power"
-check "--bin with 1 round of 1 rep: raised to 4 rounds so p < 0.05 is reachable" \
-    bash -c "grep -q 'running 4 rounds' '$OUT/power.err' && [ \$(wc -l < '$OUT/fake.log') -eq 8 ]"
-check "--bin A vs A: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+cat "$FIX/compare_a.csv" "$FIX/compare_a.csv" >"$OUT/doubled.csv"
+run doubled "$CMP" "$OUT/doubled.csv" "$FIX/compare_slower.csv" --format json
+check "a file joined with itself: each row counted once (same p as the single file, 2/252)" \
+    "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not (abs(d["benchmarks"][0]["p"] - 2/252) < 1e-12 and d["a"]["duplicate_rows"] == 31 and d["benchmarks"][0]["n_a"] == 5))' "$OUT/doubled.out"
+check "a file joined with itself: warned" has doubled.err "31 row(s) repeat an earlier row exactly"
+cat "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_a.csv" >"$OUT/doubled3a.csv"
+cat "$FIX/compare_3reps_b.csv" "$FIX/compare_3reps_b.csv" >"$OUT/doubled3b.csv"
+run doubled3 "$CMP" "$OUT/doubled3a.csv" "$OUT/doubled3b.csv"
+check "3 vs 3 joined with themselves stays 3 vs 3: undecided, exit 2, no regression (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && ! grep -q '^compare: regression' '$OUT/doubled3.err'"
+bad_case "the same repetition with other figures" "line 8: repeats the measurement of line 4 (atomic hammer 1, rep 2, attempt 0)" \
+    "$CMP" "$OUT/clean_a.csv" "$OUT/conflict.csv"
 
-run binfail "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-fail" --out "$OUT/rounds-fail"
-check "--bin: a krefbench that fails -> exit 2 (got $rc)" [ "$rc" -eq 2 ]
-check "--bin: the failure named" has binfail.err "compare: krefbench of B failed in round 1 (exit 2"
-run binexists "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-b" --out "$OUT/rounds"
-check "--bin: refuses a non-empty --out (exit 2, got $rc)" \
-    bash -c "[ $rc -eq 2 ] && grep -q 'exists and is not empty' '$OUT/binexists.err'"
-run badrev "$SRC/run.sh" compare --rev no-such-revision-xyz
-check "--rev of an unknown revision: exit 2, one line (got $rc)" \
-    bash -c "[ $rc -eq 2 ] && [ \$(wc -l < '$OUT/badrev.err') -eq 1 ] && grep -q \"^compare: 'no-such-revision-xyz' is not a revision\" '$OUT/badrev.err'"
-run badmix "$SRC/run.sh" compare --bin "$OUT/fake-a" "$A"
-check "--bin with a file: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+run floorsonly "$CMP" "$OUT/floors_a.csv" "$OUT/floors_only.csv"
+check "only floors in common: exit 2, never 0 (got $rc)" [ "$rc" -eq 2 ]
+check "only floors in common: says nothing was compared" \
+    has floorsonly.err "compare: nothing compared: the files share only floors (1), no benchmark"
+run short "$CMP" "$OUT/clean_a.csv" "$OUT/short_b.csv"
+check "one benchmark with 2 repetitions beside a decided one: exit 2, not 0 (got $rc)" [ "$rc" -eq 2 ]
+check "one undecidable benchmark: named in the exit line" has short.err "compare: undecided: 1 of 2 benchmark(s)"
+
+run paired "$CMP" "$OUT/paired_a.csv" "$OUT/paired_b.csv"
+check "gate files (pair column): paired analysis finds atomic 10% slower (exit 1, got $rc)" [ "$rc" -eq 1 ]
+check "paired: regressions named for atomic only" \
+    [ "$(sed -n 's/^compare: regression: \([^ ]*\) .*/\1/p' "$OUT/paired.err" | sort -u | tr '\n' ' ')" = "atomic " ]
+check "paired: the report says so, with pairs, interval and detectable change" \
+    bash -c "grep -q 'paired: Wilcoxon signed rank' '$OUT/paired.out' && grep -qE '^atomic hammer +1 +40 .* 1\.[01][0-9]{2} +\[1\.[0-9]{3}, 1\.[0-9]{3}\] .*%  slower$' '$OUT/paired.out'"
+check "paired: defaults Holm, alpha 0.01, 3%" has paired.out "beyond ±3% and p < 0.01 (p Holm-adjusted over the benchmarks)"
+check "paired: regression line carries the interval" grep -qE '^compare: regression: atomic hammer threads=1: .*95% \[1\.[0-9]{3}, 1\.[0-9]{3}\]' "$OUT/paired.err"
+run pairedsame "$CMP" "$OUT/paired_a.csv" "$OUT/paired_same.csv"
+check "paired, no change: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+run pairedjson "$CMP" "$OUT/paired_a.csv" "$OUT/paired_b.csv" --format json
+check "paired json: analysis, n_pairs, interval and detectable per row" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+b = d["benchmarks"]
+sys.exit(not (d["analysis"] == "paired" and all(r["n_pairs"] == 40 and r["ci_low"] <= r["ratio"] <= r["ci_high"]
+              and 0 < r["detectable_pct"] < 10 for r in b) and d["exit"] == 1))' "$OUT/pairedjson.out"
+run halfpaired "$CMP" "$OUT/paired_a.csv" "$OUT/clean_b.csv"
+check "one gate file and one plain file: compared unpaired, said so" has halfpaired.err "only one file has process pairs: compared unpaired"
+
+# Relative paths mean the caller's directory, through run.sh too.
+mkdir -p "$OUT/elsewhere"
+cp "$OUT/paired_a.csv" "$OUT/paired_b.csv" "$OUT/elsewhere/"
+rc=0
+(cd "$OUT/elsewhere" && "$SRC/run.sh" compare paired_a.csv paired_b.csv >"$OUT/relative.out" 2>"$OUT/relative.err") || rc=$?
+check "./run.sh compare with relative paths from another directory: read there (exit 1, got $rc)" \
+    bash -c "[ $rc -eq 1 ] && grep -q '^A: paired_a.csv' '$OUT/relative.out'"
 
 # --- the committed baseline (results/baseline/): a real run, as it was written --
 # So that a change to the CSV (or to this reader) that could no longer read
@@ -389,13 +474,19 @@ check "plot --compare: prints the output dir" [ "$(tail -n 1 "$OUT/plot.out")" =
 check "plot --compare: ratios and verdict legend in the SVG" \
     bash -c "grep -qF '×1.250' '$charts/compare-ratio.svg' && grep -qF 'slower' '$charts/compare-ratio.svg' && grep -qF '±5% band' '$charts/compare-ratio.svg'"
 check "plot --compare: warns about the sidecars too" has plot.err "plot: warning: kernel differs"
-rm -rf "$OUT/rounds/a-vs-b-compare"
+mkdir -p "$OUT/rounds"
+cp "$OUT/paired_a.csv" "$OUT/rounds/a.csv"; cp "$OUT/paired_b.csv" "$OUT/rounds/b.csv"
 run plotrun "$SRC/run.sh" plot --compare "$OUT/rounds/a.csv" "$OUT/rounds/b.csv"
-check "./run.sh plot --compare: default dir <dir of B>/a-vs-b-compare" \
+check "./run.sh plot --compare of a gate's files: default dir <dir of B>/a-vs-b-compare" \
     bash -c "[ $rc -eq 0 ] && [ -f '$OUT/rounds/a-vs-b-compare/compare-ratio.svg' ] && grep -qx 'plots: 1 chart in $OUT/rounds/a-vs-b-compare' '$OUT/plotrun.out'"
 run plotbad "$PY" "$SRC/plots/plot.py" --compare "$A" "$OUT/nan.csv" --out "$OUT/plotbad"
 check "plot --compare, bad input: exit 2, one 'plot: ' line, no dir (got $rc)" \
     bash -c "[ $rc -eq 2 ] && [ \$(wc -l < '$OUT/plotbad.err') -eq 1 ] && grep -q '^plot: .*not a finite number' '$OUT/plotbad.err' && [ ! -e '$OUT/plotbad' ]"
+run plotclean "$PY" "$SRC/plots/plot.py" "$OUT/clean_b.csv" --out "$OUT/plotclean"
+check "plot: clean repetitions only, and says how many attempts it left out (exit 0, got $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -qF 'plot: warning: $OUT/clean_b.csv: charts from clean repetitions only: 6 of 18 attempts disturbed' '$OUT/plotclean.err'"
+run plotbusy "$PY" "$SRC/plots/plot.py" "$OUT/busy_b.csv" --out "$OUT/plotbusy"
+check "plot: a mostly disturbed file is warned about loudly" has plotbusy.err "MOST REPETITIONS WERE DISTURBED"
 run plotboth "$PY" "$SRC/plots/plot.py" "$A" --compare "$A" "$A"
 check "plot: a results file and --compare together: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 

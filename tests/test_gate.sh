@@ -1,0 +1,236 @@
+#!/bin/bash
+# Tests the regression gate's runs (bench/gate.py through ./run.sh compare
+# --bin/--rev) with fake krefbench programs whose figures are known: process
+# pairs in random order after a warm-up pair, ASLR off, staged copies at
+# paths of equal length, the default sweep, verdicts and exit codes, options
+# refused before anything runs or is created, a binary that writes no CSV,
+# ^C and SIGTERM (130/143, nothing temporary left), relative paths, and
+# --rev on a small git repository whose "build" is a fake. No timing is
+# asserted: the gate's power on the real benchmark is bench/gate_power.py's.
+#     usage: tests/test_gate.sh SRC_DIR OUT_DIR
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 SRC_DIR OUT_DIR" >&2
+    exit 2
+fi
+SRC=$(cd "$1" && pwd)
+OUT=$2
+case "$OUT" in ""|/) echo "refusing OUT_DIR '$OUT'" >&2; exit 2 ;; esac
+rm -rf -- "$OUT"
+mkdir -p -- "$OUT/tmp"
+OUT=$(cd "$OUT" && pwd)
+PY=/usr/bin/python3
+# The gate's temporary directories go here, so that what it leaves is seen.
+export TMPDIR=$OUT/tmp
+
+source "$(dirname "$0")/check.sh"
+run() {  # run NAME COMMAND...: stdout, stderr, exit status into $OUT/NAME.{out,err}, $rc
+    local name=$1; shift
+    rc=0
+    "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || rc=$?
+}
+has() { grep -qF -- "$2" "$OUT/$1"; }
+named() {  # the backends named in regression lines of NAME.err, sorted, one line
+    sed -n 's/^compare: regression: \([^ ]*\) .*/\1/p' "$OUT/$1.err" | sort -u | tr '\n' ' '
+}
+tmp_left() { find "$TMPDIR" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# make_fake PATH SLOWDOWN [MODE]: a fake krefbench. It writes one row per
+# backend x workload x thread count of its options, ns_per_op = 10 x
+# threads x a per-process factor (lognormal, 1%) x SLOWDOWN for atomic; it
+# logs its argv[0], its options and whether ASLR was off to $OUT/fake.log.
+# MODE: nocsv (writes nothing, exit 0), fail (exit 2 with a message),
+# slow (sleeps 60 s first).
+make_fake() {
+    cat >"$1" <<EOF
+#!/usr/bin/python3
+import csv, os, random, sys, time
+SLOWDOWN, MODE = $2, "${3:-}"
+args = sys.argv[1:]
+opt = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
+with open("/proc/self/personality") as f:
+    no_aslr = int(f.read(), 16) & 0x0040000 != 0
+with open("$OUT/fake.log", "a") as f:
+    f.write(f"{sys.argv[0]}|{' '.join(args)}|{'norandom' if no_aslr else 'random'}\n")
+if MODE == "nocsv":
+    sys.exit(0)
+if MODE == "fail":
+    print("krefbench: --threads: something is wrong", file=sys.stderr)
+    sys.exit(2)
+if MODE == "slow":
+    time.sleep(60)
+factor = random.lognormvariate(0, 0.01)
+cols = ["backend", "workload", "threads", "placement", "objects", "work_ns", "rep", "iterations",
+        "ns_per_op", "ops_per_s", "norm", "fairness", "cpus", "check", "variant", "writer_rate",
+        "attempt", "disturbed", "canary_ns", "fast_path"]
+with open(opt["--out"], "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(cols)
+    for t in opt["--threads"].split(","):
+        for b in opt["--backends"].split(","):
+            for wl in opt["--workloads"].split(","):
+                ns = 10 * int(t) * factor * random.lognormvariate(0, 0.01) * (SLOWDOWN if b == "atomic" else 1)
+                w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.4f}", int(1e9 / ns), "", 1, "0",
+                            "ok", "", 0, 0, "", 1000, "n/a"])
+EOF
+    chmod +x "$1"
+}
+make_fake "$OUT/fake-a" 1.0
+make_fake "$OUT/fake-slower" 1.10
+make_fake "$OUT/fake-nocsv" 1.0 nocsv
+make_fake "$OUT/fake-fail" 1.0 fail
+make_fake "$OUT/fake-slow" 1.0 slow
+
+# --- the same binary on both sides ------------------------------------------
+rm -f "$OUT/fake.log"
+run aa "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --pairs 16 --seed 1 --out "$OUT/aa"
+check "A/A: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "A/A: no regression line" bash -c "! grep -q '^compare: regression' '$OUT/aa.err'"
+check "A/A: 16 counted pairs, each side run once more as warm-up (34 runs)" \
+    [ "$(wc -l <"$OUT/fake.log")" -eq 34 ]
+check "A/A: the joined files carry pair and position" \
+    bash -c "head -n 1 '$OUT/aa/a.csv' | grep -q ',pair,position$' && [ \$(wc -l < '$OUT/aa/a.csv') -eq 129 ]"
+pycheck "gate.json" '
+import json, sys
+g = json.load(open(sys.argv[1]))
+print(("ok - " if g["pairs_run"] == 16 and g["seed"] == 1 else "FAIL - ") + "gate.json: 16 pairs, seed 1")
+orders = g["orders"]
+print(("ok - " if set(orders) == {"ab", "ba"} and len(orders) == 16 else "FAIL - ") +
+      f"the order within a pair is drawn: both orders occur ({orders})")
+print(("ok - " if g["aslr_off"] else "FAIL - ") + "gate.json: ASLR off")
+' "$OUT/aa/gate.json"
+check "every run had ASLR off (setarch -R)" bash -c "! grep -q '|random$' '$OUT/fake.log'"
+check "both sides ran from staged copies at paths of equal length, not the originals" \
+    bash -c "[ \$(cut -d'|' -f1 '$OUT/fake.log' | awk '{ print length(\$0) }' | sort -u | wc -l) -eq 1 ] && ! grep -q '^$OUT/fake-a|' '$OUT/fake.log' && [ \$(cut -d'|' -f1 '$OUT/fake.log' | sort -u | wc -l) -eq 2 ]"
+check "the default sweep: atomic,refcount x hammer,private x 1,2 threads, one short window, no floors" \
+    grep -q -- "|--backends atomic,refcount --workloads hammer,private --threads 1,2 --reps 1 --time 0.02 --no-floors --out " "$OUT/fake.log"
+check "staged copies and temporary files removed" [ "$(tmp_left)" -eq 0 ]
+check "A/A: the report is paired, with intervals" has aa.out "paired: Wilcoxon signed rank"
+check "A/A: says where the pairs are and how to redo the analysis" has aa.err "(again: ./run.sh compare $OUT/aa/a.csv $OUT/aa/b.csv"
+run again "$SRC/run.sh" compare "$OUT/aa/a.csv" "$OUT/aa/b.csv"
+check "the joined files re-analysed: the same result (exit 0, got $rc)" \
+    bash -c "[ $rc -eq 0 ] && diff <(grep -v '^[AB]: ' '$OUT/aa.out') <(grep -v '^[AB]: ' '$OUT/again.out')"
+
+# --- a 10% slower atomic -----------------------------------------------------
+run ab "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-slower" --pairs 16 --out "$OUT/ab"
+check "A/B: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "A/B: atomic and only atomic named" [ "$(named ab)" = "atomic " ]
+
+# Sweep options replace the defaults' own.
+rm -f "$OUT/fake.log"
+run sweep "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-slower" --pairs 12 --threads 1 \
+    --backends atomic --out "$OUT/sweep" -- --writer-rate 0
+check "--threads/--backends replace the default sweep's, -- passes the rest (exit 1, got $rc)" \
+    bash -c "[ $rc -eq 1 ] && grep -q -- '|--backends atomic --workloads hammer,private --threads 1 --reps 1 --time 0.02 --no-floors --writer-rate 0 --out ' '$OUT/fake.log'"
+
+# --- relative paths are the caller's ---------------------------------------
+mkdir -p "$OUT/cwd"
+cp "$OUT/fake-a" "$OUT/cwd/kb"
+rc=0
+(cd "$OUT/cwd" && "$SRC/run.sh" compare --bin kb --bin ./kb --pairs 12 --out rel >"$OUT/rel.out" 2>"$OUT/rel.err") || rc=$?
+check "--bin and --out relative to the caller's directory (exit 0, got $rc)" \
+    bash -c "[ $rc -eq 0 ] && [ -f '$OUT/cwd/rel/a.csv' ] && [ ! -e '$SRC/rel' ]"
+
+# --- options refused before anything is built, run or created ----------------
+before=$(find "$SRC/results" -maxdepth 1 -name "compare-*" | wc -l)
+one_line() {  # one_line NAME TEXT: exit 2, one 'compare: ' line saying TEXT
+    check "$1: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+    check "$1: one line on stderr, 'compare: ...$2...'" \
+        bash -c '[ $(wc -l < "$1") -eq 1 ] && grep -q "^compare: " "$1" && grep -qF -- "$2" "$1"' _ "$OUT/$1.err" "$2"
+}
+rm -f "$OUT/fake.log"
+run badalpha "$SRC/run.sh" compare --rev HEAD --alpha 2
+one_line badalpha "--alpha 2 must be between 0 and 1"
+run badformat "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --format xml
+one_line badformat "invalid choice"
+run badpairs "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --pairs 0
+one_line badpairs "not a positive integer"
+run rounds "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --rounds 4
+one_line rounds "--rounds is gone"
+run nobin "$SRC/run.sh" compare --bin "$OUT/nope" --bin "$OUT/fake-a"
+one_line nobin "is not an executable file"
+run onebin "$SRC/run.sh" compare --bin "$OUT/fake-a"
+one_line onebin "give --rev BASE"
+run mixed "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --rev HEAD
+one_line mixed "give --rev BASE"
+run badrev "$SRC/run.sh" compare --rev no-such-revision-xyz
+one_line badrev "'no-such-revision-xyz' is not a revision"
+run outopt "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" -- --out x.csv
+one_line outopt "--out is not a krefbench option here"
+mkdir -p "$OUT/full"; : >"$OUT/full/something"
+run fullout "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-a" --out "$OUT/full"
+one_line fullout "exists and is not an empty directory"
+check "refused options: nothing ran" [ ! -e "$OUT/fake.log" ]
+check "refused options: no results/compare-* directory made" \
+    [ "$(find "$SRC/results" -maxdepth 1 -name "compare-*" | wc -l)" -eq "$before" ]
+check "refused options: nothing temporary left" [ "$(tmp_left)" -eq 0 ]
+
+# --- binaries that misbehave --------------------------------------------------
+run nocsv "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-nocsv" --out "$OUT/nocsv"
+one_line nocsv "B's binary wrote no results CSV"
+run kbfail "$SRC/run.sh" compare --bin "$OUT/fake-fail" --bin "$OUT/fake-a" --out "$OUT/kbfail"
+one_line kbfail "krefbench of A failed in pair 0 (exit 2): krefbench: --threads: something is wrong"
+check "misbehaving binaries: nothing temporary left" [ "$(tmp_left)" -eq 0 ]
+
+# --- signals: ^C (the whole process group) -> 130, SIGTERM -> 143 -------------
+signal_case() {  # signal_case NAME SIGNAL WHOM EXPECTED
+    local name=$1 sig=$2 whom=$3 want=$4 pid
+    rm -f "$OUT/fake.log"
+    # As from a terminal: its own process group, SIGINT not ignored (a
+    # script's background jobs would otherwise inherit SIGINT ignored).
+    "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$SRC/run.sh" compare --bin "$OUT/fake-slow" --bin "$OUT/fake-slow" --out "$OUT/$name" \
+        >"$OUT/$name.out" 2>"$OUT/$name.err" &
+    pid=$!
+    for _ in $(seq 100); do [ -s "$OUT/fake.log" ] && break; sleep 0.1; done
+    if [ "$whom" = group ]; then kill -s "$sig" -- "-$pid"; else kill -s "$sig" "$pid"; fi
+    rc=0
+    wait "$pid" || rc=$?
+    check "$name: exit $want (got $rc)" [ "$rc" -eq "$want" ]
+    check "$name: says it was interrupted" has "$name.err" "compare: interrupted"
+    check "$name: nothing temporary left, no fake still running" \
+        bash -c "[ \$(find '$TMPDIR' -mindepth 1 -maxdepth 1 | wc -l) -eq 0 ] && ! pgrep -f '$OUT/tm[p]/' >/dev/null"
+}
+signal_case sigint INT group 130
+signal_case sigterm TERM pid 143
+
+# --- --rev on a small repository whose build makes a fake krefbench ----------
+R=$OUT/repo
+mkdir -p "$R"
+git -C "$R" init -q
+git -C "$R" config user.email t@example.invalid
+git -C "$R" config user.name test
+cat >"$R/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.13)
+project(fake NONE)
+option(KREFBENCH_TESTS "" ON)
+add_custom_target(krefbench ALL
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/bench
+  COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/fake-krefbench ${CMAKE_BINARY_DIR}/bench/krefbench)
+EOF
+cp "$OUT/fake-a" "$R/fake-krefbench"
+git -C "$R" add -A && git -C "$R" commit -q -m base
+cp "$OUT/fake-slower" "$R/fake-krefbench"
+git -C "$R" commit -q -am slower
+cp "$OUT/fake-a" "$R/fake-krefbench"      # the working tree: as fast as base again
+revgate() {  # revgate NAME REVS...: bench/gate.py with --repo R (as run.sh passes its own)
+    local name=$1; shift
+    run "$name" "$PY" "$SRC/bench/gate.py" --repo "$R" "$@" --pairs 12 --out "$OUT/$name"
+}
+revgate rev2 --rev HEAD~1 --rev HEAD
+check "--rev BASE --rev OTHER: both built in worktrees, atomic slower (exit 1, got $rc)" \
+    bash -c "[ $rc -eq 1 ] && [ '$(named rev2)' = 'atomic ' ] && grep -q '^compare: building B = HEAD (' '$OUT/rev2.err'"
+check "--rev: build logs kept, worktrees removed" \
+    bash -c "[ -s '$OUT/rev2/a.build.log' ] && [ \$(git -C '$R' worktree list | wc -l) -eq 1 ]"
+revgate rev1 --rev HEAD
+check "--rev HEAD alone: B is the working tree with its uncommitted change (faster: exit 0, got $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'working tree (HEAD [0-9a-f]* + uncommitted changes)' '$OUT/rev1.err' && [ -x '$R/build/compare/bench/krefbench' ]"
+echo 'this is not cmake(' >>"$R/CMakeLists.txt"
+revgate revbroken --rev HEAD
+check "--rev: a build that fails -> exit 2 naming the log (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -q '^compare: building .* failed (log: $OUT/revbroken/b.build.log)' '$OUT/revbroken.err'"
+check "--rev: nothing temporary left, worktrees removed" \
+    bash -c "[ \$(find '$TMPDIR' -mindepth 1 -maxdepth 1 | wc -l) -eq 0 ] && [ \$(git -C '$R' worktree list | wc -l) -eq 1 ]"
+
+check_summary

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""Tests of bench/stats.py and of compare.py's paired analysis on constructed
+data: hand-checked values, then the properties the gate relies on (a known
+shift is found, no shift is not, the false-alarm rate stays at or below
+alpha even when the machine drifts, 3 vs 3 never decides).
+
+    tests/test_stats.py SRC_DIR      prints "ok - ..." / "FAIL - ..." lines and
+                                     "N passed, N failed"; exit 1 on a failure
+
+No timing: every figure here is computed from seeded pseudo-random data.
+"""
+
+import math
+import os
+import random
+import sys
+
+if len(sys.argv) != 2:
+    print("usage: tests/test_stats.py SRC_DIR", file=sys.stderr)
+    sys.exit(2)
+sys.path.insert(0, os.path.join(sys.argv[1], "bench"))
+import compare  # noqa: E402
+import results  # noqa: E402
+import stats  # noqa: E402
+
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    print(("ok - " if ok else "FAIL - ") + what)
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+
+
+def close(x, y, tol=1e-9):
+    return abs(x - y) <= tol
+
+
+# ---------------------------------------------------------------- signed rank, by hand
+
+# d = 1..5, all positive: W+ = 15 = the maximum; one of the 2^5 = 32 sign
+# assignments is this extreme in each direction: p = 2/32 = 0.0625, which is
+# also the smallest p five pairs can give.
+r = stats.signed_rank([1, 2, 3, 4, 5])
+check(r["w_plus"] == 15 and r["method"] == "exact" and close(r["p"], 2 / 32)
+      and close(r["p_min"], 2 / 32), f"signed rank 1..5: W+ = 15, p = p_min = 2/32 (got {r})")
+# d = -1, 2, 3, -4, 5, 6: ranks of |d| are 1..6, W+ = 2+3+5+6 = 16 of 21;
+# the smaller tail is W <= 5: subsets of {1..6} summing to 0..5 number
+# 1+1+1+2+2+3 = 10, so p = 2 x 10/64 = 0.3125.
+r = stats.signed_rank([-1, 2, 3, -4, 5, 6])
+check(r["w_plus"] == 16 and close(r["p"], 0.3125), f"signed rank mixed signs: W+ = 16, p = 20/64 (got {r})")
+check(stats.w_counts(3) == [1, 1, 1, 2, 1, 1, 1], f"null distribution of W+, n = 3 (got {stats.w_counts(3)})")
+check(sum(stats.w_counts(20)) == 2 ** 20, "null distribution of W+, n = 20, sums to 2^20")
+# Ties (normal approximation): d = 2, 2, -2, 4: |d| ranks 2, 2, 2, 4; W+ = 8
+# of 10, mean 5; var = 4*5*9/24 - (3^3 - 3)/48 = 7.5 - 0.5 = 7;
+# z = (|8 - 5| - 0.5)/sqrt(7) = 0.94491; p = erfc(z/sqrt 2) = 0.34470. The
+# approximation's extreme (W+ = 0: z = 4.5/sqrt 7, p = 0.0890) is below the
+# exact bound 2/2^4 = 0.125, so p_min is 0.125.
+r = stats.signed_rank([2, 2, -2, 4])
+check(r["method"] == "normal" and close(r["p"], 0.34470, 5e-5) and close(r["p_min"], 0.125),
+      f"signed rank with ties: normal p = 0.34470, p_min = 2/16 (got {r})")
+r = stats.signed_rank([0, 0, 1, 2, 3])
+check(r["n"] == 3 and close(r["p"], 0.25), f"zeros are dropped (Wilcoxon): n = 3, p = 2/8 (got {r})")
+r = stats.signed_rank([])
+check(r["p"] == 1.0 and r["p_min"] == 1.0, "no differences: p = p_min = 1")
+
+# ---------------------------------------------------------------- Hodges-Lehmann, by hand
+
+# 1..10: the Walsh averages (i+j)/2 are symmetric about 5.5; the exact 95%
+# critical value of W+ for n = 10 is 8 (P(W+ <= 8) = 25/1024 = 0.0244), so
+# the interval runs from the 9th smallest Walsh average (3) to the 9th
+# largest (8), as R's wilcox.test(1:10, conf.int = TRUE) says.
+est, lo, hi = stats.hodges_lehmann(list(range(1, 11)))
+check((est, lo, hi) == (5.5, 3.0, 8.0), f"Hodges-Lehmann 1..10: 5.5 [3, 8] (got {est}, {lo}, {hi})")
+est, lo, hi = stats.hodges_lehmann([1, 2, 3])
+check(est == 2 and lo == -math.inf and hi == math.inf,
+      f"Hodges-Lehmann of 3 values: no 95% interval exists (got {est}, {lo}, {hi})")
+# Coverage of the 95% interval over 400 seeded samples of 30 (normal, centre 1).
+rng = random.Random(11)
+cover = sum(lo <= 1 <= hi for lo, hi in
+            (stats.hodges_lehmann([rng.gauss(1, 1) for _ in range(30)])[1:] for _ in range(400)))
+check(370 <= cover <= 395, f"the 95% interval covers the centre in 370-395 of 400 samples (got {cover})")
+# Exact (n = 49) and normal (n = 50) critical values meet at the switch: the
+# normal one is mean - 1/2 - 1.96 sd = n(n+1)/4 - 1/2 - 1.96 sqrt(n(n+1)(2n+1)/24),
+# 415.5 at n = 49 and 434.0 at n = 50.
+k49, k50 = stats.signed_rank_critical(49, 0.05), stats.signed_rank_critical(50, 0.05)
+check(abs(k49 - 415) <= 2 and k50 == 433, f"critical values n = 49 (exact) ~415, n = 50 (normal) 433 "
+      f"(got {k49}, {k50})")
+
+# ---------------------------------------------------------------- Mann-Whitney floor
+
+# 3 vs 3 with ties, A = 4,4,4 and B = 5,5,5: the normal approximation alone
+# gives p = 0.0463 (below 0.05); the exact bound is 2/C(6,3) = 0.1, and no
+# method may report less.
+u, p, method, p_min = stats.mann_whitney([4, 4, 4], [5, 5, 5])
+check(method == "normal" and close(p, 0.1) and close(p_min, 0.1),
+      f"Mann-Whitney 4,4,4 vs 5,5,5: p is bounded by 2/C(6,3) = 0.1 (got {p}, {method})")
+u, p, method, p_min = stats.mann_whitney([1, 2, 2, 3], [2, 3, 4, 5])
+check(close(p_min, 2 / 70, 1e-12) or p_min > 2 / 70, f"Mann-Whitney floor 4 vs 4 >= 2/70 (got {p_min})")
+
+# ---------------------------------------------------------------- other pieces
+
+check(close(stats.normal_quantile(0.975), 1.959964, 1e-5), "normal quantile 0.975 = 1.959964")
+check(close(stats.robust_sd([1, 2, 3, 4, 100]), 1.4826), "robust sd ignores one wild value (MAD 1)")
+md = stats.min_detectable([0.01 * ((i % 7) - 3) for i in range(50)], 0.05)
+check(0.004 < md < 0.02, f"detectable shift of 50 differences with sd ~0.02: ~0.01 (got {md:.4f})")
+check(stats.min_detectable([0.1], 0.05) == math.inf, "detectable shift of one difference: infinite")
+h = stats.adjust_p([0.01, 0.04, 0.03], "holm")
+check(all(close(x, y, 1e-12) for x, y in zip(h, [0.03, 0.06, 0.06])), f"Holm (got {h})")
+
+
+# ---------------------------------------------------------------- the paired analysis
+
+KEYS = [(b, w, t) for b in ("atomic", "refcount") for w in ("hammer", "private") for t in (1, 2)]
+
+
+class FakeResults:
+    """What compare_paired reads of a loaded file, built in memory."""
+
+    def __init__(self, by_pair):
+        self.by_pair = {}
+        self.samples = {}
+        for (b, w, t), pairs in by_pair.items():
+            key = (b, w, t, "cores", 1, "0", "", "0")
+            self.by_pair[key] = {i: [v] for i, v in pairs.items()}
+            self.samples[key] = list(pairs.values())
+
+
+def gate_data(rng, n_pairs, shift, noise=0.05, drift=0.0):
+    """A and B per pair and row: a machine speed that drifts (a random walk
+    of step `drift`, in log terms), the order in each pair by a coin, a
+    second-in-pair penalty, noise per process; B slower by `shift` on the
+    atomic rows only."""
+    a, b = {k: {} for k in KEYS}, {k: {} for k in KEYS}
+    speed = 0.0
+    for i in range(1, n_pairs + 1):
+        speed += rng.gauss(0, drift)
+        b_first = rng.random() < 0.5
+        for k in KEYS:
+            base = 10.0 * k[2]
+            first = math.exp(speed + rng.gauss(0, noise))
+            second = math.exp(speed + drift / 3 + 0.02 + rng.gauss(0, noise))
+            va, vb = (second, first) if b_first else (first, second)
+            a[k][i] = base * va
+            b[k][i] = base * vb * (math.exp(shift) if k[0] == "atomic" else 1.0)
+    return FakeResults(a), FakeResults(b)
+
+
+def verdicts(a, b):
+    rows = compare.compare_paired(a, b, threshold=3.0, alpha=0.01, adjust="holm")
+    return {r["key"][:3]: r for r in rows}
+
+
+rng = random.Random(2026)
+v = verdicts(*gate_data(rng, 60, math.log(1.10)))
+slower = sorted(k for k, r in v.items() if r["verdict"] == "slower")
+check(slower == sorted(k for k in KEYS if k[0] == "atomic"),
+      f"a known 10% shift on the atomic rows is found there and only there (got {slower})")
+r = v[("atomic", "private", 1)]
+check(1.07 < r["ratio"] < 1.13 and r["ci_low"] < 1.10 < r["ci_high"] and r["n_pairs"] == 60,
+      f"its ratio is ~1.10 and the interval holds 1.10 (got {r['ratio']:.3f} "
+      f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}])")
+check(all(0 < r["detectable_pct"] < 10 for r in v.values()),
+      "every row could have detected less than 10% (noise 5%, 60 pairs)")
+v = verdicts(*gate_data(rng, 60, 0.0))
+check(all(r["verdict"] == "same" and not r["underpowered"] for r in v.values()),
+      "no shift: every row same, none underpowered")
+
+# The false-alarm rate under a drifting machine: 300 A/A gates, drift steps
+# of 10% between pairs and a 2% second-in-pair penalty, which the coin
+# spreads over both sides. Holm at alpha 0.01 over the 8 rows allows at most
+# 1% of gates with any verdict; "slower" is one side of that. 9 of 300 (3%)
+# would be far beyond chance.
+rng = random.Random(7)
+alarms = sum(any(r["verdict"] != "same" for r in verdicts(*gate_data(rng, 40, 0.0, 0.05, 0.10)).values())
+             for _ in range(300))
+check(alarms <= 8, f"A/A under drift: a verdict in at most 8 of 300 gates (got {alarms})")
+# And the power at the same noise: a 10% shift on atomic found in >= 290 of 300.
+rng = random.Random(8)
+found = 0
+for _ in range(300):
+    v = verdicts(*gate_data(rng, 40, math.log(1.10), 0.05, 0.10))
+    found += sorted(k for k, r in v.items() if r["verdict"] == "slower") == \
+        sorted(k for k in KEYS if k[0] == "atomic")
+check(found >= 290, f"10% shift under drift: atomic and only atomic in >= 290 of 300 gates (got {found})")
+
+# Too few pairs: 5 pairs can give p >= 2/32 only; Holm over 8 rows needs
+# p < 0.01/8: every row underpowered, verdicts same, whatever the data.
+v = verdicts(*gate_data(random.Random(3), 5, math.log(2.0)))
+check(all(r["underpowered"] and r["verdict"] == "same" for r in v.values()),
+      "5 pairs: every row underpowered, never a verdict, even at +100%")
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -19,6 +19,9 @@ deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
 # under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
 # through Debian multiarch. A|B: either package will do (A is installed).
 test_deps=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
+# `./run.sh test vm` boots a 64-vCPU guest (tests/vm/run_vm.sh): the emulator and
+# a static busybox for its init; its kernel is downloaded there with apt-get download.
+vm_deps=(qemu-system-x86 busybox-static)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -83,9 +86,18 @@ build() {
 }
 
 # test_flavour FLAVOUR: build and ctest; prints "FLAVOUR: N passed, N failed".
+# vm: tests/vm/run_vm.sh boots the 64-CPU guest and prints its own line.
 test_flavour() {
 	local flavour=$1 log total failed passed
 	log="$top/build/$flavour.ctest.log"
+	if [ "$flavour" = vm ]; then
+		log="$top/build/vm.log"
+		"$top/tests/vm/run_vm.sh" >"$log" 2>&1
+		passed=$?
+		grep -v '^ok  ' "$log" || true
+		[ $passed -eq 0 ] || echo "(full log: $log)" >&2
+		return $passed
+	fi
 	if ! build "$flavour"; then
 		echo "$flavour: build failed"
 		return 1
@@ -116,21 +128,20 @@ test_flavour() {
 	[ "$failed" -eq 0 ]
 }
 
-# ./run.sh test [FLAVOUR...]: release, tsan, asan and arm64 (core/ under
-# qemu-user) unless flavours are named.
+# ./run.sh test [FLAVOUR...]: release, tsan, asan, arm64 (core/ under
+# qemu-user) and vm (a 64-CPU guest under qemu-system) unless flavours are named.
 cmd_test() {
-	local status=0 flavour start=$SECONDS flavours=("$@")
-	[ $# -gt 0 ] || flavours=(release tsan asan arm64)
+	local status=0 flavour start=$SECONDS flavours=("$@") extra=()
+	[ $# -gt 0 ] || flavours=(release tsan asan arm64 vm)
 	for flavour in "${flavours[@]}"; do
 		case $flavour in
-			release | tsan | asan | arm64) ;;
-			*) die "unknown test flavour '$flavour' (release, tsan, asan, arm64)" ;;
+			release | tsan | asan) ;;
+			arm64) extra+=("${test_deps[@]}") ;;
+			vm) extra+=("${vm_deps[@]}") ;;
+			*) die "unknown test flavour '$flavour' (release, tsan, asan, arm64, vm)" ;;
 		esac
 	done
-	case " ${flavours[*]} " in
-		*" arm64 "*) install_deps "${test_deps[@]}" ;;
-		*) install_deps ;;
-	esac
+	install_deps "${extra[@]}"
 	mkdir -p "$top/build"
 	for flavour in "${flavours[@]}"; do
 		test_flavour "$flavour" || status=1

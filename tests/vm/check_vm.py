@@ -1,0 +1,689 @@
+#!/usr/bin/python3
+"""Judges what the vm flavour's guest sent back (tests/vm/run_vm.sh boots it).
+
+    check_vm.py --console LOG --out DIR --cpus N --packages P --nodes M --smt S [--timing k=v,...]
+    check_vm.py --self-test
+
+Reads the guest's console (lines "@kbvm ..." from tests/vm/guest_init.sh),
+unpacks each step's files into DIR/guest/<step>/ and checks:
+
+- the guest's shape as its kernel reports it (/sys), against the one asked of qemu;
+- every step ran and exited 0; each test program ends "N passed, 0 failed";
+- placement: hwloc's packages, NUMA nodes and cores are the kernel's (sysfs
+  package ids, node directories, thread_siblings_list); compact, cores,
+  scatter and an explicit list plan what each policy promises on this
+  topology; the CPUs the threads ran on (the CSV's cpus column) equal the plan;
+- the quick sweep: every backend and workload at every thread count, every
+  self-check ok, each row's threads on the CPUs the default placement plans;
+  the sidecar's topology is the guest's;
+- then prints the default sweep's thread counts and an estimate of its run
+  time on this shape (its benchmarks x repetitions x window, from the quick
+  sweep's rows and the defaults `krefbench --help` states), where the time
+  went, and "vm: N passed, M failed".
+
+Timing figures of an emulated guest mean nothing and are never judged.
+Results CSVs are read by column name (old and new measurement-model columns).
+Exit 0 when every check passed, 1 otherwise, 2 on bad arguments.
+"""
+import argparse
+import base64
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tarfile
+import tempfile
+
+# The policies the guest plans and runs (guest_init.sh) and the plan's line format
+# (shims/placement.c kb_place_print_plan).
+POLICIES = ("compact", "cores", "scatter", "list")
+PLAN_LINE = re.compile(r"^thread (\d+) -> PU (\d+) \(core (\d+), package (\d+), NUMA (-?\d+)\)$")
+# The benchmark's workloads and backends (krefbench --help) that the sweep must cover.
+WORKLOADS = ("hammer", "private", "spread", "handoff", "lookup_rcu", "lookup_mutex", "readside")
+BACKENDS = ("atomic", "refcount", "percpu", "mutex", "null", "urcu_ref", "rcuref", "percpu_atomic")
+TEST_STEPS = ("test_placement", "test_percpu", "test_rseq", "test_percpu_numa", "test_percpu_all_cpus")
+
+
+class Checks:
+    """Collects named checks; prints each as it is made."""
+
+    def __init__(self, quiet=False):
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+        self.quiet = quiet
+
+    def check(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.failures.append(what)
+        if not self.quiet:
+            print("%s %s" % ("ok  " if ok else "FAIL", what), flush=True)
+        return ok
+
+
+# ---- the console ----------------------------------------------------------
+
+def parse_console(text, dest):
+    """The guest's report: shape, steps and files (unpacked under dest)."""
+    got = {"shape": None, "steps": {}, "order": [], "files": [], "done": False, "bad_files": []}
+    name, chunks = None, []
+    for raw in text.splitlines():
+        at = raw.find("@kbvm ")
+        if at >= 0:
+            words = raw[at + 6:].split()
+            kind = words[0] if words else ""
+            if kind == "shape":
+                got["shape"] = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+            elif kind == "begin" and len(words) > 1:
+                got["steps"].setdefault(words[1], {"rc": None, "s": None})
+                got["order"].append(words[1])
+            elif kind == "end" and len(words) > 1:
+                fields = dict(w.split("=", 1) for w in words[2:] if "=" in w)
+                got["steps"][words[1]] = {"rc": int(fields.get("rc", "-1")),
+                                          "s": float(fields.get("s", "nan"))}
+            elif kind == "file" and len(words) > 1:
+                name, chunks = words[1], []
+            elif kind == "endfile" and name:
+                try:
+                    blob = base64.b64decode("".join(chunks), validate=True)
+                    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+                        for member in tar.getmembers():
+                            # Only files under the step's own directory.
+                            if not (member.isfile() or member.isdir()) or \
+                               os.path.isabs(member.name) or ".." in member.name.split("/"):
+                                raise ValueError("unexpected member %s" % member.name)
+                        tar.extractall(dest)
+                    got["files"].append(name)
+                except (ValueError, tarfile.TarError, EOFError, OSError) as e:
+                    got["bad_files"].append("%s (%s)" % (name, e))
+                name = None
+            elif kind == "done":
+                got["done"] = True
+            continue
+        if name is not None:
+            chunks.append(raw.strip())
+    return got
+
+
+# ---- the guest's topology as its kernel reports it ------------------------
+
+def read_sys_topology(path):
+    """cpus.txt: "cpu package core_id node siblings" per CPU -> {cpu: dict}."""
+    cpus = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            cpu, pkg, core, node, sib = line.split()
+            cpus[int(cpu)] = {"package": int(pkg), "core_id": int(core), "node": int(node),
+                              "siblings": tuple(parse_cpu_list(sib))}
+    return cpus
+
+
+def parse_cpu_list(text):
+    out = []
+    for part in text.strip().split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def sys_summary(cpus):
+    """The shape in krefbench's sidecar words ("2 packages, 4 NUMA nodes, 32 cores, 64 PUs (SMT2)")."""
+    packages = len({c["package"] for c in cpus.values()})
+    nodes = len({c["node"] for c in cpus.values()})
+    cores = len({c["siblings"] for c in cpus.values()})
+    smts = sorted({len(c["siblings"]) for c in cpus.values()})
+    smt = "no SMT" if smts == [1] else "SMT%d" % smts[0] if len(smts) == 1 else \
+        "SMT%d-%d" % (smts[0], smts[-1])
+    return "%d package%s, %d NUMA node%s, %d cores, %d PUs (%s)" % (
+        packages, "" if packages == 1 else "s", nodes, "" if nodes == 1 else "s", cores, len(cpus), smt)
+
+
+def check_shape(c, shape, cpus, want):
+    """The guest kernel's shape equals the one qemu was asked for."""
+    if not c.check(shape is not None and bool(cpus), "the guest reported its topology"):
+        return
+    packages = len({x["package"] for x in cpus.values()})
+    nodes = len({x["node"] for x in cpus.values()})
+    smt = max(len(x["siblings"]) for x in cpus.values())
+    c.check(len(cpus) == want["cpus"] and int(shape.get("cpus", -1)) == want["cpus"],
+            "guest kernel has %d CPUs (asked %d)" % (len(cpus), want["cpus"]))
+    c.check(packages == want["packages"], "guest kernel has %d packages (asked %d)" % (packages, want["packages"]))
+    c.check(nodes == want["nodes"] and int(shape.get("nodes", -1)) == want["nodes"],
+            "guest kernel has %d NUMA nodes (asked %d)" % (nodes, want["nodes"]))
+    c.check(all(len(x["siblings"]) == want["smt"] for x in cpus.values()),
+            "every CPU has %d SMT siblings in thread_siblings_list (SMT %d)" % (want["smt"], smt))
+    same = all(cpus[s]["package"] == x["package"] and cpus[s]["node"] == x["node"] and s in cpus
+               for x in cpus.values() for s in x["siblings"])
+    c.check(same, "SMT siblings share their package and NUMA node")
+    per_node = {}
+    for cpu, x in cpus.items():
+        per_node.setdefault(x["node"], []).append(cpu)
+    c.check(len({len(v) for v in per_node.values()}) == 1,
+            "every NUMA node has the same number of CPUs (%s)" %
+            ", ".join("node %d: %d" % (n, len(v)) for n, v in sorted(per_node.items())))
+
+
+# ---- placement ------------------------------------------------------------
+
+def read_plan(path):
+    """krefbench --plan output -> [(pu, core, package, numa)] in thread order."""
+    plan = []
+    with open(path) as f:
+        for line in f:
+            m = PLAN_LINE.match(line.strip())
+            if m:
+                t, pu, core, pkg, numa = map(int, m.groups())
+                if t != len(plan):
+                    raise ValueError("%s: thread %d out of order" % (path, t))
+                plan.append((pu, core, pkg, numa))
+    return plan
+
+
+def same_partition(pairs):
+    """pairs: [(a, b)]; True when a and b name the same grouping (a bijection)."""
+    ab, ba = {}, {}
+    for a, b in pairs:
+        if ab.setdefault(a, b) != b or ba.setdefault(b, a) != a:
+            return False
+    return True
+
+
+def check_plan_matches_kernel(c, policy, plan, cpus):
+    """hwloc's package, NUMA node and core of each PU are the kernel's."""
+    known = all(pu in cpus for pu, _, _, _ in plan)
+    c.check(known and len(plan) > 0, "%s: plan of %d threads names only CPUs the guest has" % (policy, len(plan)))
+    if not known:
+        return
+    c.check(same_partition([(pkg, cpus[pu]["package"]) for pu, _, pkg, _ in plan]),
+            "%s: hwloc's packages are the kernel's physical_package_id" % policy)
+    c.check(same_partition([(numa, cpus[pu]["node"]) for pu, _, _, numa in plan]),
+            "%s: hwloc's NUMA nodes are the kernel's nodes" % policy)
+    c.check(same_partition([(core, cpus[pu]["siblings"]) for pu, core, _, _ in plan]),
+            "%s: hwloc's cores are the kernel's SMT sibling groups" % policy)
+
+
+def check_policy(c, policy, plan, cpus, want_list=None):
+    """What each policy promises, on the real topology."""
+    n = len(plan)
+    pus = [p[0] for p in plan]
+    c.check(len(set(pus)) == n, "%s: %d threads on %d distinct CPUs" % (policy, n, len(set(pus))))
+    sib = {cpu: x["siblings"] for cpu, x in cpus.items()}
+    ncores = len(set(sib.values()))
+    smt = max(len(s) for s in sib.values())
+    if policy == "compact":
+        ok = all(sib[pus[i]] == sib[pus[i - i % smt]] for i in range(n))
+        c.check(ok, "compact: threads fill each core's SMT siblings before the next core")
+        first_pkg = cpus[pus[0]]["package"]
+        per_pkg = n // len({x["package"] for x in cpus.values()})
+        c.check(all(cpus[p]["package"] == first_pkg for p in pus[:per_pkg]),
+                "compact: the first %d threads fill one package" % per_pkg)
+    elif policy == "cores":
+        first = pus[:min(n, ncores)]
+        c.check(len({sib[p] for p in first}) == len(first),
+                "cores: the first %d threads on %d distinct cores" % (len(first), len(first)))
+        if n > ncores:
+            c.check(sib[pus[ncores]] == sib[pus[0]] and pus[ncores] != pus[0],
+                    "cores: thread %d is the SMT sibling of thread 0 (CPUs %d, %d)" % (ncores, pus[ncores], pus[0]))
+    elif policy == "scatter":
+        npk = len({x["package"] for x in cpus.values()})
+        nnodes = len({x["node"] for x in cpus.values()})
+        c.check(all(cpus[pus[i]]["package"] != cpus[pus[i + 1]]["package"] for i in range(min(n, 8) - 1))
+                or npk == 1, "scatter: consecutive threads alternate packages")
+        c.check(len({cpus[p]["node"] for p in pus[:nnodes]}) == min(n, nnodes),
+                "scatter: the first %d threads on %d distinct NUMA nodes" % (nnodes, nnodes))
+        first = pus[:min(n, ncores)]
+        c.check(len({sib[p] for p in first}) == len(first),
+                "scatter: no SMT sibling shared until all %d cores have a thread" % ncores)
+    elif policy == "list":
+        c.check(want_list is not None and pus == want_list[:n],
+                "list: the plan is the list given (%s)" % ",".join(map(str, want_list or [])))
+
+
+def read_csv_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def row_cpus(row):
+    return [int(x) for x in (row.get("cpus") or "").replace('"', "").split(",") if x.strip() != ""]
+
+
+def check_run_on_plan(c, policy, rows, plan):
+    """The threads of the benchmark ran where the plan put them."""
+    pus = [p[0] for p in plan]
+    if not c.check(len(rows) > 0, "%s: the pinned run wrote rows" % policy):
+        return
+    bad = [r for r in rows if row_cpus(r) != pus]
+    c.check(not bad, "%s: every thread ran on its planned CPU (%d rows%s)" % (
+        policy, len(rows), "" if not bad else "; first differs: ran on %s" % bad[0].get("cpus")))
+    c.check(all((r.get("check") or "") == "ok" for r in rows), "%s: the run's self-check is ok" % policy)
+
+
+def check_placement(c, pdir, cpus, want_list):
+    plans = {}
+    for policy in POLICIES:
+        path = os.path.join(pdir, "plan-%s.txt" % policy)
+        if not c.check(os.path.exists(path), "%s: plan written by krefbench --plan" % policy):
+            continue
+        try:
+            plan = read_plan(path)
+        except ValueError as e:
+            c.check(False, str(e))
+            continue
+        plans[policy] = plan
+        check_plan_matches_kernel(c, policy, plan, cpus)
+        check_policy(c, policy, plan, cpus, want_list)
+        run = os.path.join(pdir, "run-%s.csv" % policy)
+        if c.check(os.path.exists(run), "%s: pinned run wrote %s" % (policy, os.path.basename(run))):
+            check_run_on_plan(c, policy, read_csv_rows(run), plan)
+    return plans
+
+
+# ---- the sweep ------------------------------------------------------------
+
+def check_sweep(c, rows, threads, cores_plan):
+    """Every backend and workload at every thread count, every self-check ok,
+    threads where the default placement (cores) puts them."""
+    if not c.check(len(rows) > 0, "sweep: %d rows" % len(rows)):
+        return
+    seen = {}
+    for r in rows:
+        seen.setdefault(int(r["threads"]), set()).add((r["backend"], r["workload"]))
+    c.check(sorted(seen) == sorted(threads), "sweep: thread counts %s (asked %s)" % (
+        ",".join(map(str, sorted(seen))), ",".join(map(str, threads))))
+    for t in sorted(threads):
+        have = seen.get(t, set())
+        missing = ["%s/%s" % (b, w) for b in BACKENDS for w in WORKLOADS if (b, w) not in have]
+        c.check(not missing, "sweep: every backend x workload at %d threads%s" % (
+            t, "" if not missing else " (missing %s)" % ", ".join(missing[:6])))
+    bad = [r for r in rows if (r.get("check") or "") != "ok"]
+    c.check(not bad, "sweep: every self-check ok (%d rows%s)" % (len(rows), "" if not bad else
+            "; %d not: %s" % (len(bad), "; ".join("%s/%s/%s: %s" % (r["backend"], r["workload"], r["threads"],
+                                                                      r.get("check")) for r in bad[:3]))))
+    if rows and "fast_path" in rows[0]:
+        # The guest kernel has rseq: percpu must have run its rseq section.
+        slow = [r for r in rows if r["backend"] == "percpu" and r.get("fast_path") != "rseq"]
+        c.check(not slow, "sweep: every percpu row ran the rseq fast path%s" % (
+            "" if not slow else " (%d rows not; first: %s)" % (len(slow), slow[0].get("fast_path"))))
+    if cores_plan:
+        pus = [p[0] for p in cores_plan]
+        off = [r for r in rows if (r.get("placement") or "cores") == "cores" and row_cpus(r)
+               and row_cpus(r) != pus[:int(r["threads"])]]
+        c.check(not off, "sweep: every row's threads ran on the CPUs placement 'cores' plans%s" % (
+            "" if not off else " (%d rows not; first %s/%s/%s on %s)" % (
+                len(off), off[0]["backend"], off[0]["workload"], off[0]["threads"], off[0].get("cpus"))))
+
+
+def check_sidecar(c, path, cpus):
+    try:
+        with open(path) as f:
+            side = json.load(f)
+    except (OSError, ValueError) as e:
+        c.check(False, "sidecar %s loads: %s" % (path, e))
+        return None
+    want = sys_summary(cpus)
+    c.check(side.get("topology") == want, "sidecar topology \"%s\" is the guest's \"%s\"" % (side.get("topology"), want))
+    c.check(side.get("pus") == len(cpus), "sidecar pus %s = the guest's %d CPUs" % (side.get("pus"), len(cpus)))
+    if "possible_cpus" in side:
+        c.check(side["possible_cpus"] == len(cpus), "sidecar possible_cpus %s = %d" % (side["possible_cpus"], len(cpus)))
+    return side
+
+
+def default_threads(npus):
+    """bench/options.c default_threads: 1, powers of two below the PU count, the PU count."""
+    out, t = [], 1
+    while t < npus:
+        out.append(t)
+        t *= 2
+    return out + [npus]
+
+
+def help_default(help_text, option, fallback):
+    """The default of an option as `krefbench --help` states it ("(default 0.1)")."""
+    for line in help_text.splitlines():
+        if line.strip().startswith(option + " "):
+            m = re.search(r"\(default ([0-9.]+)", line)
+            if m:
+                return float(m.group(1))
+    return fallback
+
+
+def help_default_list(help_text, option, fallback):
+    """A list default as `krefbench --help` states it ("(default 0,1000)")."""
+    for line in help_text.splitlines():
+        if line.strip().startswith(option + " "):
+            m = re.search(r"\(default ([^)\s]+)\)", line)
+            if m:
+                return m.group(1).split(",")
+    return fallback
+
+
+def estimate_default_sweep(rows, npus, help_text):
+    """Benchmarks of the default sweep on this shape and their timed windows.
+    The quick sweep ran every backend x workload once per thread count (one
+    writer rate, one variant); the default one runs the lookup workloads once
+    per default writer rate x RCU flavour (lookup_rcu) or x variant
+    (lookup_mutex), as `krefbench --help` states the defaults."""
+    rates = len(help_default_list(help_text, "--writer-rate", ["0", "1000"]))
+    combos = {"lookup_rcu": rates * len(help_default_list(help_text, "--rcu-flavor", ["memb"])),
+              "lookup_mutex": rates * len(help_default_list(help_text, "--variant", ["unless_zero", "put_mutex"]))}
+    per_t = {}
+    for r in rows:
+        per_t.setdefault(int(r["threads"]), set()).add((r["backend"], r["workload"]))
+    bench = {t: sum(combos.get(w, 1) for _, w in pairs) for t, pairs in per_t.items()}
+    counts = default_threads(npus)
+    many = max((n for t, n in bench.items() if t > 1), default=0)
+    n = sum(bench.get(1, many) if t == 1 else many for t in counts)
+    reps = help_default(help_text, "--reps", 5)
+    window = help_default(help_text, "--time", 0.1)
+    return counts, n, reps, window, n * reps * window
+
+
+# ---- the whole report -----------------------------------------------------
+
+def judge(out, console_text, want, help_text="", timing=None, c=None):
+    c = c or Checks()
+    guest = os.path.join(out, "guest")
+    shutil.rmtree(guest, ignore_errors=True)
+    os.makedirs(guest)
+    got = parse_console(console_text, guest)
+    c.check(not got["bad_files"], "every file the guest sent unpacks%s" % (
+        "" if not got["bad_files"] else ": " + "; ".join(got["bad_files"])))
+    topo = os.path.join(guest, "topology", "cpus.txt")
+    cpus = read_sys_topology(topo) if os.path.exists(topo) else {}
+    shape = got["shape"]
+    if shape and cpus:
+        print("guest: %d vCPUs, %d packages, %d NUMA nodes, SMT %d (as its kernel reports them in /sys; "
+              "kernel %s; online %s; /init started %s s after boot)" % (
+                  len(cpus), len({x["package"] for x in cpus.values()}), len({x["node"] for x in cpus.values()}),
+                  max(len(x["siblings"]) for x in cpus.values()),
+                  read_text(os.path.join(guest, "topology", "kernel.txt")), shape.get("online", "?"),
+                  shape.get("uptime", "?")))
+        nodes_txt = read_text(os.path.join(guest, "topology", "nodes.txt"))
+        if nodes_txt:
+            print("guest NUMA nodes (node cpus MemTotal-kB): " + "; ".join(nodes_txt.splitlines()))
+    check_shape(c, shape, cpus, want)
+
+    for step in ["placement"] + list(TEST_STEPS) + ["sweep"]:
+        st = got["steps"].get(step)
+        c.check(st is not None and st["rc"] == 0, "%s ran in the guest and exited 0%s" % (
+            step, "" if st is None else " (exit %s)" % st["rc"] if st["rc"] != 0 else ""))
+    for step in TEST_STEPS:
+        log = read_text(os.path.join(guest, step, "log"))
+        m = re.findall(r"^(\d+) passed, (\d+) failed$", log, re.M)
+        c.check(bool(m) and m[-1][1] == "0" and int(m[-1][0]) > 0, "%s: %s" % (
+            step, "%s passed, %s failed" % m[-1] if m else "no 'N passed, M failed' line"))
+        # "64 CPUs allowed" (the per-CPU tests); test_placement: "64 allowed PUs"
+        # in its "-- this machine" part (its synthetic topologies come first).
+        here = log[log.find("-- this machine"):] if step == "test_placement" else log
+        allowed = re.search(r"(\d+) CPUs allowed|(\d+) allowed PUs", here)
+        n = int(allowed.group(1) or allowed.group(2)) if allowed else -1
+        c.check(n == want["cpus"], "%s ran with all %d CPUs allowed (it says %d)" % (step, want["cpus"], n))
+    numa_log = read_text(os.path.join(guest, "test_percpu_numa", "log"))
+    c.check("NOTE: move_pages" not in numa_log and "one node here" not in numa_log and bool(numa_log),
+            "test_percpu_numa: move_pages answered, and the CPUs span several nodes (the page-node checks were made)")
+    rseq_log = read_text(os.path.join(guest, "test_rseq", "log"))
+    c.check("rseq registered: yes" in rseq_log, "test_rseq: glibc registered rseq in the guest")
+
+    pdir = os.path.join(guest, "placement")
+    want_list = [int(x) for x in read_text(os.path.join(pdir, "list.txt")).split(",") if x.strip()]
+    plans = check_placement(c, pdir, cpus, want_list) if cpus else {}
+    default_plan = read_text(os.path.join(pdir, "plan-default.txt"))
+    m = re.search(r"^placement (\w+), (\d+) threads$", default_plan, re.M)
+    c.check(m is not None and int(m.group(2)) == len(cpus),
+            "krefbench's default plan uses all %d CPUs (%s)" % (len(cpus), m.group(0) if m else "no plan"))
+
+    sweep_csv = os.path.join(guest, "sweep", "sweep.csv")
+    rows = read_csv_rows(sweep_csv) if os.path.exists(sweep_csv) else []
+    threads = [int(x) for x in read_text(os.path.join(guest, "sweep", "threads.txt")).split(",") if x.strip()]
+    check_sweep(c, rows, threads, plans.get("cores"))
+    side = os.path.join(guest, "sweep", "sweep.json")
+    c.check(os.path.exists(sweep_csv) and os.path.exists(side), "results CSV and sidecar copied out of the guest")
+    if os.path.exists(side) and cpus:
+        check_sidecar(c, side, cpus)
+    if rows and cpus:
+        counts, n, reps, window, secs = estimate_default_sweep(rows, len(cpus), help_text)
+        print("default sweep on this shape: threads %s; %d benchmarks x %g repetitions x %g s = %.0f s "
+              "(%.1f min) of timed windows, before warm-ups, retries and setup" % (
+                  ",".join(map(str, counts)), n, reps, window, secs, secs / 60))
+    c.check(got["done"], "the guest finished and powered off")
+
+    steps = ", ".join("%s %.1f s" % (s, got["steps"][s]["s"]) for s in got["order"]
+                      if got["steps"][s].get("s") is not None)
+    if timing or steps:
+        print("vm: where the time went: %s%s(guest, emulated: %s)" % (
+            ", ".join("%s %s s" % kv for kv in (timing or {}).items()), "; " if timing else "", steps or "none"))
+    return c
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+# ---- self-test: the checks above on hand-made guests ---------------------
+
+def fake_guest(cpus=16, packages=2, nodes=4, smt=2, mutate=None):
+    """A console as guest_init.sh would write it for a 'Linux-numbered' machine
+    of the given shape, with runs exactly on plan; mutate(files) may break it."""
+    per_node = cpus // nodes
+    topo = ["# cpu package core_id node thread_siblings_list"]
+    for cpu in range(cpus):
+        first = cpu - cpu % smt
+        topo.append("%d %d %d %d %d-%d" % (cpu, cpu * packages // cpus, (cpu % (cpus // packages)) // smt,
+                                           cpu // per_node, first, first + smt - 1))
+    ncores = cpus // smt
+
+    def plan_text(pus):
+        lines = ["%d packages, %d NUMA nodes, %d cores, %d PUs (SMT%d)" % (packages, nodes, ncores, cpus, smt)]
+        for t, pu in enumerate(pus):
+            lines.append("thread %d -> PU %d (core %d, package %d, NUMA %d)" % (
+                t, pu, pu // smt, pu * packages // cpus, pu // per_node))
+        return "\n".join(lines) + "\n"
+
+    compact = list(range(cpus))
+    cores = [c * smt + s for s in range(smt) for c in range(ncores)]
+    # Packages alternate, then nodes within a package, then cores; siblings last.
+    cores_per_node = ncores // nodes
+    nodes_per_pkg = nodes // packages
+    scatter = []
+    for s in range(smt):
+        for k in range(cores_per_node):
+            for n in range(nodes_per_pkg):
+                for p in range(packages):
+                    core = (p * nodes_per_pkg + n) * cores_per_node + k
+                    scatter.append(core * smt + s)
+    lst = [cpus - 1, 0, cpus // 2, 1]
+    header = "backend,workload,threads,placement,objects,work_ns,rep,iterations,ns_per_op,ops_per_s,norm," \
+             "fairness,cpus,check,variant,writer_rate,attempt,disturbed,window_ns,fast_path\n"
+
+    def run_csv(pus, threads=None, placement="cores", backend="null", workload="hammer", check="ok"):
+        threads = threads or len(pus)
+        fast = {"percpu": "rseq", "percpu_atomic": "atomic"}.get(backend, "n/a")
+        return '%s,%s,%d,"%s",1,0,0,10,1.0,1,,1,"%s",%s,,0,0,canary 1.3,1000,%s\n' % (
+            backend, workload, threads, placement, ",".join(map(str, pus[:threads])), check, fast)
+
+    files = {
+        "topology/cpus.txt": "\n".join(topo) + "\n",
+        "topology/kernel.txt": "6.1.0-fake\n",
+        "topology/nodes.txt": "".join("%d %d-%d 1000\n" % (n, n * per_node, (n + 1) * per_node - 1)
+                                      for n in range(nodes)),
+        "placement/list.txt": ",".join(map(str, lst)) + "\n",
+        "placement/plan-default.txt": "placement cores, %d threads\n" % cpus,
+        "sweep/threads.txt": "1,%d\n" % cpus,
+    }
+    for name, pus in (("compact", compact), ("cores", cores), ("scatter", scatter), ("list", lst)):
+        files["placement/plan-%s.txt" % name] = plan_text(pus)
+        files["placement/run-%s.csv" % name] = header + run_csv(
+            pus, placement=",".join(map(str, lst)) if name == "list" else name)
+    sweep = header
+    for t in (1, cpus):
+        sweep += "floor,local,%d,cores,1,0,0,1,1,1,,1,\"%s\",ok,,0,0,,1,n/a\n" % (t, ",".join(map(str, cores[:t])))
+        for b in BACKENDS:
+            for w in WORKLOADS:
+                sweep += run_csv(cores, t, backend=b, workload=w)
+    files["sweep/sweep.csv"] = sweep
+    files["sweep/sweep.json"] = json.dumps({"topology": "%d packages, %d NUMA nodes, %d cores, %d PUs (SMT%d)" % (
+        packages, nodes, ncores, cpus, smt), "pus": cpus, "possible_cpus": cpus})
+    for step in TEST_STEPS:
+        files["%s/log" % step] = "%s: %d CPUs allowed\nrseq registered: yes\n12 passed, 0 failed\n" % (step, cpus)
+    files["test_placement/log"] = "ok   256 PUs\n-- this machine\nok   %d allowed PUs\n12 passed, 0 failed\n" % cpus
+    if mutate:
+        mutate(files)
+    steps = {}
+    for path, text in files.items():
+        steps.setdefault(path.split("/")[0], {})[path] = text
+    out = ["SeaBIOS noise", "\x1b[2J@kbvm shape cpus=%d packages=%d nodes=%d smt=%d online=0-%d uptime=1.0" % (
+        cpus, packages, nodes, smt, cpus - 1)]
+    for step in ["topology", "placement"] + list(TEST_STEPS) + ["sweep"]:
+        if step != "topology":
+            out.append("@kbvm begin %s" % step)
+            out.append("[   1.0] a kernel message in between")
+            out.append("@kbvm end %s rc=0 s=1.0" % step)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for path, text in steps.get(step, {}).items():
+                data = text.encode()
+                info = tarfile.TarInfo(path)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        out.append("@kbvm file %s" % step)
+        b64 = base64.b64encode(buf.getvalue()).decode()
+        out.extend(b64[i:i + 76] for i in range(0, len(b64), 76))
+        out.append("@kbvm endfile %s" % step)
+    out.append("@kbvm done")
+    return "\n".join(out) + "\n"
+
+
+def self_test():
+    want = {"cpus": 16, "packages": 2, "nodes": 4, "smt": 2}
+    results = []
+
+    def run(name, expect_fail, mutate=None, console=None, **shape):
+        tmp = tempfile.mkdtemp(prefix="check_vm.")
+        try:
+            w = dict(want, **shape.pop("want", {}))
+            text = console if console is not None else fake_guest(mutate=mutate, **shape)
+            stdout = sys.stdout
+            sys.stdout = io.StringIO()
+            try:
+                c = judge(tmp, text, w, c=Checks(quiet=True))
+            finally:
+                sys.stdout = stdout
+            ok = (c.failed > 0) == bool(expect_fail) and (not expect_fail or
+                                                           any(expect_fail in f for f in c.failures))
+            results.append(ok)
+            print("%s self-test: %s -> %d passed, %d failed%s" % (
+                "ok  " if ok else "FAIL", name, c.passed, c.failed,
+                "" if not c.failures else " (%s)" % c.failures[0]))
+        finally:
+            shutil.rmtree(tmp)
+
+    def edit(path, old, new):
+        def m(files):
+            files[path] = files[path].replace(old, new, 1)
+        return m
+
+    def drop(path):
+        def m(files):
+            del files[path]
+        return m
+
+    run("a correct guest passes", False)
+    run("a guest with fewer CPUs than asked", "guest kernel has", want={"cpus": 32})
+    run("no SMT siblings", "SMT siblings in thread_siblings_list", smt=1,
+        want={"smt": 2})
+    run("a thread ran off its planned CPU", "every thread ran on its planned CPU",
+        mutate=edit("placement/run-scatter.csv", '"0,', '"1,'))
+    run("hwloc's node differs from the kernel's", "hwloc's NUMA nodes are the kernel's",
+        mutate=edit("placement/plan-cores.txt", "NUMA 0)", "NUMA 3)"))
+    run("compact that does not fill siblings", "fill each core's SMT siblings",
+        mutate=lambda f: f.update({"placement/plan-compact.txt": f["placement/plan-cores.txt"],
+                                   "placement/run-compact.csv": f["placement/run-cores.csv"].replace(
+                                       ",cores,", ",compact,")}))
+    run("a failed self-check in the sweep", "every self-check ok",
+        mutate=edit("sweep/sweep.csv", ",ok,", ",count 2 != 1,"))
+    run("a workload missing from the sweep", "every backend x workload",
+        mutate=lambda f: f.update({"sweep/sweep.csv": "\n".join(
+            l for l in f["sweep/sweep.csv"].split("\n") if ",readside," not in l or not l.startswith("rcuref"))}))
+    run("sidecar topology not the guest's", "sidecar topology",
+        mutate=edit("sweep/sweep.json", "4 NUMA nodes", "1 NUMA node"))
+    run("a test that failed inside", "test_rseq: 12 passed, 1 failed",
+        mutate=edit("test_rseq/log", "0 failed", "1 failed"))
+    run("move_pages refused in the guest", "move_pages answered",
+        mutate=edit("test_percpu_numa/log", "12 passed", "NOTE: move_pages: Operation not permitted\n12 passed"))
+    run("a guest that stopped before the sweep", "sweep ran in the guest",
+        console=fake_guest().split("@kbvm begin sweep")[0])
+    run("a garbled file", "every file the guest sent unpacks",
+        console=fake_guest().replace("@kbvm file sweep\n", "@kbvm file sweep\n!!!\n"))
+    run("a list placement written unquoted (columns shift)", "list: every thread ran on its planned CPU",
+        mutate=lambda f: f.update({"placement/run-list.csv": re.sub(r'^(null,hammer,\d+,)"([^"]*)"', r"\1\2",
+                                                                    f["placement/run-list.csv"], flags=re.M)}))
+    run("percpu fell back to atomic adds", "ran the rseq fast path",
+        mutate=edit("sweep/sweep.csv", ",rseq\n", ",atomic\n"))
+    run("old results CSV columns (no attempt, disturbed, fast_path)", False,
+        mutate=lambda f: f.update({k: "\n".join(",".join(l.split(",")[:-4]) if l else l for l in v.split("\n"))
+                                   for k, v in f.items() if k.endswith(".csv")}))
+    print("default_threads(64) = %s" % default_threads(64))
+    results.append(default_threads(64) == [1, 2, 4, 8, 16, 32, 64] and default_threads(2) == [1, 2])
+    results.append(help_default("  --time S            minimum seconds (default 0.1)", "--time", 9) == 0.1)
+    # 2 benchmarks at 1 thread, 3 at 4: one lookup_mutex x 2 rates x 2 variants.
+    est = estimate_default_sweep(
+        [{"backend": b, "workload": w, "threads": t} for t, b, w in
+         ((1, "atomic", "hammer"), (1, "floor", "local"), (4, "atomic", "hammer"), (4, "floor", "local"),
+          (4, "atomic", "lookup_mutex"))], 4,
+        "  --reps N  (default 5)\n  --time S  (default 0.1)\n  --writer-rate LIST  x (default 0,1000)\n"
+        "  --variant LIST   y (default unless_zero,put_mutex)\n")
+    print("estimate on a made-up 4-PU sweep: %s" % (est,))
+    results.append(est[0] == [1, 2, 4] and est[1] == 2 + 6 + 6 and abs(est[4] - 14 * 5 * 0.1) < 1e-9)
+    failed = results.count(False)
+    print("check_vm self-test: %d passed, %d failed" % (len(results) - failed, failed))
+    return 1 if failed else 0
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--self-test", action="store_true")
+    ap.add_argument("--console")
+    ap.add_argument("--out")
+    ap.add_argument("--cpus", type=int)
+    ap.add_argument("--packages", type=int)
+    ap.add_argument("--nodes", type=int)
+    ap.add_argument("--smt", type=int)
+    ap.add_argument("--help-text", help="a file with krefbench --help (for the default sweep's reps and time)")
+    ap.add_argument("--timing", default="", help="k=v,... seconds spent on the host, for the report")
+    a = ap.parse_args(argv)
+    if a.self_test:
+        return self_test()
+    if not all([a.console, a.out, a.cpus, a.packages, a.nodes, a.smt]):
+        print("check_vm: --console, --out, --cpus, --packages, --nodes and --smt are required", file=sys.stderr)
+        return 2
+    try:
+        with open(a.console, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        print("vm: cannot read the console log: %s" % e)
+        return 1
+    timing = dict(kv.split("=", 1) for kv in a.timing.split(",") if "=" in kv)
+    c = judge(a.out, text, {"cpus": a.cpus, "packages": a.packages, "nodes": a.nodes, "smt": a.smt},
+              read_text(a.help_text) if a.help_text else "", timing)
+    print("vm: %d passed, %d failed" % (c.passed, c.failed))
+    return 1 if c.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

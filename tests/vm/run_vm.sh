@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The vm test flavour (./run.sh test vm): boots a 64-vCPU, 2-socket, 4-node,
+# SMT-2 x86-64 guest under qemu's TCG and runs, inside it, the placement
+# checks against the guest's real topology, test_placement, test_percpu,
+# test_rseq, test_percpu_numa and a quick sweep of every backend and workload;
+# then checks what came back (tests/vm/check_vm.py) and prints
+# "vm: N passed, M failed".
+#
+#   tests/vm/run_vm.sh [--build DIR] [--work DIR]
+#
+# --build DIR: a Release build of this tree holding bench/krefbench and
+#   tests/test_* (default: build/vm/build, configured and built here).
+# --work DIR: kernel, initramfs and outputs (default build/vm). The kernel
+#   comes from Debian's linux-image-amd64 dependency, fetched with
+#   `apt-get download` and unpacked with dpkg-deb into DIR/kernel (never
+#   installed); it is fetched once and kept.
+#
+# Everything else comes from Debian packages run.sh installs (qemu-system-x86,
+# busybox-static). A guest that cannot boot (no qemu, no kernel, too little
+# memory, a hang) is one clear line and exit 1, never a skip.
+#
+# Environment (defaults in brackets; timing is never judged, only correctness):
+#   KB_VM_CPUS [64]  vCPUs: 2 sockets x 2 nodes x (CPUS/8) cores x 2 threads
+#   KB_VM_MEM_MB [2048]  guest memory, split evenly over the 4 nodes
+#   KB_VM_TIMEOUT [900]  seconds before the whole guest is killed
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+work=$top/build/vm
+build=""
+cpus=${KB_VM_CPUS:-64}
+mem_mb=${KB_VM_MEM_MB:-2048}
+guest_timeout=${KB_VM_TIMEOUT:-900}
+sockets=2 nodes_per_socket=2 threads_per_core=2
+
+# One clear line, then the summary line CI looks for.
+fail() { echo "vm: $*"; echo "vm: 0 passed, 1 failed"; exit 1; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+		--build) [ $# -ge 2 ] || fail "--build needs a directory"; build=$2; shift 2 ;;
+		--work) [ $# -ge 2 ] || fail "--work needs a directory"; work=$2; shift 2 ;;
+		-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+		*) fail "unknown option '$1' (try --help)" ;;
+	esac
+done
+[[ $cpus =~ ^[0-9]+$ ]] && [ $((cpus % (sockets * nodes_per_socket * threads_per_core))) -eq 0 ] && [ "$cpus" -ge 8 ] ||
+	fail "KB_VM_CPUS=$cpus is not a multiple of 8 (2 sockets x 2 nodes x 2 threads)"
+nodes=$((sockets * nodes_per_socket))
+mkdir -p "$work" || fail "cannot create $work"
+work=$(cd "$work" && pwd)
+t_start=$SECONDS
+declare -A took=()
+
+# ---- what the guest needs, checked before anything is built ----
+qemu=$(command -v qemu-system-x86_64) ||
+	fail "cannot boot a guest: qemu-system-x86_64 is not installed (as root: apt-get install -y qemu-system-x86)"
+busybox=/bin/busybox
+[ -x "$busybox" ] && "$busybox" --list 2>/dev/null | grep -qx base64 && ! ldd "$busybox" >/dev/null 2>&1 ||
+	fail "cannot boot a guest: no static busybox at $busybox (as root: apt-get install -y busybox-static)"
+avail_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+# The guest's RAM plus qemu's TCG translation cache and its own heap.
+need_mb=$((mem_mb + 1536))
+[ "${avail_mb:-0}" -ge "$need_mb" ] ||
+	fail "cannot boot a guest: ${avail_mb:-?} MiB available, the ${mem_mb} MiB guest needs about ${need_mb} MiB"
+
+# ---- the kernel: linux-image-amd64's dependency, downloaded and unpacked ----
+t0=$SECONDS
+kernel=$(ls "$work"/kernel/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$kernel" ]; then
+	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
+	[ -n "$pkg" ] || fail "cannot boot a guest: apt-cache knows no linux-image-amd64 dependency (apt-get update?)"
+	mkdir -p "$work/deb" && rm -f "$work"/deb/*.deb
+	(cd "$work/deb" && apt-get download "$pkg") >"$work/kernel-download.log" 2>&1 ||
+		fail "cannot boot a guest: apt-get download $pkg failed ($(tail -n 1 "$work/kernel-download.log"))"
+	rm -rf "$work/kernel.new"
+	mkdir -p "$work/kernel.new"
+	# Only the kernel image: the modules are not needed (the guest uses
+	# built-in drivers only) and are 400 MB unpacked.
+	dpkg-deb --fsys-tarfile "$work"/deb/"$pkg"_*.deb | tar -x -C "$work/kernel.new" --wildcards './boot/vmlinuz-*' ||
+		fail "cannot boot a guest: unpacking $pkg failed"
+	rm -rf "$work/kernel" && mv "$work/kernel.new" "$work/kernel" && rm -f "$work"/deb/*.deb
+	kernel=$(ls "$work"/kernel/boot/vmlinuz-* | tail -n 1)
+fi
+[ -r "$kernel" ] || fail "cannot boot a guest: no readable kernel in $work/kernel/boot"
+took[kernel]=$((SECONDS - t0))
+
+# ---- the project's binaries ----
+t0=$SECONDS
+if [ -z "$build" ]; then
+	build=$work/build
+	{ cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release && cmake --build "$build" -j "$(nproc)"; } \
+		>"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log"; fail "build failed (log: $work/build.log)"; }
+fi
+bins=("$build/bench/krefbench" "$build/tests/test_placement" "$build/tests/test_percpu"
+	"$build/tests/test_rseq" "$build/tests/test_percpu_numa" "$build/tests/test_percpu_all_cpus")
+for b in "${bins[@]}"; do
+	[ -x "$b" ] || fail "$b is missing (build it, or point --build at a build that has it)"
+done
+took[build]=$((SECONDS - t0))
+
+# ---- the initramfs: busybox, /init, the binaries and their ldd closure ----
+t0=$SECONDS
+root=$work/initramfs.d
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/kb/bin" "$root/out"
+cp "$busybox" "$root/bin/busybox"
+cp "$here/guest_init.sh" "$root/init"
+chmod 755 "$root/init"
+for b in "${bins[@]}"; do
+	cp "$b" "$root/kb/bin/"
+	# "name => /path (addr)" and the loader's own "/path (addr)" line.
+	ldd "$b" | awk '/=> \// { print $3 } /^[[:space:]]*\// { print $1 }'
+done | sort -u | while read -r lib; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+# The sweep thread counts, and the placement checks' threads and explicit list.
+last=$((cpus - 1)) half=$((cpus / 2)) quarter=$((cpus / 4))
+cat >"$root/kb/vm.conf" <<-EOF
+	PLACE_THREADS=$cpus
+	PLACE_TIME=0.01
+	PLACE_LIST=$last,0,$((half - 1)),$half,1,$((last - 1)),$quarter,$((half + quarter - 1)),$((quarter - 1)),$((half + quarter)),$((half - 2)),$((half + 1))
+	SWEEP_THREADS=1,8,$half,$cpus
+	SWEEP_REPS=1
+	SWEEP_TIME=0.002
+	STEP_TIMEOUT=400
+	SWEEP_TIMEOUT=600
+EOF
+initrd=$work/initramfs.cpio.gz
+(cd "$root" && find . | "$busybox" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1 >"$initrd.new" &&
+	mv "$initrd.new" "$initrd" || fail "cannot write $initrd"
+took[initramfs]=$((SECONDS - t0))
+
+# ---- boot ----
+per_node=$((mem_mb / nodes))
+cores=$((cpus / sockets / threads_per_core))
+cpus_per_node=$((cpus / nodes))
+numa=()
+for ((n = 0; n < nodes; n++)); do
+	numa+=(-object "memory-backend-ram,id=m$n,size=${per_node}M"
+		-numa "node,nodeid=$n,cpus=$((n * cpus_per_node))-$(((n + 1) * cpus_per_node - 1)),memdev=m$n")
+done
+out=$work/out
+rm -rf "$out"
+mkdir -p "$out"
+console=$out/console.log
+echo "vm: booting $cpus vCPUs ($sockets sockets x $nodes_per_socket NUMA nodes x $((cores / nodes_per_socket)) cores x $threads_per_core threads, TCG), ${mem_mb} MiB, kernel $(basename "$kernel")"
+t0=$SECONDS
+timeout --kill-after=10 "$guest_timeout" "$qemu" -accel tcg,thread=multi -cpu Skylake-Server \
+	-smp "$cpus,sockets=$sockets,cores=$cores,threads=$threads_per_core" -m "${mem_mb}M" "${numa[@]}" \
+	-kernel "$kernel" -initrd "$initrd" -nographic -no-reboot -monitor none -serial stdio -nic none \
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 numa_balancing=disable transparent_hugepage=never" \
+	</dev/null >"$console" 2> >(grep -v "TCG doesn.t support requested feature" >"$out/qemu.err")
+qrc=$?
+took[guest]=$((SECONDS - t0))
+tr -d '\r' <"$console" >"$console.txt" && mv "$console.txt" "$console"
+if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+	grep -a '@kbvm \(begin\|end\)' "$console" | tail -n 2
+	fail "the guest did not finish within ${guest_timeout} s (console: $console)"
+fi
+grep -aq '@kbvm shape' "$console" ||
+	fail "the guest did not boot (qemu exit $qrc: $(tail -n 1 "$out/qemu.err"); console: $console)"
+
+# krefbench's own defaults (reps, window) for the default sweep's estimate.
+"$build/bench/krefbench" --help >"$out/krefbench-help.txt" 2>&1
+/usr/bin/python3 "$here/check_vm.py" --console "$console" --out "$out" --cpus "$cpus" --help-text "$out/krefbench-help.txt" \
+	--packages "$sockets" --nodes "$nodes" --smt "$threads_per_core" \
+	--timing "kernel=${took[kernel]},build=${took[build]},initramfs=${took[initramfs]},guest=${took[guest]},total=$((SECONDS - t_start))"

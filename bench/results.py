@@ -299,7 +299,7 @@ def load(path, purpose="compare"):
         raise InputError(f"{path}: every row failed its self-check (check != ok); "
                          f"nothing to {purpose}")
     if not res.rows:
-        raise InputError(f"{path}: every repetition was disturbed ({res.dropped_text()}); "
+        raise InputError(f"{path}: every repetition was disturbed: {res.dropped_text()}; "
                          f"nothing clean to {purpose} (a busy machine: rerun when it is quieter)")
     return res
 

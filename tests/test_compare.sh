@@ -368,7 +368,7 @@ run busy "$CMP" "$OUT/clean_a.csv" "$OUT/busy_b.csv"
 check "mostly disturbed: still compared on the clean ones (exit 0, got $rc)" [ "$rc" -eq 0 ]
 check "mostly disturbed: a loud warning" \
     has busy.err "compare: warning: MOST OF B'S REPETITIONS WERE DISTURBED (12 of 18 attempts disturbed)"
-bad_case "every repetition disturbed" "every repetition was disturbed (5 of 5 attempts disturbed" \
+bad_case "every repetition disturbed" "every repetition was disturbed: 5 of 5 attempts disturbed (5 repetitions without a clean one); nothing clean to compare" \
     "$CMP" "$OUT/clean_a.csv" "$OUT/alldisturbed.csv"
 
 cat "$FIX/compare_a.csv" "$FIX/compare_a.csv" >"$OUT/doubled.csv"

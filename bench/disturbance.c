@@ -89,7 +89,7 @@ void kb_disturbance_verdict(const struct kb_window_result *r, double steal_pct, 
 
 	why[0] = 0;
 	if (!r->valid) {
-		add_reason(why, len, "window not run%.0s", 0);
+		add_reason(why, len, "window not run", 0);
 		return;
 	}
 	if (r->task_clock_ratio < KB_TASK_CLOCK_MIN)

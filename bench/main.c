@@ -8,6 +8,8 @@
  * says what happened); 2 bad input; 130/143 interrupted (the CSV keeps
  * every finished row).
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +105,29 @@ static void probe_perf(struct kb_sweep *sw)
 	fprintf(stderr, "krefbench: %s\n", line);
 }
 
+/* The plan of the largest thread count: the smaller ones are its first threads. */
 static void print_plan(struct kb_sweep *sw, const int *counts, int ncounts)
 {
-	int *cpus = kb_sweep_plan(sw, counts[ncounts - 1]);
+	int most = counts[0], *cpus;
 
-	printf("placement %s, %d threads\n", kb_policy_name(sw->placement.policy), counts[ncounts - 1]);
-	kb_place_print_plan(stdout, sw->topo, cpus, counts[ncounts - 1]);
+	for (int i = 1; i < ncounts; i++)
+		most = counts[i] > most ? counts[i] : most;
+	cpus = kb_sweep_plan(sw, most);
+	printf("placement %s, %d threads\n", kb_policy_name(sw->placement.policy), most);
+	kb_place_print_plan(stdout, sw->topo, cpus, most);
 	free(cpus);
+}
+
+/*
+ * A program started with stdin, stdout or stderr closed would get that
+ * number for its first open(): the results CSV would then receive what
+ * printf meant for the terminal. Hold each closed one with /dev/null.
+ */
+static void hold_standard_streams(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			_exit(2);
 }
 
 int main(int argc, char **argv)
@@ -118,6 +136,9 @@ int main(int argc, char **argv)
 	int counts[MAX_THREAD_COUNTS], ncounts, rc;
 	char err[512], status[4500];
 
+	hold_standard_streams();
+	/* Past a file size limit a write fails (EFBIG) like one to a full disk, and is handled so. */
+	signal(SIGXFSZ, SIG_IGN);
 	check_backend_order();
 	check_perf_columns();
 	kb_output_command_line(&sw, argc, argv);	/* as given, --no-perf included */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,49 @@ static const char *workload_names(void)
 	return names;
 }
 
+/*
+ * Splits a comma list in place, strictly: an empty item ("1,,2", ",1",
+ * "1,") is an error, and so is a list of more than max items. Returns the
+ * number of items, or -1 with a message naming the option.
+ */
+static int split_list(char *list, char **items, int max, const char *option, char *err, size_t errlen)
+{
+	int n = 0;
+
+	for (char *p = list;; p++) {
+		char *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = 0;
+		if (!*p) {
+			snprintf(err, errlen, "%s has an empty item (lists are comma-separated, no blanks)", option);
+			return -1;
+		}
+		if (n == max) {
+			snprintf(err, errlen, "%s lists more than %d items", option, max);
+			return -1;
+		}
+		items[n++] = p;
+		if (!comma)
+			return n;
+		p = comma;
+	}
+}
+
+/* The first item that repeats an earlier one (by the caller's equality), or -1. */
+static int first_repeat(int n, bool (*same)(int, int, const void *), const void *ctx)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = 0; j < i; j++)
+			if (same(i, j, ctx))
+				return i;
+	return -1;
+}
+
+static bool same_int(int i, int j, const void *ctx) { return ((const int *)ctx)[i] == ((const int *)ctx)[j]; }
+static bool same_double(int i, int j, const void *ctx) { return ((const double *)ctx)[i] == ((const double *)ctx)[j]; }
+static bool same_ptr(int i, int j, const void *ctx) { return ((const void *const *)ctx)[i] == ((const void *const *)ctx)[j]; }
+
 /* Index of name in a NULL-terminated list, or -1. */
 static int name_index(const char *const *names, const char *name)
 {
@@ -38,20 +82,24 @@ static int name_index(const char *const *names, const char *name)
 }
 
 static int parse_names(char *list, const char *const *names, int *out, int max, int *n,
-		       const char *what, char *err, size_t errlen)
+		       const char *what, const char *option, char *err, size_t errlen)
 {
-	*n = 0;
-	for (char *save, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int i = name_index(names, tok);
+	char *items[64];
+	int count = split_list(list, items, max < 64 ? max : 64, option, err, errlen), dup;
 
-		if (i < 0 || *n == max) {
-			snprintf(err, errlen, "unknown %s '%s'", what, tok);
+	if (count < 0)
+		return -1;
+	for (*n = 0; *n < count; (*n)++) {
+		int i = name_index(names, items[*n]);
+
+		if (i < 0) {
+			snprintf(err, errlen, "unknown %s '%s'", what, items[*n]);
 			return -1;
 		}
-		out[(*n)++] = i;
+		out[*n] = i;
 	}
-	if (!*n) {
-		snprintf(err, errlen, "no %s given", what);
+	if ((dup = first_repeat(*n, same_int, out)) >= 0) {
+		snprintf(err, errlen, "%s names '%s' twice", option, names[out[dup]]);
 		return -1;
 	}
 	return 0;
@@ -59,21 +107,26 @@ static int parse_names(char *list, const char *const *names, int *out, int max, 
 
 static int parse_rates(char *list, struct kb_options *o, char *err, size_t errlen)
 {
-	o->nwriter_rates = 0;
-	for (char *save, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	char *items[8];
+	int n = split_list(list, items, 8, "--writer-rate", err, errlen), dup;
+
+	if (n < 0)
+		return -1;
+	for (o->nwriter_rates = 0; o->nwriter_rates < n; o->nwriter_rates++) {
+		const char *tok = items[o->nwriter_rates];
 		char *end;
 		double v;
 
 		errno = 0;
 		v = strtod(tok, &end);
-		if (errno || end == tok || *end || !(v >= 0 && v <= 1e6) || o->nwriter_rates == 8) {
+		if (errno || end == tok || *end || !(v >= 0 && v <= 1e6)) {
 			snprintf(err, errlen, "bad writer rate '%s' (0 to 1000000 per second)", tok);
 			return -1;
 		}
-		o->writer_rates[o->nwriter_rates++] = v;
+		o->writer_rates[o->nwriter_rates] = v;
 	}
-	if (!o->nwriter_rates) {
-		snprintf(err, errlen, "--writer-rate needs at least one rate");
+	if ((dup = first_repeat(n, same_double, o->writer_rates)) >= 0) {
+		snprintf(err, errlen, "--writer-rate gives %g twice ('%s')", o->writer_rates[dup], items[dup]);
 		return -1;
 	}
 	return 0;
@@ -109,27 +162,32 @@ static void usage(void)
 
 static int parse_backends(char *list, struct kb_options *o, char *err, size_t errlen)
 {
+	char *items[KB_NBACKENDS_BUILT];
+	int n, dup;
+
 	o->nbackends = 0;
 	if (strcmp(list, "all") == 0) {
 		for (unsigned int i = 0; i < kb_nbackends; i++)
 			o->backends[o->nbackends++] = kb_backends[i];
 		return 0;
 	}
-	for (char *save, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-		const struct kb_backend *b = kb_backend_find(name);
+	if ((n = split_list(list, items, KB_NBACKENDS_BUILT, "--backends", err, errlen)) < 0) {
+		if (strstr(err, "more than"))	/* more names than backends: one must repeat or be unknown */
+			snprintf(err, errlen, "--backends lists more names than the %d backends there are (%s)",
+				 KB_NBACKENDS_BUILT, kb_backend_names());
+		return -1;
+	}
+	for (; o->nbackends < n; o->nbackends++) {
+		const struct kb_backend *b = kb_backend_find(items[o->nbackends]);
 
 		if (!b) {
-			snprintf(err, errlen, "unknown backend '%s' (valid: %s)", name, kb_backend_names());
+			snprintf(err, errlen, "unknown backend '%s' (valid: %s)", items[o->nbackends], kb_backend_names());
 			return -1;
 		}
-		if (o->nbackends == KB_NBACKENDS_BUILT) {
-			snprintf(err, errlen, "backend '%s' given twice", name);
-			return -1;
-		}
-		o->backends[o->nbackends++] = b;
+		o->backends[o->nbackends] = b;
 	}
-	if (!o->nbackends) {
-		snprintf(err, errlen, "--backends needs at least one name");
+	if ((dup = first_repeat(n, same_ptr, o->backends)) >= 0) {
+		snprintf(err, errlen, "--backends names '%s' twice", o->backends[dup]->name);
 		return -1;
 	}
 	return 0;
@@ -145,27 +203,28 @@ static const struct kb_workload *find_workload(const char *name)
 
 static int parse_workloads(char *list, struct kb_options *o, char *err, size_t errlen)
 {
+	char *items[KB_MAX_WORKLOADS];
+	int n, dup;
+
 	o->nworkloads = 0;
 	if (strcmp(list, "all") == 0) {
 		for (int i = 0; i < kb_nall_workloads; i++)
 			o->workloads[o->nworkloads++] = kb_all_workloads[i];
 		return 0;
 	}
-	for (char *save, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-		const struct kb_workload *w = find_workload(name);
+	if ((n = split_list(list, items, KB_MAX_WORKLOADS, "--workloads", err, errlen)) < 0)
+		return -1;
+	for (; o->nworkloads < n; o->nworkloads++) {
+		const struct kb_workload *w = find_workload(items[o->nworkloads]);
 
 		if (!w) {
-			snprintf(err, errlen, "unknown workload '%s' (valid: %s)", name, workload_names());
+			snprintf(err, errlen, "unknown workload '%s' (valid: %s)", items[o->nworkloads], workload_names());
 			return -1;
 		}
-		if (o->nworkloads == KB_MAX_WORKLOADS) {
-			snprintf(err, errlen, "too many workloads");
-			return -1;
-		}
-		o->workloads[o->nworkloads++] = w;
+		o->workloads[o->nworkloads] = w;
 	}
-	if (!o->nworkloads) {
-		snprintf(err, errlen, "--workloads needs at least one name");
+	if ((dup = first_repeat(n, same_ptr, o->workloads)) >= 0) {
+		snprintf(err, errlen, "--workloads names '%s' twice", o->workloads[dup]->name);
 		return -1;
 	}
 	return 0;
@@ -231,8 +290,10 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 	case OPT_THREADS: o->threads_text = arg; return 0;
 	case OPT_PLACEMENT: o->placement_text = arg; return 0;
 	case OPT_OBJECTS:
-		if (parse_long(arg, 1, 1 << 20, &v))
-			break;
+		if (parse_long(arg, 1, KB_MAX_OBJECTS, &v)) {
+			snprintf(err, errlen, "bad value '%s' for --objects (1 to %d)", arg, KB_MAX_OBJECTS);
+			return -1;
+		}
 		o->objects = (int)v;
 		return 0;
 	case OPT_WORK:
@@ -260,11 +321,11 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 	case OPT_WRITER_RATE: return parse_rates(arg, o, err, errlen);
 	case OPT_FLAVOR:
 		return parse_names(arg, kb_rcu_flavor_names, o->flavors, KB_NRCU, &o->nflavors,
-				   "RCU flavour (valid: memb, qsbr, mb)", err, errlen);
+				   "RCU flavour (valid: memb, qsbr, mb)", "--rcu-flavor", err, errlen);
 	case OPT_VARIANT:
 		return parse_names(arg, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants,
 				   "lookup_mutex variant (valid: locked, put_return, unless_zero, put_mutex)",
-				   err, errlen);
+				   "--variant", err, errlen);
 	case OPT_HOT: o->hot = true; return 0;
 	case OPT_RETRIES:
 		if (parse_long(arg, 0, 20, &v))
@@ -279,6 +340,25 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 	}
 	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
 	return -1;
+}
+
+/*
+ * Bounded cost: every thread runs at least one batch of KB_BATCH operations
+ * whatever the window, so --work-ns between get and put may make a batch
+ * at most a tenth of the window (else the run would take far longer than
+ * asked and the window would mean nothing).
+ */
+static int check_bounded(const struct kb_options *o, char *err, size_t errlen)
+{
+	double batch_s = (double)o->work_ns * KB_BATCH / 1e9, max_ns = o->time_s * 1e9 / 10 / KB_BATCH;
+
+	if (batch_s > o->time_s / 10) {
+		snprintf(err, errlen, "--work-ns %llu makes one batch of %d operations last %.3g s, more than a tenth "
+			 "of the %g s window; with this --time, --work-ns may be at most %.0f (or raise --time)",
+			 (unsigned long long)o->work_ns, KB_BATCH, batch_s, o->time_s, floor(max_ns));
+		return -1;
+	}
+	return 0;
 }
 
 int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen)
@@ -299,7 +379,7 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 	parse_rates(rates, o, err, errlen);
 	o->nflavors = 1;
 	o->flavors[0] = KB_RCU_MEMB;
-	parse_names(variants, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants, "", err, errlen);
+	parse_names(variants, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants, "", "", err, errlen);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		if (opt == OPT_HELP || opt == 'h') {
@@ -317,7 +397,7 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 		snprintf(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
 		return -1;
 	}
-	return 0;
+	return check_bounded(o, err, errlen);
 }
 
 static int default_threads(int npus, int *out, int max)
@@ -333,16 +413,26 @@ static int default_threads(int npus, int *out, int max)
 
 int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, char *err, size_t errlen)
 {
-	char buf[1024];
-	int n = 0;
+	char buf[1024], *items[64];
+	int n, dup;
 	long v;
 
 	if (!o->threads_text)
 		return default_threads(npus, out, max);
+	if (strlen(o->threads_text) >= sizeof(buf)) {
+		snprintf(err, errlen, "--threads is longer than %zu characters", sizeof(buf) - 1);
+		return -1;
+	}
 	snprintf(buf, sizeof(buf), "%s", o->threads_text);
-	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (parse_long(tok, -1000000, 1000000, &v) || v < 1) {
-			snprintf(err, errlen, "bad thread count '%s' (must be 1 or more)", tok);
+	if ((n = split_list(buf, items, max < 64 ? max : 64, "--threads", err, errlen)) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (parse_long(items[i], LONG_MIN, LONG_MAX, &v)) {
+			snprintf(err, errlen, "bad thread count '%s' (a whole number)", items[i]);
+			return -1;
+		}
+		if (v < 1) {
+			snprintf(err, errlen, "bad thread count '%s' (must be 1 or more)", items[i]);
 			return -1;
 		}
 		if (v > npus && !o->oversubscribe) {
@@ -350,14 +440,14 @@ int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, 
 				 v, npus);
 			return -1;
 		}
-		if (n == max) {
-			snprintf(err, errlen, "too many thread counts");
+		if (v > KB_MAX_THREADS) {
+			snprintf(err, errlen, "bad thread count '%s' (at most %d)", items[i], KB_MAX_THREADS);
 			return -1;
 		}
-		out[n++] = (int)v;
+		out[i] = (int)v;
 	}
-	if (!n) {
-		snprintf(err, errlen, "--threads needs at least one count");
+	if ((dup = first_repeat(n, same_int, out)) >= 0) {
+		snprintf(err, errlen, "--threads gives %d twice", out[dup]);
 		return -1;
 	}
 	return n;

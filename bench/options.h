@@ -10,6 +10,8 @@
 #include "harness.h"
 
 #define KB_MAX_WORKLOADS 8
+#define KB_MAX_OBJECTS 65536		/* --objects: spread objects or lookup keys */
+#define KB_MAX_THREADS 4096		/* per thread count: more than any machine has PUs */
 
 struct kb_options {
 	const struct kb_backend *backends[KB_NBACKENDS_BUILT];

@@ -1,6 +1,7 @@
 #include "sweep.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,15 +212,45 @@ static void on_result(const struct gb_result *r, void *arg)
 	kb_row_from_result(&a->row, r, a->e->win->result.ops);
 }
 
+static void *nothing(void *arg) { return arg; }
+
+/*
+ * Can this process start n more threads now? Google Benchmark starts a
+ * run's threads with std::thread and cannot survive a failure half-way (a
+ * joinable thread is destroyed: std::terminate), so ask first, with
+ * threads that exit at once. 0, or the errno of the first that failed.
+ */
+static int can_start_threads(int n)
+{
+	pthread_t *t = calloc((size_t)(n > 0 ? n : 1), sizeof(*t));
+	int started = 0, rc = 0;
+
+	if (!t)
+		return ENOMEM;
+	while (started < n && (rc = pthread_create(&t[started], NULL, nothing, NULL)) == 0)
+		started++;
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	return rc;
+}
+
 /* One attempt of one repetition: run it, then judge it. */
 static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length_ns, struct attempt *a)
 {
 	double steal0, steal1;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->sw = sw;
 	a->e = e;
 	a->row.fast_path = kb_fast_path(e->backend);
+	if ((rc = can_start_threads(e->threads - 1)) != 0) {
+		a->error = true;
+		snprintf(a->row.check, sizeof(a->row.check), "error: cannot start %d threads: %s (a limit such as ulimit -u?)",
+			 e->threads, strerror(rc));
+		return;
+	}
 	kb_window_reset(e->win, e->threads, length_ns);
 	steal0 = kb_steal_ns(e->cpus, e->threads);
 	if (gb_run_once(e->spec, on_result, a) || !a->reported) {

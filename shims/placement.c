@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <hwloc.h>
 
@@ -247,6 +248,14 @@ int kb_topo_load_xml(struct kb_topo **out, const char *path, char *err, size_t e
 	probe = fopen(path, "r");
 	if (!probe)
 		return fail(err, errlen, "cannot open topology XML %s: %s", path, strerror(errno));
+	/* Bounded cost: a regular file of sane size (not a FIFO, /dev/zero or a 10 GB log). */
+	struct stat st;
+
+	if (fstat(fileno(probe), &st) || !S_ISREG(st.st_mode) || st.st_size > KB_TOPO_XML_MAX_BYTES) {
+		fclose(probe);
+		return fail(err, errlen, "topology XML %s is not a regular file of at most %d MiB", path,
+			    KB_TOPO_XML_MAX_BYTES >> 20);
+	}
 	fclose(probe);
 
 	if (hwloc_topology_init(&topo) < 0)
@@ -260,11 +269,45 @@ int kb_topo_load_xml(struct kb_topo **out, const char *path, char *err, size_t e
 	return finish_load(topo, false, path, out, err, errlen);
 }
 
+/*
+ * The PUs a synthetic description would make: the product of its "type:N"
+ * arities (attributes in parentheses skipped), or -1 past the bound. hwloc
+ * would otherwise build all of them first, in memory, however many.
+ */
+static long synthetic_pus(const char *desc)
+{
+	long pus = 1;
+	int depth = 0;
+
+	for (const char *p = desc; *p; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth)
+			depth--;
+		else if (*p == ':' && !depth) {
+			char *end;
+			long n = strtol(p + 1, &end, 10);
+
+			if (end == p + 1)
+				continue;
+			if (n > KB_TOPO_MAX_PUS || pus * (n > 0 ? n : 1) > KB_TOPO_MAX_PUS)
+				return -1;
+			pus *= n > 0 ? n : 1;
+		}
+	}
+	return pus;
+}
+
 int kb_topo_load_synthetic(struct kb_topo **out, const char *desc, char *err, size_t errlen)
 {
 	hwloc_topology_t topo;
 
 	*out = NULL;
+	if (strlen(desc) > KB_TOPO_SYNTHETIC_MAX_CHARS)
+		return fail(err, errlen, "synthetic topology description longer than %d characters",
+			    KB_TOPO_SYNTHETIC_MAX_CHARS);
+	if (synthetic_pus(desc) < 0)
+		return fail(err, errlen, "synthetic topology \"%s\" has more than %d PUs", desc, KB_TOPO_MAX_PUS);
 	if (hwloc_topology_init(&topo) < 0)
 		return fail(err, errlen, "hwloc_topology_init: %s", strerror(errno));
 	if (hwloc_topology_set_synthetic(topo, desc) < 0) {

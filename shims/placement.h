@@ -37,6 +37,11 @@
 
 struct kb_topo;
 
+/* Bounds on what --topology may describe (beyond any real machine; refused with a message). */
+#define KB_TOPO_MAX_PUS 65536
+#define KB_TOPO_SYNTHETIC_MAX_CHARS 1024
+#define KB_TOPO_XML_MAX_BYTES (64 << 20)
+
 /* Each loader returns 0 and sets *out, or returns -1 with a message in err. */
 int kb_topo_load_system(struct kb_topo **out, char *err, size_t errlen);
 int kb_topo_load_xml(struct kb_topo **out, const char *path,

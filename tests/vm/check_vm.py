@@ -41,7 +41,8 @@ import tempfile
 # (shims/placement.c kb_place_print_plan).
 POLICIES = ("compact", "cores", "scatter", "list")
 PLAN_LINE = re.compile(r"^thread (\d+) -> PU (\d+) \(core (\d+), package (\d+), NUMA (-?\d+)\)$")
-# The benchmark's workloads and backends (krefbench --help) that the sweep must cover.
+# The benchmark's workloads and backends that the sweep must cover: as
+# `krefbench --help` lists them, these where it is not given.
 WORKLOADS = ("hammer", "private", "spread", "handoff", "lookup_rcu", "lookup_mutex", "readside")
 BACKENDS = ("atomic", "refcount", "percpu", "mutex", "null", "urcu_ref", "rcuref", "percpu_atomic")
 TEST_STEPS = ("test_placement", "test_percpu", "test_rseq", "test_percpu_numa", "test_percpu_all_cpus")
@@ -292,7 +293,17 @@ def check_placement(c, pdir, cpus, want_list):
 
 # ---- the sweep ------------------------------------------------------------
 
-def check_sweep(c, rows, threads, cores_plan):
+def help_names(help_text, option, fallback):
+    """The names `krefbench --help` lists for an option ("comma-separated, or 'all' (a, b, c)")."""
+    for line in help_text.splitlines():
+        if line.strip().startswith(option + " "):
+            m = re.search(r"'all' \(([^)]*)\)", line)
+            if m:
+                return tuple(x.strip() for x in m.group(1).split(",") if x.strip())
+    return fallback
+
+
+def check_sweep(c, rows, threads, cores_plan, backends=BACKENDS, workloads=WORKLOADS):
     """Every backend and workload at every thread count, every self-check ok,
     threads where the default placement (cores) puts them."""
     if not c.check(len(rows) > 0, "sweep: %d rows" % len(rows)):
@@ -304,7 +315,7 @@ def check_sweep(c, rows, threads, cores_plan):
         ",".join(map(str, sorted(seen))), ",".join(map(str, threads))))
     for t in sorted(threads):
         have = seen.get(t, set())
-        missing = ["%s/%s" % (b, w) for b in BACKENDS for w in WORKLOADS if (b, w) not in have]
+        missing = ["%s/%s" % (b, w) for b in backends for w in workloads if (b, w) not in have]
         c.check(not missing, "sweep: every backend x workload at %d threads%s" % (
             t, "" if not missing else " (missing %s)" % ", ".join(missing[:6])))
     bad = [r for r in rows if (r.get("check") or "") != "ok"]
@@ -447,7 +458,8 @@ def judge(out, console_text, want, help_text="", timing=None, c=None):
     sweep_csv = os.path.join(guest, "sweep", "sweep.csv")
     rows = read_csv_rows(sweep_csv) if os.path.exists(sweep_csv) else []
     threads = [int(x) for x in read_text(os.path.join(guest, "sweep", "threads.txt")).split(",") if x.strip()]
-    check_sweep(c, rows, threads, plans.get("cores"))
+    check_sweep(c, rows, threads, plans.get("cores"), help_names(help_text, "--backends", BACKENDS),
+                help_names(help_text, "--workloads", WORKLOADS))
     side = os.path.join(guest, "sweep", "sweep.json")
     c.check(os.path.exists(sweep_csv) and os.path.exists(side), "results CSV and sidecar copied out of the guest")
     if os.path.exists(side) and cpus:
@@ -638,6 +650,9 @@ def self_test():
     run("old results CSV columns (no attempt, disturbed, fast_path)", False,
         mutate=lambda f: f.update({k: "\n".join(",".join(l.split(",")[:-4]) if l else l for l in v.split("\n"))
                                    for k, v in f.items() if k.endswith(".csv")}))
+    names = help_names("  --backends LIST     comma-separated, or 'all' (atomic, snzi)\n", "--backends", ())
+    print("backends from --help: %s" % (names,))
+    results.append(names == ("atomic", "snzi"))
     print("default_threads(64) = %s" % default_threads(64))
     results.append(default_threads(64) == [1, 2, 4, 8, 16, 32, 64] and default_threads(2) == [1, 2])
     results.append(help_default("  --time S            minimum seconds (default 0.1)", "--time", 9) == 0.1)

@@ -18,7 +18,7 @@ deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
 # `./run.sh test` also cross-builds core/ and its tests for arm64 and runs them
 # under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
 # through Debian multiarch. A|B: either package will do (A is installed).
-test_deps=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
+test_deps=(libbenchmark-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
 # `./run.sh test vm` boots a 64-vCPU guest (tests/vm/run_vm.sh): the emulator and
 # a static busybox for its init; its kernel is downloaded there with apt-get download.
 vm_deps=(qemu-system-x86 busybox-static)
@@ -150,23 +150,34 @@ cmd_test() {
 	return $status
 }
 
+# The krefbench to run: $KREFBENCH_BIN when set (a build of your own, or the
+# tests' build), else build/release, built first.
 bench_binary() {
+	if [ -n "${KREFBENCH_BIN:-}" ]; then
+		[ -x "$KREFBENCH_BIN" ] && [ -f "$KREFBENCH_BIN" ] || die "KREFBENCH_BIN '$KREFBENCH_BIN' is not an executable"
+		echo "$KREFBENCH_BIN"
+		return
+	fi
 	install_deps
 	mkdir -p "$top/build"
 	build release || die "build failed (log: build/release.build.log)"
 	echo "$top/build/release/bench/krefbench"
 }
 
+# The benchmark itself, from the caller's directory: its paths, signals and
+# exit status are the user's own.
 cmd_bench() {
 	local bin
 	bin=$(bench_binary)
+	cd "$caller_dir"
 	exec "$bin" --results-dir "$top/results" "$@"
 }
 
 cmd_plot() {
 	[ $# -ge 1 ] || die "usage: ./run.sh plot RESULTS.csv [--out DIR]"
 	install_deps
-	/usr/bin/python3 "$top/plots/plot.py" "$@"
+	cd "$caller_dir"
+	exec /usr/bin/python3 "$top/plots/plot.py" "$@"
 }
 
 # ./run.sh profile BACKEND WORKLOAD [THREADS] [--stat|--record|--c2c] [--time S] [-- KREFBENCH_ARGS...]
@@ -196,6 +207,15 @@ cmd_profile() {
 		shift
 	done
 	[ ${#pos[@]} -ge 2 ] && [ ${#pos[@]} -le 3 ] || die "$usage"
+	# After --, nothing may change what is profiled, or where its output goes.
+	local arg
+	for arg in "${extra[@]}"; do
+		case $arg in
+			--backends* | --workloads* | --threads* | --plan | --out* | --results-dir* | --print-path-to* | \
+			--reps* | --retries* | --help | -h | --topology*)
+				die "profile: '$arg' after -- would profile something else than BACKEND WORKLOAD [THREADS] (give those as arguments)" ;;
+		esac
+	done
 	threads=${pos[2]:-}
 	[ -z "$threads" ] || [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be one number, not '$threads'"
 
@@ -221,12 +241,7 @@ cmd_profile() {
 	probe=$("$perf" stat -x, -e cycles -- true 2>&1 >/dev/null || true)
 	[[ "$probe" =~ (^|$'\n')[0-9]+,[^,]*,[^,]*cycles ]] && pmu=1
 
-	if [ -n "${KREFBENCH_BIN:-}" ]; then
-		bin=$KREFBENCH_BIN
-		[ -x "$bin" ] || die "KREFBENCH_BIN '$bin' is not an executable"
-	else
-		bin=$(bench_binary)
-	fi
+	bin=$(bench_binary)
 	if [ -z "$threads" ]; then
 		npus=$("$bin" --plan 2>/dev/null | sed -n 's/^placement [a-z]*, \([0-9]*\) threads$/\1/p')
 		threads=2
@@ -234,7 +249,7 @@ cmd_profile() {
 	fi
 	# krefbench judges the names and the thread count itself (its own one-line error, exit 2).
 	kb=("$bin" --backends "${pos[0]}" --workloads "${pos[1]}" --threads "$threads" --no-floors
-		--reps 1 --time "$time" --writer-rate 0 --variant unless_zero "${extra[@]}")
+		--reps 1 --retries 0 --time "$time" --writer-rate 0 --variant unless_zero "${extra[@]}")
 	"${kb[@]}" --plan >/dev/null || exit 2
 
 	root=${KREFBENCH_PROFILE_DIR:-$top/results/profiles}
@@ -325,13 +340,31 @@ cmd_compare() {
 	exec /usr/bin/python3 "$top/bench/compare.py" "$@"
 }
 
+# The main job: the sweep, then its plots. The sweep runs as a child (the
+# plots follow it), so a signal to run.sh is passed on to it and run.sh exits
+# as it did (130/143, rows kept). Options such as --help or --plan are the
+# sweep's own: when it writes no results there is nothing to plot.
 cmd_main() {
-	local bin csv
+	local bin csv pid rc=0 last=$top/build/last-run
 	bin=$(bench_binary)
-	"$bin" --results-dir "$top/results" --print-path-to "$top/build/last-run" "$@"
-	csv=$(cat "$top/build/last-run")
+	rm -f "$last"
+	cd "$caller_dir"
+	"$bin" --results-dir "$top/results" --print-path-to "$last" "$@" &
+	pid=$!
+	trap 'kill -INT "$pid" 2>/dev/null' INT
+	trap 'kill -TERM "$pid" 2>/dev/null' TERM
+	# A trapped signal ends `wait` early: wait until the child itself is gone.
+	while :; do
+		rc=0
+		wait "$pid" || rc=$?
+		kill -0 "$pid" 2>/dev/null || break
+	done
+	trap - INT TERM
+	[ -s "$last" ] && [ "$rc" -lt 128 ] || exit "$rc"
+	csv=$(cat "$last")
 	/usr/bin/python3 "$top/plots/plot.py" "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
 	echo "results: $csv (environment: ${csv%.csv}.json)"
+	exit "$rc"
 }
 
 case "${1:-}" in

@@ -100,16 +100,25 @@ except ValueError as e:
 ' "$WORK/full.csv"
 check "B. full: the earlier run is byte-identical" early_intact
 
-# ---- C. interrupted: every file parses ----
-for sig in INT TERM; do
-	"$BIN" --backends atomic,null --workloads hammer --threads 1 --reps 200 --time 0.01 \
-		--out "$WORK/int$sig.csv" >/dev/null 2>&1 &
+# interrupt SIG GBENCH_JSON CMD...: start CMD, signal it once its first round is
+# written, wait; sets rc to its exit status and want to 128 + SIG. A script's
+# background job starts with SIGINT ignored (POSIX), and bash cannot trap a
+# signal ignored at entry: start CMD as a terminal's job would, SIGINT default.
+interrupt() {
+	local sig=$1 gb=$2 pid; shift 2
+	"$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@" &
 	pid=$!
-	for _ in $(seq 100); do [ -s "$WORK/int$sig.gbench.json" ] && break; sleep 0.1; done
+	for _ in $(seq 100); do [ -s "$gb" ] && break; sleep 0.1; done
 	kill -s "$sig" "$pid"
 	rc=0
 	wait "$pid" || rc=$?
-	want=$([ $sig = INT ] && echo 130 || echo 143)
+	want=$([ "$sig" = INT ] && echo 130 || echo 143)
+}
+
+# ---- C. interrupted: every file parses ----
+for sig in INT TERM; do
+	interrupt "$sig" "$WORK/int$sig.gbench.json" sh -c 'exec "$0" --backends atomic,null --workloads hammer \
+		--threads 1 --reps 200 --time 0.01 --out "$1" >/dev/null 2>&1' "$BIN" "$WORK/int$sig.csv"
 	check "C. SIG$sig: exit $want (got $rc)" test "$rc" -eq "$want"
 	check "C. SIG$sig: the gbench JSON parses" "$PY" -m json.tool "$WORK/int$sig.gbench.json" /dev/null
 	check "C. SIG$sig: the sidecar parses" "$PY" -m json.tool "$WORK/int$sig.json" /dev/null
@@ -119,14 +128,9 @@ done
 # ---- D. signals to run.sh ----
 for sig in TERM INT; do
 	mkdir -p "$WORK/d$sig"
-	(cd "$WORK/d$sig" && exec setsid "$SRC/run.sh" --backends atomic,null --workloads hammer --threads 1 \
-		--reps 200 --time 0.01 --no-floors --out m.csv) >"$WORK/d$sig.out" 2>&1 &
-	pid=$!
-	for _ in $(seq 100); do [ -s "$WORK/d$sig/m.gbench.json" ] && break; sleep 0.1; done
-	kill -s "$sig" "$pid"
-	rc=0
-	wait "$pid" || rc=$?
-	want=$([ $sig = INT ] && echo 130 || echo 143)
+	interrupt "$sig" "$WORK/d$sig/m.gbench.json" sh -c 'cd "$1" && exec setsid "$0" --backends atomic,null \
+		--workloads hammer --threads 1 --reps 200 --time 0.01 --no-floors --out m.csv >../d.out 2>&1' \
+		"$SRC/run.sh" "$WORK/d$sig"
 	check "D. SIG$sig to run.sh: exit $want (got $rc)" test "$rc" -eq "$want"
 	sleep 0.3
 	# ([-] so that pgrep does not find this check's own command line)

@@ -18,29 +18,19 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "core/atomic.h"
+#include "core/backend_list.h"	/* every backend: generated from core/backends.list */
 #include "core/backends.h"
 #include "core/compiler.h"
-#include "core/mutex.h"
-#include "core/null.h"
-#include "core/percpu.h"
-#include "core/rcuref.h"
-#include "core/refcount.h"
-#include "core/urcu_ref.h"
 #include "gbench.h"
 #include "perfctr.h"
 #include "placement.h"
 #include "window.h"
 
-/* Same order as kb_backends[] in core/backends.c (checked at startup). */
-#define KB_FOR_EACH_BACKEND(X) X(atomic) X(refcount) X(percpu) X(mutex) X(null) X(urcu_ref) \
-	X(rcuref) X(percpu_atomic)
-enum {
-	KB_BACKEND_INDEX_atomic, KB_BACKEND_INDEX_refcount, KB_BACKEND_INDEX_percpu,
-	KB_BACKEND_INDEX_mutex, KB_BACKEND_INDEX_null, KB_BACKEND_INDEX_urcu_ref,
-	KB_BACKEND_INDEX_rcuref, KB_BACKEND_INDEX_percpu_atomic,
-	KB_NBACKENDS_BUILT
-};
+/* KB_FOR_EACH_BACKEND comes from core/backends.list, as kb_backends[] does:
+ * body arrays are indexed in that order. */
+#define KB_BACKEND_INDEX(B) KB_BACKEND_INDEX_##B,
+enum { KB_FOR_EACH_BACKEND(KB_BACKEND_INDEX) KB_NBACKENDS_BUILT };
+_Static_assert(KB_NBACKENDS_BUILT == KB_NBACKENDS, "one index per listed backend");
 
 /* Iterations between two looks at the clock and the library. */
 #define KB_BATCH 1024
@@ -120,14 +110,14 @@ struct kb_workload {
 	const char *name;
 	const char *about;
 	int (*objects)(int threads, int objects_knob);	/* how many objects a run needs */
-	void (*body[8])(struct gb_state *st, void *run);	/* indexed like kb_backends[] */
+	void (*body[KB_NBACKENDS])(struct gb_state *st, void *run);	/* indexed like kb_backends[] */
 	int (*setup)(struct kb_run *run);		/* optional */
 	void (*teardown)(struct kb_run *run);		/* optional */
 	/* Optional, thread 0 after the run, all threads quiescent: 0 or a
 	 * message. Replaces the generic count check (objects() == 0). */
 	int (*check)(struct kb_run *run, char *text, size_t len);
 	/* Bodies by [backend][flavour or variant] when the workload has them. */
-	void (*body2[8][4])(struct gb_state *st, void *run);
+	void (*body2[KB_NBACKENDS][4])(struct gb_state *st, void *run);
 	const char *const *variants;	/* names of body2's second index; NULL-terminated */
 	bool uses_writer;
 	bool uses_flavor;

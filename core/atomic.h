@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "core/backend_attrs.h"
 #include "core/compiler.h"
 
 struct kref_atomic {
@@ -152,5 +153,14 @@ static inline int kref_atomic_kill(struct kref_atomic *r, void (*release)(struct
 }
 
 static inline void kref_atomic_destroy(struct kref_atomic *r) { (void)r; }
+
+
+/* ---- what the backend list needs (core/backend_attrs.h) ---- */
+#define KB_MODEL_atomic "one atomic int; relaxed get, release put + acquire at zero"
+#define KB_FLAGS_atomic (KB_COUNTS)
+#define KB_KREF_INIT_atomic kref_atomic_init
+#define KB_KREF_PUT_atomic
+KB_SYNC_NOTHING(atomic)
+KB_BYTES_FIXED(atomic)
 
 #endif

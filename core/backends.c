@@ -2,20 +2,11 @@
 
 #include <string.h>
 
-#include "core/atomic.h"
-#include "core/mutex.h"
-#include "core/null.h"
-#include "core/percpu.h"
-#include "core/rcuref.h"
-#include "core/refcount.h"
-#include "core/urcu_ref.h"
-
-static void no_sync(void) {}
-
-#define SIZEOF_BYTES(B) static size_t bytes_##B(void) { return sizeof(struct kref_##B); }
+#include "core/backend_list.h"	/* generated from core/backends.list */
+#include "core/cpu.h"
 
 /* One handle type and one set of trampolines per backend. */
-#define DEFINE_BACKEND(B, MODEL, FLAGS, BYTES, SYNC)				\
+#define DEFINE_BACKEND(B)							\
 struct handle_##B {								\
 	struct kref_##B ref;							\
 	void (*release)(void *h);						\
@@ -44,42 +35,25 @@ static int put_lock_##B(void *h, pthread_spinlock_t *l)			\
 static long read_##B(void *h) { return kref_##B##_read(h); }			\
 static int kill_##B(void *h) { return kref_##B##_kill(h, release_##B); }	\
 static void destroy_##B(void *h) { kref_##B##_destroy(h); }			\
+static void sync_##B(void) { kref_##B##_sync(); }				\
+static size_t bytes_at_##B(unsigned int ncpus) { return kref_##B##_bytes_at(ncpus); } \
+static size_t bytes_##B(void) { return kref_##B##_bytes_at((unsigned int)kb_possible_cpus()); } \
 static const struct kb_backend backend_##B = {					\
-	.name = #B, .model = MODEL, .flags = FLAGS,				\
-	.handle_size = sizeof(struct handle_##B), .bytes_per_object = BYTES,	\
+	.name = #B, .model = KB_MODEL_##B, .flags = KB_FLAGS_##B,		\
+	.handle_size = sizeof(struct handle_##B), .bytes_per_object = bytes_##B, \
+	.bytes_at = bytes_at_##B,						\
 	.init = init_##B, .get = get_##B, .get_unless_zero = get_unless_zero_##B, \
 	.put = put_##B, .put_mutex = put_mutex_##B, .put_lock = put_lock_##B,	\
-	.read = read_##B, .kill = kill_##B, .sync = SYNC, .destroy = destroy_##B, \
+	.read = read_##B, .kill = kill_##B, .sync = sync_##B, .destroy = destroy_##B, \
 };
 
-SIZEOF_BYTES(atomic)
-SIZEOF_BYTES(refcount)
-SIZEOF_BYTES(mutex)
-SIZEOF_BYTES(null)
-SIZEOF_BYTES(rcuref)
-static size_t bytes_urcu_ref(void) { return sizeof(struct urcu_ref); }
+KB_FOR_EACH_BACKEND(DEFINE_BACKEND)
 
-DEFINE_BACKEND(atomic, "one atomic int; relaxed get, release put + acquire at zero",
-	       KB_COUNTS, bytes_atomic, no_sync)
-DEFINE_BACKEND(refcount, "Linux refcount_t: saturating fetch_add/fetch_sub, cmpxchg inc_not_zero",
-	       KB_COUNTS, bytes_refcount, no_sync)
-DEFINE_BACKEND(percpu, "percpu_ref: per-CPU slots in an arena (rseq add), atomic after kill",
-	       KB_COUNTS | KB_DEFERRED_RELEASE, kb_percpu_bytes_per_object, kref_percpu_barrier)
-DEFINE_BACKEND(mutex, "pthread mutex around an int", KB_COUNTS, bytes_mutex, no_sync)
-DEFINE_BACKEND(null, "no-op: the harness floor", 0, bytes_null, no_sync)
-DEFINE_BACKEND(urcu_ref, "liburcu urcu/ref.h: cmpxchg-loop get, sub_return put",
-	       KB_COUNTS, bytes_urcu_ref, no_sync)
-DEFINE_BACKEND(rcuref, "Linux rcuref_t: one fetch_add get (no cmpxchg), zones, put under RCU",
-	       KB_COUNTS, bytes_rcuref, no_sync)
-DEFINE_BACKEND(percpu_atomic, "percpu_ref with an atomic slot add under the RCU read lock",
-	       KB_COUNTS | KB_DEFERRED_RELEASE, kb_percpu_bytes_per_object, kref_percpu_barrier)
-
-const struct kb_backend *const kb_backends[] = {
-	&backend_atomic, &backend_refcount, &backend_percpu,
-	&backend_mutex, &backend_null, &backend_urcu_ref,
-	&backend_rcuref, &backend_percpu_atomic,
-};
+#define TABLE_ENTRY(B) &backend_##B,
+const struct kb_backend *const kb_backends[] = { KB_FOR_EACH_BACKEND(TABLE_ENTRY) };
 const unsigned int kb_nbackends = sizeof(kb_backends) / sizeof(kb_backends[0]);
+_Static_assert(sizeof(kb_backends) / sizeof(kb_backends[0]) == KB_NBACKENDS,
+	       "the runtime table is core/backends.list");
 
 const struct kb_backend *kb_backend_find(const char *name)
 {
@@ -91,7 +65,7 @@ const struct kb_backend *kb_backend_find(const char *name)
 
 const char *kb_backend_names(void)
 {
-	static char names[256];
+	static char names[1024];
 
 	if (!names[0])
 		for (unsigned int i = 0; i < kb_nbackends; i++) {

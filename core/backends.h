@@ -13,15 +13,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define KB_COUNTS		1u	/* a real counter (not `null`) */
-#define KB_DEFERRED_RELEASE	2u	/* the last reference is dropped by kill, release after sync */
+#include "core/backend_attrs.h"	/* the KB_* flags */
 
 struct kb_backend {
 	const char *name;
 	const char *model;
 	unsigned int flags;
 	size_t handle_size;			/* bytes to allocate for a handle */
-	size_t (*bytes_per_object)(void);	/* what one object costs the backend */
+	size_t (*bytes_per_object)(void);	/* what one object costs the backend, here */
+	size_t (*bytes_at)(unsigned int ncpus);	/* ... on a machine with ncpus CPUs */
 	int (*init)(void *h, void (*release)(void *h));
 	void (*get)(void *h);
 	bool (*get_unless_zero)(void *h);
@@ -34,6 +34,7 @@ struct kb_backend {
 	void (*destroy)(void *h);
 };
 
+/* In the order of core/backends.list. */
 extern const struct kb_backend *const kb_backends[];
 extern const unsigned int kb_nbackends;
 

@@ -17,10 +17,16 @@
  * - kref_init returns int: the per-CPU backend allocates, and can fail.
  * - kref_put_mutex/kref_put_lock take a pthread_mutex_t / pthread_spinlock_t;
  *   as in the kernel, release() is called with the lock held and must unlock.
- * - With KREF_BACKEND=percpu or percpu_atomic, kref_init starts the ref in
- *   atomic mode (PERCPU_REF_INIT_ATOMIC): that is the only mode in which
- *   percpu_ref keeps kref's contract that the last put releases. Per-CPU
- *   mode, which needs kill, is reached through core/percpu.h directly.
+ * - kref_init is the init each backend names for kref's contract
+ *   (KB_KREF_INIT_<name>): with percpu or percpu_atomic it starts the ref in
+ *   atomic mode (PERCPU_REF_INIT_ATOMIC), with sloppy reconciled: the only
+ *   modes in which the last put releases without a kill. Their per-CPU modes,
+ *   which need kill, are reached through their headers directly.
+ * - With refcache, no put releases at once (an epoch does, later:
+ *   kref_sync() runs them) and get_unless_zero always fails; with brc, a
+ *   last put by another thread than the object's owner leaves the release
+ *   to the owner (kref_sync() when every thread is quiet). Their headers say
+ *   why; kref.rst's free-at-once patterns need care there.
  * - With KREF_BACKEND=rcuref, kref_put takes the RCU read lock itself, as
  *   the kernel's rcuref_put requires one, and the put that releases waits for
  *   an RCU grace period before calling release(). The kernel frees rcuref
@@ -37,14 +43,7 @@
 #define KREF_BACKEND refcount
 #endif
 
-#define KB_BACKEND_ID_atomic	1
-#define KB_BACKEND_ID_refcount	2
-#define KB_BACKEND_ID_percpu	3
-#define KB_BACKEND_ID_mutex	4
-#define KB_BACKEND_ID_null	5
-#define KB_BACKEND_ID_urcu_ref	6
-#define KB_BACKEND_ID_rcuref	7
-#define KB_BACKEND_ID_percpu_atomic	8
+#include "core/backend_list.h"	/* every backend, generated from core/backends.list */
 
 #define KB_CAT_(a, b) a##b
 #define KB_CAT(a, b) KB_CAT_(a, b)
@@ -52,24 +51,8 @@
 #define KB_CAT3(a, b, c) KB_CAT3_(a, b, c)
 #define KB_BACKEND_ID KB_CAT(KB_BACKEND_ID_, KREF_BACKEND)
 
-#if KB_BACKEND_ID == 1
-#include "core/atomic.h"
-#elif KB_BACKEND_ID == 2
-#include "core/refcount.h"
-#elif KB_BACKEND_ID == 3
-#include "core/percpu.h"
-#elif KB_BACKEND_ID == 4
-#include "core/mutex.h"
-#elif KB_BACKEND_ID == 5
-#include "core/null.h"
-#elif KB_BACKEND_ID == 6
-#include "core/urcu_ref.h"
-#elif KB_BACKEND_ID == 7
-#include "core/rcuref.h"
-#elif KB_BACKEND_ID == 8
-#include "core/percpu.h"
-#else
-#error "KREF_BACKEND must be one of: atomic refcount percpu mutex null urcu_ref rcuref percpu_atomic"
+#if !KB_BACKEND_ID	/* an unknown name expands to an undefined identifier: 0 */
+_Static_assert(0, "KREF_BACKEND must be one of: " KB_BACKEND_NAMES);
 #endif
 
 #include <stdbool.h>
@@ -79,13 +62,9 @@
 
 #define kref KB_CAT(kref_, KREF_BACKEND)
 
-#if KB_BACKEND_ID == 3 || KB_BACKEND_ID == 8
-#define KREF_INIT(n) _Static_assert(0, "percpu refs allocate: use kref_init()")
-static inline int kref_init(struct kref *k) { return kref_percpu_init_atomic(k); }
-#else
+/* The backend says which init gives kref's contract (core/backend_attrs.h). */
 #define KREF_INIT(n) KB_CAT3(KREF_, KREF_BACKEND, _INIT)(n)
-static inline int kref_init(struct kref *k) { return KB_OP(_init)(k); }
-#endif
+static inline int kref_init(struct kref *k) { return KB_CAT(KB_KREF_INIT_, KREF_BACKEND)(k); }
 
 static inline void kref_get(struct kref *k) { KB_OP(_get)(k); }
 
@@ -94,12 +73,9 @@ static inline kb_must_check bool kref_get_unless_zero(struct kref *k)
 	return KB_OP(_get_unless_zero)(k);
 }
 
-/* The puts that may release: rcuref's free-at-once variants (see above). */
-#if KB_BACKEND_ID == 7
-#define KB_PUT_OP(op) KB_OP(op##_sync)
-#else
-#define KB_PUT_OP(op) KB_OP(op)
-#endif
+/* The puts that may release, with the backend's suffix for free-at-once
+ * callers (rcuref, fileref: _sync; see above). */
+#define KB_PUT_OP(op) KB_CAT(KB_OP(op), KB_CAT(KB_KREF_PUT_, KREF_BACKEND))
 
 /* Returns 1 when this put released the object. Not must-check, as in the kernel. */
 static inline int kref_put(struct kref *k, void (*release)(struct kref *k))
@@ -128,14 +104,11 @@ static inline int kref_kill(struct kref *k, void (*release)(struct kref *k))
 
 static inline void kref_destroy(struct kref *k) { KB_OP(_destroy)(k); }
 
-#define KREF_BACKEND_NAME KB_CAT(KB_STR_, KREF_BACKEND)
-#define KB_STR_atomic	"atomic"
-#define KB_STR_refcount	"refcount"
-#define KB_STR_percpu	"percpu"
-#define KB_STR_mutex	"mutex"
-#define KB_STR_null	"null"
-#define KB_STR_urcu_ref	"urcu_ref"
-#define KB_STR_rcuref	"rcuref"
-#define KB_STR_percpu_atomic	"percpu_atomic"
+/* Waits until every release already due has run (epochs, merges, folds). */
+static inline void kref_sync(void) { KB_OP(_sync)(); }
+
+#define KB_STR_(x) #x
+#define KB_STR(x) KB_STR_(x)
+#define KREF_BACKEND_NAME KB_STR(KREF_BACKEND)
 
 #endif

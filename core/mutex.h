@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "core/backend_attrs.h"
 #include "core/compiler.h"
 
 struct kref_mutex {
@@ -116,5 +117,14 @@ static inline int kref_mutex_kill(struct kref_mutex *r, void (*release)(struct k
 }
 
 static inline void kref_mutex_destroy(struct kref_mutex *r) { pthread_mutex_destroy(&r->lock); }
+
+
+/* ---- what the backend list needs (core/backend_attrs.h) ---- */
+#define KB_MODEL_mutex "pthread mutex around an int"
+#define KB_FLAGS_mutex (KB_COUNTS)
+#define KB_KREF_INIT_mutex kref_mutex_init
+#define KB_KREF_PUT_mutex
+KB_SYNC_NOTHING(mutex)
+KB_BYTES_FIXED(mutex)
 
 #endif

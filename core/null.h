@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "core/backend_attrs.h"
 #include "core/compiler.h"
 
 struct kref_null {
@@ -49,5 +50,14 @@ static inline int kref_null_kill(struct kref_null *r, void (*release)(struct kre
 	return kref_null_put(r, release);
 }
 static inline void kref_null_destroy(struct kref_null *r) { (void)r; }
+
+
+/* ---- what the backend list needs (core/backend_attrs.h) ---- */
+#define KB_MODEL_null "no-op: the harness floor"
+#define KB_FLAGS_null (0)
+#define KB_KREF_INIT_null kref_null_init
+#define KB_KREF_PUT_null
+KB_SYNC_NOTHING(null)
+KB_BYTES_FIXED(null)
 
 #endif

@@ -99,10 +99,14 @@ struct kb_percpu_arena *kb_percpu_default_arena(void)
 }
 
 /* The slots, the ref (which the user embeds) and its bookkeeping. */
+size_t kb_percpu_bytes_at(unsigned int ncpus)
+{
+	return (size_t)ncpus * SLOT_BYTES + sizeof(struct kref_percpu) + sizeof(struct kb_percpu_data);
+}
+
 size_t kb_percpu_bytes_per_object(void)
 {
-	return (size_t)kb_possible_cpus() * SLOT_BYTES + sizeof(struct kref_percpu) +
-	       sizeof(struct kb_percpu_data);
+	return kb_percpu_bytes_at((unsigned int)kb_possible_cpus());
 }
 
 static int arena_take(struct kb_percpu_arena *a, unsigned int *index)
@@ -125,6 +129,30 @@ static void arena_give_back(struct kb_percpu_arena *a, unsigned int index)
 	pthread_mutex_lock(&a->lock);
 	a->free_list[a->nfree++] = index;
 	pthread_mutex_unlock(&a->lock);
+}
+
+int kb_percpu_slots_take(struct kb_percpu_arena *a, atomic_long **slots, uint32_t *stride,
+			 uint16_t *ncpus)
+{
+	unsigned int index;
+
+	if (!a || arena_take(a, &index))
+		return -ENOMEM;
+	*slots = (atomic_long *)(a->base + (size_t)index * SLOT_BYTES);
+	*stride = (uint32_t)a->stride;
+	*ncpus = (uint16_t)a->ncpus;
+	for (unsigned int cpu = 0; cpu < a->ncpus; cpu++) {	/* see zero_slots */
+		atomic_long *slot = (atomic_long *)((char *)*slots + (size_t)cpu * a->stride);
+
+		if (atomic_load_explicit(slot, memory_order_relaxed))
+			atomic_store_explicit(slot, 0, memory_order_relaxed);
+	}
+	return 0;
+}
+
+void kb_percpu_slots_give_back(struct kb_percpu_arena *a, atomic_long *slots)
+{
+	arena_give_back(a, (unsigned int)(((uintptr_t)slots - (uintptr_t)a->base) / SLOT_BYTES));
 }
 
 /*

@@ -80,6 +80,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/backend_attrs.h"
 #include "core/compiler.h"
 #include "core/cpu.h"
 #include "core/rcu.h"
@@ -133,6 +134,12 @@ unsigned int kb_percpu_arena_used(const struct kb_percpu_arena *a);
 /* The process-wide arena init() uses; created on first use. */
 struct kb_percpu_arena *kb_percpu_default_arena(void);
 size_t kb_percpu_bytes_per_object(void);
+size_t kb_percpu_bytes_at(unsigned int ncpus);	/* at ncpus possible CPUs */
+/* A zeroed block of per-CPU words for any per-CPU scheme (sloppy, snzi):
+ * CPU c's word is at (char *)*slots + c * *stride; -ENOMEM when full. */
+kb_must_check int kb_percpu_slots_take(struct kb_percpu_arena *a, atomic_long **slots,
+				       uint32_t *stride, uint16_t *ncpus);
+void kb_percpu_slots_give_back(struct kb_percpu_arena *a, atomic_long *slots);
 
 kb_must_check int kref_percpu_init_in(struct kref_percpu *r, struct kb_percpu_arena *a);
 kb_must_check int kref_percpu_init(struct kref_percpu *r);
@@ -479,5 +486,22 @@ static inline int kref_percpu_atomic_kill(struct kref_percpu *r, void (*release)
 }
 
 static inline void kref_percpu_atomic_destroy(struct kref_percpu *r) { kref_percpu_destroy(r); }
+
+
+/* ---- what the backend list needs (core/backend_attrs.h) ----
+ * kref.h starts refs in atomic mode (INIT_ATOMIC): the only mode in which
+ * the last put releases without a kill. */
+#define KB_MODEL_percpu "percpu_ref: per-CPU slots in an arena (rseq add), atomic after kill"
+#define KB_FLAGS_percpu (KB_COUNTS | KB_DEFERRED_RELEASE)
+#define KB_KREF_INIT_percpu kref_percpu_init_atomic
+#define KB_KREF_PUT_percpu
+#define KB_MODEL_percpu_atomic "percpu_ref with an atomic slot add under the RCU read lock"
+#define KB_FLAGS_percpu_atomic (KB_COUNTS | KB_DEFERRED_RELEASE)
+#define KB_KREF_INIT_percpu_atomic kref_percpu_init_atomic
+#define KB_KREF_PUT_percpu_atomic
+static inline void kref_percpu_sync(void) { kref_percpu_barrier(); }
+static inline void kref_percpu_atomic_sync(void) { kref_percpu_barrier(); }
+static inline size_t kref_percpu_bytes_at(unsigned int ncpus) { return kb_percpu_bytes_at(ncpus); }
+static inline size_t kref_percpu_atomic_bytes_at(unsigned int ncpus) { return kb_percpu_bytes_at(ncpus); }
 
 #endif

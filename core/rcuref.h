@@ -46,6 +46,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "core/backend_attrs.h"
 #include "core/compiler.h"
 #include "core/rcu.h"
 
@@ -244,5 +245,14 @@ KB_RCUREF_DEFINE_PUTS(_sync, true)
 static inline long kref_rcuref_read(const struct kref_rcuref *r) { return rcuref_read(&r->ref); }
 
 static inline void kref_rcuref_destroy(struct kref_rcuref *r) { (void)r; }
+
+
+/* ---- what the backend list needs (core/backend_attrs.h) ---- */
+#define KB_MODEL_rcuref "Linux rcuref_t: one fetch_add get (no cmpxchg), zones, put under RCU"
+#define KB_FLAGS_rcuref (KB_COUNTS)
+#define KB_KREF_INIT_rcuref kref_rcuref_init
+#define KB_KREF_PUT_rcuref _sync
+KB_SYNC_NOTHING(rcuref)
+KB_BYTES_FIXED(rcuref)
 
 #endif

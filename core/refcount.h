@@ -39,6 +39,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "core/backend_attrs.h"
 #include "core/compiler.h"
 
 typedef struct refcount_struct {
@@ -273,5 +274,14 @@ static inline int kref_refcount_kill(struct kref_refcount *r, void (*release)(st
 }
 
 static inline void kref_refcount_destroy(struct kref_refcount *r) { (void)r; }
+
+
+/* ---- what the backend list needs (core/backend_attrs.h) ---- */
+#define KB_MODEL_refcount "Linux refcount_t: saturating fetch_add/fetch_sub, cmpxchg inc_not_zero"
+#define KB_FLAGS_refcount (KB_COUNTS)
+#define KB_KREF_INIT_refcount kref_refcount_init
+#define KB_KREF_PUT_refcount
+KB_SYNC_NOTHING(refcount)
+KB_BYTES_FIXED(refcount)
 
 #endif

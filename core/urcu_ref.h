@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <urcu/ref.h>
 
+#include "core/backend_attrs.h"
 #include "core/compiler.h"
 
 #define kref_urcu_ref urcu_ref
@@ -112,5 +113,14 @@ static inline int kref_urcu_ref_kill(struct urcu_ref *r, void (*release)(struct 
 }
 
 static inline void kref_urcu_ref_destroy(struct urcu_ref *r) { (void)r; }
+
+
+/* ---- what the backend list needs (core/backend_attrs.h) ---- */
+#define KB_MODEL_urcu_ref "liburcu urcu/ref.h: cmpxchg-loop get, sub_return put"
+#define KB_FLAGS_urcu_ref (KB_COUNTS)
+#define KB_KREF_INIT_urcu_ref kref_urcu_ref_init
+#define KB_KREF_PUT_urcu_ref
+KB_SYNC_NOTHING(urcu_ref)
+KB_BYTES_FIXED(urcu_ref)
 
 #endif

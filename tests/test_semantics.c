@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "core/backends.h"
+#include "core/cpu.h"
 #include "core/percpu.h"
 
 
@@ -93,6 +94,14 @@ static int final_drop(const struct kb_backend *b, void *h)
 		CHECK_EQ(rc, 0, L("%s: kill defers the release (returns 0)", b->name));
 		CHECK(atomic_load(&releases) <= 1, "%s: at most one release right after kill", b->name);
 		b->sync();
+	} else if (b->flags & KB_KILL_RELEASES) {
+		rc = b->kill(h);
+		CHECK_EQ(rc, 1, L("%s: kill of the last reference releases at once (returns 1)", b->name));
+	} else if (b->flags & KB_EPOCH_RELEASE) {
+		rc = b->put(h);
+		CHECK_EQ(rc, 0, L("%s: the last put does not release at once", b->name));
+		CHECK_EQ(atomic_load(&releases), 0, L("%s: no release before an epoch", b->name));
+		b->sync();
 	} else {
 		rc = b->put(h);
 		CHECK_EQ(rc, 1, L("%s: last put returns 1", b->name));
@@ -117,10 +126,15 @@ static void basic_lifecycle(const struct kb_backend *b)
 	CHECK_EQ(atomic_load(&releases), 0, L("%s: put 2 -> 1 does not release", b->name));
 	CHECK_EQ(b->read(h), 1, L("%s: read after put", b->name));
 
-	/* get_unless_zero on a live object succeeds. */
-	CHECK(b->get_unless_zero(h), "%s: get_unless_zero on a live object", b->name);
-	CHECK_EQ(b->read(h), 2, L("%s: read after get_unless_zero", b->name));
-	CHECK_EQ(b->put(h), 0, L("%s: put after get_unless_zero returns 0", b->name));
+	/* get_unless_zero on a live object succeeds, where the scheme offers it. */
+	if (b->flags & KB_NO_GET_UNLESS_ZERO) {
+		CHECK(!b->get_unless_zero(h), "%s: get_unless_zero, not offered, says false", b->name);
+		CHECK_EQ(b->read(h), 1, L("%s: the refused get_unless_zero left the count", b->name));
+	} else {
+		CHECK(b->get_unless_zero(h), "%s: get_unless_zero on a live object", b->name);
+		CHECK_EQ(b->read(h), 2, L("%s: read after get_unless_zero", b->name));
+		CHECK_EQ(b->put(h), 0, L("%s: put after get_unless_zero returns 0", b->name));
+	}
 
 	final_drop(b, h);
 	CHECK_EQ(b->read(h), 0, L("%s: read after release", b->name));
@@ -151,6 +165,16 @@ static void kill_semantics(const struct kb_backend *b)
 		CHECK_EQ(atomic_load(&releases), 0, L("%s: kill+sync with a reference left: no release", b->name));
 		CHECK_EQ(b->read(h), 1, L("%s: read after kill+sync", b->name));
 		CHECK_EQ(b->put(h), 1, L("%s: put after kill+sync releases at once", b->name));
+	} else if (b->flags & KB_KILL_RELEASES) {
+		CHECK_EQ(b->kill(h), 0, L("%s: kill with a reference left", b->name));
+		CHECK_EQ(b->read(h), 1, L("%s: read after kill", b->name));
+		CHECK_EQ(atomic_load(&releases), 0, L("%s: kill with a reference left: no release", b->name));
+		CHECK_EQ(b->put(h), 1, L("%s: put after kill releases at once", b->name));
+	} else if (b->flags & KB_EPOCH_RELEASE) {
+		CHECK_EQ(b->kill(h), 0, L("%s: kill 2 -> 1 returns 0", b->name));
+		CHECK_EQ(b->read(h), 1, L("%s: kill is a put", b->name));
+		CHECK_EQ(b->kill(h), 0, L("%s: kill 1 -> 0 returns 0: an epoch releases", b->name));
+		b->sync();
 	} else {
 		CHECK_EQ(b->kill(h), 0, L("%s: kill 2 -> 1 returns 0", b->name));
 		CHECK_EQ(b->read(h), 1, L("%s: kill is a put", b->name));
@@ -214,7 +238,7 @@ static void put_locked_semantics(const struct kb_backend *b, const struct lock_o
 	b->get(h);	/* 4 */
 	CHECK_EQ(ops->put_locked(b, h), 0, L("%s: %s 4 -> 3 returns 0", b->name, ops->what));
 	CHECK(ops->lock_free(), "%s: %s returning 0 left the lock held", b->name, ops->what);
-	if (b->flags & KB_DEFERRED_RELEASE) {
+	if (b->flags & (KB_DEFERRED_RELEASE | KB_KILL_RELEASES)) {
 		/* Leave per-CPU mode; the remaining puts run in atomic mode. */
 		CHECK_EQ(b->kill(h), 0, L("%s: kill with references left", b->name));
 		b->sync();
@@ -228,10 +252,20 @@ static void put_locked_semantics(const struct kb_backend *b, const struct lock_o
 	CHECK_EQ(atomic_load(&releases), 0, L("%s: %s: no release before 1 -> 0", b->name, ops->what));
 	CHECK_EQ(b->read(h), 1, L("%s: read before the last %s", b->name, ops->what));
 
-	CHECK_EQ(ops->put_locked(b, h), 1, L("%s: %s 1 -> 0 returns 1", b->name, ops->what));
-	CHECK_EQ(atomic_load(&releases), 1, L("%s: %s released exactly once", b->name, ops->what));
-	CHECK_EQ(atomic_load(&release_trylock_result), EBUSY,
-		 L("%s: %s: trylock inside release (EBUSY = lock held)", b->name, ops->what));
+	if (b->flags & KB_EPOCH_RELEASE) {
+		/* No put sees 1 -> 0: the epoch releases later, without the lock. */
+		CHECK_EQ(ops->put_locked(b, h), 0, L("%s: %s 1 -> 0 returns 0: an epoch releases", b->name, ops->what));
+		CHECK(ops->lock_free(), "%s: %s left the lock held", b->name, ops->what);
+		b->sync();
+		CHECK_EQ(atomic_load(&releases), 1, L("%s: %s: released exactly once by the epoch", b->name, ops->what));
+		CHECK_EQ(atomic_load(&release_trylock_result), 0,
+			 L("%s: %s: the epoch's release runs without the lock", b->name, ops->what));
+	} else {
+		CHECK_EQ(ops->put_locked(b, h), 1, L("%s: %s 1 -> 0 returns 1", b->name, ops->what));
+		CHECK_EQ(atomic_load(&releases), 1, L("%s: %s released exactly once", b->name, ops->what));
+		CHECK_EQ(atomic_load(&release_trylock_result), EBUSY,
+			 L("%s: %s: trylock inside release (EBUSY = lock held)", b->name, ops->what));
+	}
 	CHECK_EQ(atomic_load(&release_saw_count), 0, L("%s: %s: count 0 inside release", b->name, ops->what));
 	CHECK(ops->lock_free(), "%s: %s: lock still held after release unlocked it", b->name, ops->what);
 
@@ -287,6 +321,12 @@ static void backend_table(void)
 		CHECK(kb_backend_find(b->name) == b, "kb_backend_find(%s)", b->name);
 		bytes = b->bytes_per_object();
 		CHECK(bytes > 0, "%s: bytes_per_object() is nonzero", b->name);
+		CHECK_EQ(b->bytes_at((unsigned int)kb_possible_cpus()), bytes,
+			 L("%s: bytes_at(this machine's CPUs) == bytes_per_object()", b->name));
+		CHECK(b->bytes_at(256) >= b->bytes_at(64) && b->bytes_at(64) >= b->bytes_at(2),
+		      "%s: bytes per object never shrink with more CPUs", b->name);
+		printf("%-10s bytes per object at 2 / 64 / 256 CPUs: %zu / %zu / %zu\n", b->name,
+		       b->bytes_at(2), b->bytes_at(64), b->bytes_at(256));
 		printf("%-10s %-8s %10zu  %s\n", b->name, (b->flags & KB_COUNTS) ? "yes" : "NO",
 		       bytes, b->model);
 
@@ -301,8 +341,11 @@ static void backend_table(void)
 		kill_semantics(b);
 		put_locked_semantics(b, &mutex_ops);
 		put_locked_semantics(b, &spin_ops);
-		printf("  %s: kref contract%s -- %s\n", b->name,
-		       (b->flags & KB_DEFERRED_RELEASE) ? " (final drop = kill + sync)" : "",
+		printf("  %s: kref contract%s%s -- %s\n", b->name,
+		       (b->flags & KB_DEFERRED_RELEASE) ? " (final drop = kill + sync)" :
+		       (b->flags & KB_KILL_RELEASES) ? " (final drop = kill)" :
+		       (b->flags & KB_EPOCH_RELEASE) ? " (release at a later epoch = sync)" : "",
+		       (b->flags & KB_NO_GET_UNLESS_ZERO) ? " (get_unless_zero not offered)" : "",
 		       check_failed == failed_before ? "ok" : "FAILED");
 	}
 	CHECK(kb_backend_find("no-such-backend") == NULL, "kb_backend_find(unknown) is NULL");

@@ -17,7 +17,8 @@
  *   thread's queue; the receiver uses the object and puts it (rule 2);
  * - move: a reference (the creator's initial one included) changes owner
  *   through a queue without a get, so whichever thread ends up with the
- *   initial reference drops it, with kill for KB_DEFERRED_RELEASE backends;
+ *   initial reference drops it, with kill for KB_DEFERRED_RELEASE and
+ *   KB_KILL_RELEASES backends;
  * - drop by put, put_mutex or put_lock (release then runs with the lock held
  *   and unlocks it, as in the kernel).
  *
@@ -25,9 +26,12 @@
  * the test beside every reference it holds) is 0, counts the release per
  * object and globally, checks and poisons the payload and, for unpublished
  * objects, destroys and frees the object at once, so AddressSanitizer catches
- * any later use. Afterwards: every object released exactly once, releases ==
- * objects created, puts that returned 1 == releases run on a worker thread,
- * nothing leaked (LeakSanitizer in the ASan build).
+ * any later use. Afterwards (and sync()): every object released exactly once,
+ * releases == objects created, puts that returned 1 == releases run on a
+ * worker thread (except where releases come from an epoch or an owner's
+ * merge, which workers also run: KB_EPOCH_RELEASE, KB_OWNER_RELEASE), nothing
+ * leaked (LeakSanitizer in the ASan build). Where get_unless_zero is not
+ * offered (KB_NO_GET_UNLESS_ZERO) every lookup must fail.
  *
  * `null` is not a counter: the same traffic runs, and the test asserts that
  * nothing was ever released, then frees the objects itself.
@@ -107,7 +111,7 @@ struct worker {
 } kb_cacheline_aligned;
 
 static const struct kb_backend *B;
-static bool counts, deferred;
+static bool counts, deferred, kill_initial, exact_read, releases_by_putter;
 static unsigned int total_objs;
 static struct obj **all;			/* every object, by id (for null and the end) */
 static _Atomic(struct obj *) *published;	/* the weak lookup table, by id */
@@ -158,7 +162,7 @@ static void use(struct obj *o)
 			REPORT("object %u used after release (payload word %u)\n", o->id, w);
 			return;
 		}
-	if (counts && !deferred) {
+	if (counts && exact_read) {
 		long n = B->read(o->handle);
 
 		if (n < 1) {
@@ -257,7 +261,7 @@ static void drop(struct worker *w, struct token t)
 	int released;
 
 	atomic_fetch_sub_explicit(&holders[o->id], 1, memory_order_release);
-	if (t.initial && deferred) {
+	if (t.initial && kill_initial) {
 		w->kills++;
 		released = B->kill(h);
 	} else if (r == 0) {
@@ -481,10 +485,14 @@ int main(int argc, char **argv)
 	}
 	counts = B->flags & KB_COUNTS;
 	deferred = B->flags & KB_DEFERRED_RELEASE;
+	kill_initial = B->flags & (KB_DEFERRED_RELEASE | KB_KILL_RELEASES);
+	exact_read = !(B->flags & (KB_DEFERRED_RELEASE | KB_KILL_RELEASES | KB_EPOCH_RELEASE |
+				   KB_OWNER_RELEASE | KB_APPROX_READ));
+	releases_by_putter = !(B->flags & (KB_EPOCH_RELEASE | KB_OWNER_RELEASE));
 	total_objs = NTHREADS * OBJS_PER_THREAD;
 	printf("test_stress %s (%s): %d threads, %u objects, %d ops/thread%s%s\n",
 	       B->name, B->model, NTHREADS, total_objs, OPS_PER_THREAD,
-	       deferred ? ", initial reference dropped by kill, then sync()" : "",
+	       kill_initial ? ", initial reference dropped by kill, then sync()" : ", then sync()",
 	       counts ? "" : "; NOT a counter: expecting no release at all");
 
 	all = calloc(total_objs, sizeof(*all));
@@ -533,8 +541,7 @@ int main(int argc, char **argv)
 		sum.kills += w->kills;
 		sum.put_returned_release += w->put_returned_release;
 	}
-	if (deferred)
-		B->sync();	/* every kill's deferred release has run */
+	B->sync();	/* every deferred release (folds, epochs, owners' merges) has run */
 
 	printf("traffic: %lu gets, %lu get_unless_zero ok / %lu failed (count was 0), "
 	       "%lu hand-offs, %lu moves, %lu put, %lu put_mutex, %lu put_lock, %lu kill\n",
@@ -543,7 +550,10 @@ int main(int argc, char **argv)
 
 	CHECK_EQ(sum.created, total_objs, "objects created");
 	CHECK_EQ(sum.handoffs_received, sum.handoffs_sent, "hand-offs received == sent");
-	CHECK(sum.lookups_ok > 0, "some get_unless_zero lookups must succeed");
+	if (B->flags & KB_NO_GET_UNLESS_ZERO)
+		CHECK_EQ(sum.lookups_ok, 0, "get_unless_zero is not offered: every lookup fails");
+	else
+		CHECK(sum.lookups_ok > 0, "some get_unless_zero lookups must succeed");
 	CHECK(sum.handoffs_sent > 0 && sum.moves > 0, "hand-offs and moves happened");
 	CHECK(sum.put_mutexes > 0 && sum.put_locks > 0, "put_mutex and put_lock were exercised");
 	CHECK_EQ(atomic_load(&err_payload), 0, "uses of a released object (payload poisoned)");
@@ -567,12 +577,20 @@ int main(int argc, char **argv)
 		CHECK(bad_once == 0, "%lu objects not released exactly once (first: id %u, %d times)",
 		      bad_once, first_bad, first_bad == ~0u ? 0 : atomic_load(&releases[first_bad]));
 		CHECK_EQ(atomic_load(&total_releases), total_objs, "total releases == objects created");
-		CHECK_EQ(atomic_load(&releases_on_workers), sum.put_returned_release,
-			 "puts that returned 1 == releases run by the putting thread");
-		if (!deferred)
+		if (releases_by_putter)
+			CHECK_EQ(atomic_load(&releases_on_workers), sum.put_returned_release,
+				 "puts that returned 1 == releases run by the putting thread");
+		else
+			printf("releases: %lu by a put that returned 1, %lu by epochs or owners' merges "
+			       "(%lu of all on worker threads)\n", sum.put_returned_release,
+			       atomic_load(&total_releases) - sum.put_returned_release,
+			       atomic_load(&releases_on_workers));
+		if (B->flags & KB_EPOCH_RELEASE)
+			CHECK_EQ(sum.put_returned_release, 0, "no put releases at once (epochs do)");
+		else if (releases_by_putter && !deferred)
 			CHECK_EQ(sum.put_returned_release, total_objs,
 				 "every release came from a put that returned 1");
-		else
+		else if (deferred)
 			printf("deferred releases: %lu by a put in atomic mode, %lu by the RCU fold callback\n",
 			       sum.put_returned_release,
 			       atomic_load(&total_releases) - sum.put_returned_release);

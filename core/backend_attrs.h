@@ -1,0 +1,41 @@
+/*
+ * What a backend header declares about itself, besides its kref_<name>_*
+ * operations, so that the one list (core/backends.list) is all that names it:
+ *
+ *   KB_MODEL_<name>      one line on what it is, for tables and --list-backends
+ *   KB_FLAGS_<name>      the KB_* flags below
+ *   KB_KREF_INIT_<name>  the init core/kref.h's kref_init() uses
+ *   KB_KREF_PUT_<name>   suffix of the puts core/kref.h uses (empty, or _sync
+ *                        where the plain put needs the caller to free after a
+ *                        grace period and kref's users free at once)
+ *   kref_<name>_sync()   waits until every release already due has run
+ *   kref_<name>_bytes_at(ncpus)  bytes one object costs at ncpus CPUs
+ */
+#ifndef KREFBENCH_CORE_BACKEND_ATTRS_H
+#define KREFBENCH_CORE_BACKEND_ATTRS_H
+
+#include <stddef.h>
+
+#define KB_COUNTS		1u	/* a real counter (not `null`) */
+#define KB_DEFERRED_RELEASE	2u	/* the last reference is dropped by kill; release after sync */
+#define KB_KILL_RELEASES	4u	/* the last reference must be dropped by kill (before it
+					 * the count cannot reach zero); it releases at once */
+#define KB_EPOCH_RELEASE	8u	/* no put releases at once: release comes from a later
+					 * epoch (sync runs them) */
+#define KB_NO_GET_UNLESS_ZERO	16u	/* get_unless_zero cannot be offered: always false */
+#define KB_OWNER_RELEASE	32u	/* a last put by another thread than the object's owner
+					 * may leave the release to the owner (or sync) */
+#define KB_WEAK_GET_UNLESS_ZERO	64u	/* get_unless_zero may fail on a live object */
+#define KB_APPROX_READ		128u	/* read() sums parts without a snapshot: while
+					 * others operate it may miss references in flight */
+
+/* The two most common attribute bodies. */
+#define KB_SYNC_NOTHING(B) static inline void kref_##B##_sync(void) {}
+#define KB_BYTES_FIXED(B)							\
+static inline size_t kref_##B##_bytes_at(unsigned int ncpus)			\
+{										\
+	(void)ncpus;								\
+	return sizeof(struct kref_##B);						\
+}
+
+#endif

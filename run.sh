@@ -14,7 +14,7 @@ cd "$top"
 
 # Debian packages the project needs (nothing else is installed or downloaded).
 deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
-	python3-matplotlib linux-perf)
+	python3-matplotlib linux-perf python3-plotly)
 # `./run.sh test` also cross-builds core/ and its tests for arm64 and runs them
 # under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
 # through Debian multiarch. A|B: either package will do (A is installed).
@@ -22,6 +22,10 @@ test_deps=(libbenchmark-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-
 # `./run.sh test vm` boots a 64-vCPU guest (tests/vm/run_vm.sh): the emulator and
 # a static busybox for its init; its kernel is downloaded there with apt-get download.
 vm_deps=(qemu-system-x86 busybox-static)
+# The report's browser test (tests/test_report.sh) opens report.html in chromium.
+test_deps+=(chromium)
+# `./run.sh fleet` drives the hosts with Ansible (bench/fleet.py, bench/fleet.yml).
+fleet_deps=(ansible)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -340,6 +344,24 @@ cmd_compare() {
 	exec /usr/bin/python3 "$top/bench/compare.py" "$@"
 }
 
+# ./run.sh report RESULTS.csv [MORE.csv ...] [--out DIR] | --compare A.csv B.csv [...]
+#     bench/report.py: report.html (self-contained) + report.md, from the caller's directory.
+cmd_report() {
+	install_deps
+	cd "$caller_dir"
+	exec /usr/bin/python3 "$top/bench/report.py" "$@"
+}
+
+# ./run.sh fleet INVENTORY [bench options]: bench/fleet.py runs bench/fleet.yml
+# with ansible-playbook (the tree to every host, its own ./run.sh builds and
+# runs the sweep, results fetched into results/fleet-<UTC>/<host>/) and writes
+# the cross-host report.
+cmd_fleet() {
+	install_deps "${fleet_deps[@]}"
+	cd "$caller_dir"
+	exec /usr/bin/python3 "$top/bench/fleet.py" --repo "$top" "$@"
+}
+
 # The main job: the sweep, then its plots. The sweep runs as a child (the
 # plots follow it), so a signal to run.sh is passed on to it and run.sh exits
 # as it did (130/143, rows kept). Options such as --help or --plan are the
@@ -364,6 +386,8 @@ cmd_main() {
 	csv=$(cat "$last")
 	/usr/bin/python3 "$top/plots/plot.py" "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
 	echo "results: $csv (environment: ${csv%.csv}.json)"
+	/usr/bin/python3 "$top/bench/report.py" "$csv" | grep '^report: /' ||
+		echo "run.sh: the report failed; results are in $csv" >&2
 	exit "$rc"
 }
 
@@ -373,6 +397,8 @@ case "${1:-}" in
 	plot) shift; cmd_plot "$@" ;;
 	profile) shift; cmd_profile "$@" ;;
 	compare) shift; cmd_compare "$@" ;;
+	report) shift; cmd_report "$@" ;;
+	fleet) shift; cmd_fleet "$@" ;;
 	"" | --*) cmd_main "$@" ;;
 	-h | help) sed -n '2,8p' "$0" ;;
 	*) die "unknown command '$1' (try: ./run.sh help)" ;;

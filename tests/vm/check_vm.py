@@ -40,6 +40,8 @@ import tempfile
 # The policies the guest plans and runs (guest_init.sh) and the plan's line format
 # (shims/placement.c kb_place_print_plan).
 POLICIES = ("compact", "cores", "scatter", "list")
+# A line of a file the guest sends (anything else, e.g. a kernel message, is skipped).
+BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
 PLAN_LINE = re.compile(r"^thread (\d+) -> PU (\d+) \(core (\d+), package (\d+), NUMA (-?\d+)\)$")
 # The benchmark's workloads and backends that the sweep must cover: as
 # `krefbench --help` lists them, these where it is not given.
@@ -107,7 +109,7 @@ def parse_console(text, dest):
             elif kind == "done":
                 got["done"] = True
             continue
-        if name is not None:
+        if name is not None and BASE64_LINE.match(raw.strip()):
             chunks.append(raw.strip())
     return got
 
@@ -641,7 +643,9 @@ def self_test():
     run("a guest that stopped before the sweep", "sweep ran in the guest",
         console=fake_guest().split("@kbvm begin sweep")[0])
     run("a garbled file", "every file the guest sent unpacks",
-        console=fake_guest().replace("@kbvm file sweep\n", "@kbvm file sweep\n!!!\n"))
+        console=fake_guest().replace("@kbvm file sweep\n", "@kbvm file sweep\nAAAA\n"))
+    run("a kernel message between the lines of a file", False,
+        console=fake_guest().replace("@kbvm file sweep\n", "@kbvm file sweep\n[   12.5] rcu: stall?\n"))
     run("a list placement written unquoted (columns shift)", "list: every thread ran on its planned CPU",
         mutate=lambda f: f.update({"placement/run-list.csv": re.sub(r'^(null,hammer,\d+,)"([^"]*)"', r"\1\2",
                                                                     f["placement/run-list.csv"], flags=re.M)}))

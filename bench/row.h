@@ -24,10 +24,12 @@
 #define KB_MAX_REPS 1000
 
 struct kb_entry {
+	char name[160];			/* backend/workload[/variant]/w<rate>/t<threads> */
 	const char *backend, *workload;
 	char variant[32];
 	double writer_rate;
 	int threads, objects;
+	int uses;			/* churn's --uses; 0 otherwise */
 	const int *cpus;		/* planned CPU of each thread */
 	void *run;			/* the spec's context */
 	struct kb_window *win;		/* inside run */
@@ -49,6 +51,9 @@ struct kb_entry {
 void kb_row_from_result(struct kb_row *row, const struct gb_result *r, uint64_t ops);
 /* ns_per_op, ops_per_s, fairness and the window's own columns. */
 void kb_row_derive(struct kb_row *row, const struct kb_window_result *w, int threads);
+/* kb_row_derive over the threads the workload counts, then what it reported
+ * beside its window (bench/latency.h) and the backend's memory per object. */
+void kb_row_beside(struct kb_row *row, const struct kb_entry *e, const struct kb_window_result *w);
 double kb_row_norm(const struct kb_entry *entries, const struct kb_entry *e, double ns_per_op);	/* < 0: no floor */
 const char *kb_fast_path(const char *backend);
 

@@ -8,6 +8,8 @@
 
 #include "floors.h"
 #include "harness.h"
+#include "latency.h"
+#include "lifecycle.h"
 #include "readside.h"
 
 void kb_die(const char *msg)
@@ -43,17 +45,21 @@ static struct kb_entry *add_entry(struct kb_sweep *sw)
 	return e;
 }
 
+/*
+ * The benchmark's name, the same in the library and its JSON: what the row
+ * is, and no ordinal, so it does not change with whatever else a run holds.
+ */
 static void register_spec(struct gb_spec *spec, struct kb_entry *e)
 {
-	char name[256], msg[400];	/* gb_register keeps its own copy */
+	char msg[400];
 
-	snprintf(name, sizeof(name), "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
+	snprintf(e->name, sizeof(e->name), "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
 		 e->variant, e->writer_rate, e->threads);
-	spec->name = name;
+	spec->name = e->name;
 	spec->threads = e->threads;
 	e->spec = gb_register(spec);
 	if (e->spec < 0) {
-		snprintf(msg, sizeof(msg), "benchmark %s is in the sweep twice (a list option names it twice?)", name);
+		snprintf(msg, sizeof(msg), "benchmark %s is in the sweep twice (a list option names it twice?)", e->name);
 		kb_die(msg);
 	}
 }
@@ -94,6 +100,7 @@ static void register_floors(struct kb_sweep *sw, int threads, const int *cpus)
 struct knobs {
 	int variant;		/* index into the workload's variants, or -1 */
 	double writer_rate;
+	int uses;		/* churn: get/put pairs per holder per lifetime; 0 otherwise */
 };
 
 static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, const struct kb_backend *b,
@@ -115,7 +122,7 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 	run->objects_knob = sw->opt.objects;
 	run->work_iters = sw->work_iters;
 	run->writer_rate = k.writer_rate;
-	run->variant = k.variant;
+	run->variant = k.uses > 0 ? k.uses : k.variant;
 	run->flavor = w->uses_flavor ? k.variant : KB_RCU_MEMB;
 	run->hot = sw->opt.hot;
 	e->backend = b->name;
@@ -124,7 +131,10 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 	e->writer_rate = k.writer_rate;
 	if (k.variant >= 0)
 		snprintf(e->variant, sizeof(e->variant), "%s%s", w->variants[k.variant], sw->opt.hot ? "+hot" : "");
-	e->objects = w->variants ? (sw->opt.objects > 0 ? sw->opt.objects : 1024) : w->objects(threads, sw->opt.objects);
+	e->uses = k.uses;
+	if (k.uses > 0)
+		snprintf(e->variant, sizeof(e->variant), "uses=%d", k.uses);
+	e->objects = w->variants && w != &kb_workload_read ? (sw->opt.objects > 0 ? sw->opt.objects : 1024) : w->objects(threads, sw->opt.objects);
 	e->cpus = cpus;
 	e->run = run;
 	e->win = &run->win;
@@ -143,6 +153,23 @@ static void register_workload_knobs(struct kb_sweep *sw, const struct kb_workloa
 	int nvariants = !w->variants ? 1 : w->uses_flavor ? sw->opt.nflavors : sw->opt.nvariants;
 	int nrates = w->uses_writer ? sw->opt.nwriter_rates : 1;
 
+	/* The lifecycle workloads (bench/lifecycle.h): churn has a row per
+	 * --uses, read its reader and writers rows; "n/a" where a backend
+	 * cannot take part. */
+	if (w == &kb_workload_churn) {
+		if (kb_lifecycle_applies(w, b, threads, -1))
+			for (int u = 0; u < kb_churn_nuses; u++)
+				register_workload(sw, w, b, threads, cpus, (struct knobs){ -1, 0, kb_churn_uses[u] });
+		return;
+	}
+	if (w == &kb_workload_read || w == &kb_workload_release_latency) {
+		for (int v = 0; w->variants && w->variants[v]; v++)
+			if (kb_lifecycle_applies(w, b, threads, v))
+				register_workload(sw, w, b, threads, cpus, (struct knobs){ v, 0, 0 });
+		if (!w->variants && kb_lifecycle_applies(w, b, threads, -1))
+			register_workload(sw, w, b, threads, cpus, (struct knobs){ -1, 0, 0 });
+		return;
+	}
 	for (int v = 0; v < nvariants; v++)
 		for (int r = 0; r < nrates; r++) {
 			struct knobs k = {
@@ -193,7 +220,6 @@ void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts)
 
 /* What one attempt gave, filled by the result callback and then completed. */
 struct attempt {
-	struct kb_sweep *sw;
 	struct kb_entry *e;
 	struct kb_row row;
 	bool reported, error;
@@ -242,7 +268,6 @@ static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	a->sw = sw;
 	a->e = e;
 	a->row.fast_path = kb_fast_path(e->backend);
 	if ((rc = can_start_threads(e->threads - 1)) != 0) {
@@ -252,6 +277,7 @@ static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length
 		return;
 	}
 	kb_window_reset(e->win, e->threads, length_ns);
+	kb_beside_reset();
 	steal0 = kb_steal_ns(e->cpus, e->threads);
 	if (gb_run_once(e->spec, on_result, a) || !a->reported) {
 		a->error = true;
@@ -260,7 +286,7 @@ static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length
 	steal1 = kb_steal_ns(e->cpus, e->threads);
 	if (a->error)
 		return;
-	kb_row_derive(&a->row, &e->win->result, e->threads);
+	kb_row_beside(&a->row, e, &e->win->result);
 	a->row.steal_pct = steal0 >= 0 && steal1 >= 0 && a->row.window_ns
 		? 100.0 * (steal1 - steal0) / ((double)a->row.window_ns * e->threads) : -1;
 	double ref = kb_canary_reference(&sw->canary);
@@ -283,6 +309,7 @@ static void fill_keys(struct kb_sweep *sw, struct kb_entry *e, struct kb_row *ro
 	row->attempt = attempt;
 	row->variant = e->variant;
 	row->writer_rate = e->writer_rate;
+	row->uses = e->uses;
 }
 
 /*
@@ -304,16 +331,10 @@ static void add_json(struct kb_sweep *sw, const struct kb_entry *e, const struct
 		.real_s = (double)w->window_ns / 1e9, .cpu_s = w->cpu_s, .counters = counters,
 		.ncounters = (int)(sizeof(counters) / sizeof(counters[0])),
 	};
-	char name[256];
-
-	/* The name without any ordinal: the same benchmark has the same name
-	 * whatever else this run holds (iterations x real_time = ns_per_op x
-	 * ops / threads, so real_time = ns_per_op / threads, serial work too). */
-	snprintf(name, sizeof(name), "%s/%s%s%s/w%g/t%d", e->backend, e->workload, e->variant[0] ? "/" : "",
-		 e->variant, e->writer_rate, e->threads);
-	run.name = name;
+	/* iterations x real_time = window: real_time = ns_per_op / threads, serial work too */
+	run.name = e->name;
 	if (gb_json_add(&run))
-		fprintf(stderr, "krefbench: out of memory recording %s for Google Benchmark's JSON\n", name);
+		fprintf(stderr, "krefbench: out of memory recording %s for Google Benchmark's JSON\n", e->name);
 }
 
 /* Keep what a finished repetition gave (clean: its figure; else its last attempt). */
@@ -387,10 +408,10 @@ static void shuffle(struct kb_entry **v, int n, uint64_t *rng)
 	}
 }
 
-/* Every row of a thread count once, briefly and unrecorded. */
+/* Every row of a thread count once, briefly (a quarter window, at most 20 ms) and unrecorded. */
 static void warm_up(struct kb_sweep *sw, int first, int end)
 {
-	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9);
+	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9 / 4);
 	struct attempt a;
 
 	if (length_ns > 20000000)

@@ -385,6 +385,7 @@ cmd_main() {
 	[ -s "$last" ] && [ "$rc" -lt 128 ] || exit "$rc"
 	csv=$(cat "$last")
 	/usr/bin/python3 "$top/plots/plot.py" "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
+	/usr/bin/python3 "$top/bench/decide.py" "$csv" || echo "run.sh: the decision sections failed; results are in $csv" >&2
 	echo "results: $csv (environment: ${csv%.csv}.json)"
 	/usr/bin/python3 "$top/bench/report.py" "$csv" | grep '^report: /' ||
 		echo "run.sh: the report failed; results are in $csv" >&2

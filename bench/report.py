@@ -125,23 +125,31 @@ def md_cell(text):
 class Host:
     """One results file: its Results, sidecar and the label the report uses."""
 
-    def __init__(self, path):
+    def __init__(self, path, keep_going=False):
+        """keep_going: a file with nothing usable becomes a host whose
+        `problem` says why (the report names it) instead of an error."""
         self.path = path
+        self.problem = None
+        self.failed_checks = []
         try:
             self.res = R.load(path, purpose="report")
+            if not self.res.benches:
+                raise R.InputError(f"{path}: only floor rows, no benchmark rows")
         except R.InputError as e:
-            raise InputError(str(e))
-        if not self.res.benches:
-            raise InputError(f"{path}: only floor rows, no benchmark rows")
-        for w in self.res.warnings:
-            warn(w)
-        _, meta, problem = R.load_sidecar(path)
+            if not keep_going:
+                raise InputError(str(e))
+            self.res, self.problem = None, str(e)
+            warn(f"no usable results: {e}")
+        if self.res:
+            for w in self.res.warnings:
+                warn(w)
+            self.failed_checks = failed_checks(path)
+        _, meta, problem = R.load_sidecar(path) if os.path.isfile(path) else (None, None, None)
         if problem:
             warn(problem)
         self.meta = meta or {}
         self.label = str(self.meta.get("host") or "").strip() or \
             os.path.splitext(os.path.basename(path))[0]
-        self.failed_checks = failed_checks(path)
 
     @property
     def benches(self):
@@ -998,9 +1006,11 @@ def protected(paths):
     return out
 
 
-def report_results(paths, out_dir):
-    hosts = [Host(p) for p in paths]
-    unique_labels(hosts)
+def report_results(paths, out_dir, keep_going=False, notes=()):
+    every = [Host(p, keep_going) for p in paths]
+    unique_labels(every)
+    hosts = [h for h in every if h.res is not None]
+    unusable = [h for h in every if h.res is None]
     if out_dir is None:
         first = os.path.dirname(paths[0]) or "."
         if len(paths) == 1:
@@ -1015,15 +1025,21 @@ def report_results(paths, out_dir):
     md_list = md_charts(hosts, out_dir, protect)
     doc = Doc()
     multi = len(hosts) > 1
-    names = ", ".join(h.label for h in hosts)
+    names = ", ".join(h.label for h in every)
     title = f"krefbench: which scheme, on {names}?"
-    for h in hosts:
+    for n in notes:
+        doc.p(n, cls="warn" if "FAILED" in n else None)
+    for h in unusable:
+        doc.p(f"{h.label}: NO USABLE RESULTS: {h.problem}", cls="warn")
+    if not hosts:
+        doc.p("No host has usable results, so there is nothing to rank or chart.", cls="warn")
+    for h in every:
         what = ", ".join(str(h.meta[k]) for k in ("cpu_model", "topology", "kernel")
                          if h.meta.get(k))
         doc.p(f"{h.label}: {what or 'no sidecar: machine unknown'} "
               f"({os.path.basename(h.path)}; environment in full at the end).")
     doc.p(f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} "
-          f"by bench/report.py from {len(hosts)} results file{'s' if multi else ''}. "
+          f"by bench/report.py from {len(every)} results file{'s' if len(every) > 1 else ''}. "
           "An op is one get+put pair (or one lookup); figures are medians of clean "
           "repetitions with their range and count; norm divides by a floor measured "
           "in the same round.")
@@ -1032,10 +1048,11 @@ def report_results(paths, out_dir):
     for h in hosts:
         host_sections(doc, charts, h, multi, md_list.get(h.label, []))
     doc.h(2, "Machines and environment", anchor="machines")
-    doc.table(["", *[h.label for h in hosts]], env_rows(hosts), table_id="machines-table")
+    doc.table(["", *[h.label for h in every]], env_rows(every), table_id="machines-table")
     html_path, md_path = write_files(out_dir, title, doc, protect,
                                      filter_html(backends, [h.label for h in hosts]))
-    print(f"report: {charts.count} interactive charts, {len(hosts)} host(s)")
+    print(f"report: {charts.count} interactive charts, {len(hosts)} host(s) with usable results"
+          + (f", {len(unusable)} without" if unusable else ""))
     return html_path, md_path
 
 
@@ -1154,6 +1171,10 @@ def parse_args(argv):
     p.add_argument("results", nargs="*", metavar="RESULTS.csv")
     p.add_argument("--out", metavar="DIR")
     p.add_argument("--compare", nargs=2, metavar=("A.csv", "B.csv"))
+    p.add_argument("--keep-going", action="store_true",
+                   help="a file with nothing usable is named in the report, not an error")
+    p.add_argument("--note", action="append", default=[],
+                   help="a line to show under the title (bench/fleet.py: the command, failed hosts)")
     args, extra = p.parse_known_args(argv)
     if args.compare:
         if args.results and not all(x.startswith("-") for x in args.results):
@@ -1176,7 +1197,8 @@ def main(argv=None):
             html_path, md_path, status = report_compare(args.compare[0], args.compare[1],
                                                         extra, args.out)
         else:
-            html_path, md_path = report_results(args.results, args.out)
+            html_path, md_path = report_results(args.results, args.out, args.keep_going,
+                                                args.note)
             status = EXIT_OK
         print(f"report: {html_path}")
         print(f"report: {md_path}")

@@ -350,6 +350,11 @@ def check_sidecar(c, path, cpus):
     c.check(side.get("pus") == len(cpus), "sidecar pus %s = the guest's %d CPUs" % (side.get("pus"), len(cpus)))
     if "possible_cpus" in side:
         c.check(side["possible_cpus"] == len(cpus), "sidecar possible_cpus %s = %d" % (side["possible_cpus"], len(cpus)))
+    per_object = side.get("bytes_per_object") or {}
+    if "percpu" in per_object:
+        # An 8-byte slot for every possible CPU, on top of the object itself.
+        c.check(per_object["percpu"] >= 8 * len(cpus), "sidecar: a percpu object takes %s bytes at %d CPUs "
+                "(at least 8 per CPU)" % (per_object["percpu"], len(cpus)))
     return side
 
 
@@ -552,7 +557,8 @@ def fake_guest(cpus=16, packages=2, nodes=4, smt=2, mutate=None):
                 sweep += run_csv(cores, t, backend=b, workload=w)
     files["sweep/sweep.csv"] = sweep
     files["sweep/sweep.json"] = json.dumps({"topology": "%d packages, %d NUMA nodes, %d cores, %d PUs (SMT%d)" % (
-        packages, nodes, ncores, cpus, smt), "pus": cpus, "possible_cpus": cpus})
+        packages, nodes, ncores, cpus, smt), "pus": cpus, "possible_cpus": cpus,
+        "bytes_per_object": {"atomic": 4, "percpu": 16 + 8 * cpus}})
     for step in TEST_STEPS:
         files["%s/log" % step] = "%s: %d CPUs allowed\nrseq registered: yes\n12 passed, 0 failed\n" % (step, cpus)
     files["test_placement/log"] = "ok   256 PUs\n-- this machine\nok   %d allowed PUs\n12 passed, 0 failed\n" % cpus
@@ -636,6 +642,8 @@ def self_test():
             l for l in f["sweep/sweep.csv"].split("\n") if ",readside," not in l or not l.startswith("rcuref"))}))
     run("sidecar topology not the guest's", "sidecar topology",
         mutate=edit("sweep/sweep.json", "4 NUMA nodes", "1 NUMA node"))
+    run("per-CPU memory that does not grow with the CPUs", "a percpu object takes",
+        mutate=edit("sweep/sweep.json", '"percpu": %d' % (16 + 8 * 16), '"percpu": 80'))
     run("a test that failed inside", "test_rseq: 12 passed, 1 failed",
         mutate=edit("test_rseq/log", "0 failed", "1 failed"))
     run("move_pages refused in the guest", "move_pages answered",

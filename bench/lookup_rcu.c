@@ -31,6 +31,7 @@
 #include <urcu/rculfhash.h>
 
 #include "core/rcu.h"
+#include "latency.h"
 #include "ledger.h"
 #include "writer.h"
 
@@ -365,6 +366,29 @@ static inline struct lk_obj *lk_find(struct lk_ctx *ctx, unsigned long key)
 	return node ? caa_container_of(node, struct lk_obj, node) : NULL;
 }
 
+/* One lookup: `continue` leaves the do-while, i.e. this lookup. */
+#define LOOKUP_ONE(B, F)							\
+	do {									\
+		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
+		struct lk_obj *obj;						\
+		bool got;							\
+										\
+		RCU_LOCK_##F();							\
+		obj = lk_find(ctx, key);					\
+		got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
+		kb_tsan_release(&kb_rcu_grace_token);				\
+		RCU_UNLOCK_##F();						\
+		if (kb_unlikely(!got)) {					\
+			misses++;						\
+			continue;						\
+		}								\
+		poisoned += obj->magic != LIVE_MAGIC;				\
+		kb_work(work);							\
+		if (kref_##B##_put((struct kref_##B *)obj->ref, lk_release_##B)) \
+			(void)0;	/* the writer unlinked it: ours was the last */ \
+	} while (0)
+
+/* One lookup in every KB_LAT_STRIDE is timed alone (bench/latency.h). */
 #define LOOKUP(B, F)								\
 static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 {										\
@@ -373,39 +397,34 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 	struct kb_thread *me;							\
 	const uint64_t work = run->work_iters;					\
 	const uint64_t nkeys = ctx ? ctx->nkeys : 1;				\
-	const bool hot = run->hot;						\
+	const bool hot = run->hot, sample = kb_lat_sampling;			\
 	uint64_t misses = 0, poisoned = 0;					\
+	static __thread struct kb_lat_hist lat;					\
 										\
 	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
+	memset(&lat, 0, sizeof(lat));						\
 	lk_register(KB_RCU_##F);						\
 	uint64_t rng = me->rng;							\
-	for KB_WINDOW_LOOP(st, &run->win, me) {			\
+	for KB_WINDOW_LOOP(st, &run->win, me) {					\
 		RCU_QS_##F();							\
-		for (int i = 0; i < KB_BATCH; i++) {				\
-			unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
-			struct lk_obj *obj;					\
-			bool got;						\
-										\
-			RCU_LOCK_##F();						\
-			obj = lk_find(ctx, key);				\
-			got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
-			kb_tsan_release(&kb_rcu_grace_token);			\
-			RCU_UNLOCK_##F();					\
-			if (kb_unlikely(!got)) {				\
-				misses++;					\
-				continue;					\
+		for (int j = 0; j < KB_BATCH; j += KB_LAT_STRIDE) {		\
+			if (sample) {						\
+				uint64_t t0 = kb_now_ns();			\
+				LOOKUP_ONE(B, F);				\
+				kb_lat_add(&lat, kb_now_ns() - t0);		\
+			} else {						\
+				LOOKUP_ONE(B, F);				\
 			}							\
-			poisoned += obj->magic != LIVE_MAGIC;			\
-			kb_work(work);						\
-			if (kref_##B##_put((struct kref_##B *)obj->ref, lk_release_##B)) \
-				(void)0;	/* the writer unlinked it: ours was the last */ \
+			for (int i = 1; i < KB_LAT_STRIDE; i++)			\
+				LOOKUP_ONE(B, F);				\
 		}								\
 	}									\
 	me->rng = rng;								\
 	lk_unregister(KB_RCU_##F);						\
 	kb_ledger_poison_seen(&ctx->ledger, (long)poisoned);			\
 	gb_counter_set(st, "misses", (double)misses);				\
+	kb_beside_add_latency(&lat);						\
 	kb_thread_epilogue(st, run, me);					\
 }
 

@@ -10,9 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "latency.h"
+#include "lifecycle.h"
+
 const struct kb_workload *const kb_all_workloads[] = {
 	&kb_workload_hammer, &kb_workload_private, &kb_workload_spread, &kb_workload_handoff,
 	&kb_workload_lookup_rcu, &kb_workload_lookup_mutex, &kb_workload_readside,
+	&kb_workload_churn, &kb_workload_release_latency, &kb_workload_read,
 };
 const int kb_nall_workloads = sizeof(kb_all_workloads) / sizeof(kb_all_workloads[0]);
 
@@ -144,6 +148,8 @@ static void usage(void)
 	       "  --rcu-flavor LIST   lookup_rcu: memb, qsbr, mb (default memb)\n"
 	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default unless_zero,put_mutex)\n"
 	       "  --hot               lookups all hit one key\n"
+	       "  --uses LIST         churn: get/put pairs each holder makes per object lifetime (default 1,16,256,4096)\n"
+	       "  --no-latency        hammer, lookup_rcu: time no single operation (lat_* columns empty)\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
 	       "  --time S            the common window of each repetition, in seconds (default 0.1)\n"
 	       "  --reps N            repetitions, run in interleaved rounds (default 5)\n"
@@ -251,7 +257,7 @@ static int parse_double(const char *s, double min, double max, double *out)
 enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECTS, OPT_WORK,
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
 	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
-	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_HELP };
+	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "backends", required_argument, 0, OPT_BACKENDS },
@@ -276,6 +282,8 @@ static const struct option long_options[] = {
 	{ "hot", no_argument, 0, OPT_HOT },
 	{ "retries", required_argument, 0, OPT_RETRIES },
 	{ "seed", required_argument, 0, OPT_SEED },
+	{ "uses", required_argument, 0, OPT_USES },
+	{ "no-latency", no_argument, 0, OPT_NO_LATENCY },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
@@ -337,6 +345,8 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 			break;
 		o->seed = (uint64_t)v;
 		return 0;
+	case OPT_USES: return kb_churn_parse_uses(arg, err, errlen);
+	case OPT_NO_LATENCY: kb_lat_sampling = false; return 0;
 	}
 	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
 	return -1;

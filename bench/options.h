@@ -9,7 +9,7 @@
 #include "core/backends.h"
 #include "harness.h"
 
-#define KB_MAX_WORKLOADS 8
+#define KB_MAX_WORKLOADS 16
 #define KB_MAX_OBJECTS 65536		/* --objects: spread objects or lookup keys */
 #define KB_MAX_THREADS 4096		/* per thread count: more than any machine has PUs */
 

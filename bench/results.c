@@ -154,6 +154,16 @@ int kb_results_append(struct kb_results *r, const struct kb_row *row)
 	optional(&l, "%.4f", row->canary_ratio);
 	text(&l, row->fast_path);
 	optional(&l, "%.3f", row->rseq_restarts_per_mop);
+	optional(&l, "%.0f", row->uses > 0 ? row->uses : -1);
+	optional(&l, "%.0f", row->lat_p50_ns);
+	optional(&l, "%.0f", row->lat_p99_ns);
+	optional(&l, "%.0f", row->lat_p999_ns);
+	optional(&l, "%.0f", row->lat_max_ns);
+	optional(&l, "%.0f", row->lat_samples);
+	optional(&l, "%.0f", row->mem_bytes);
+	optional(&l, "%.0f", row->mem_bytes_64);
+	optional(&l, "%.0f", row->mem_bytes_256);
+	text(&l, row->release_via);
 	/* perf: %g keeps tiny rates (switches per op) */
 	for (int i = 0; i < KB_PERF_COLUMNS; i++)
 		optional(&l, "%.6g", row->perf_per_op[i]);

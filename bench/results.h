@@ -18,6 +18,7 @@
 	"ns_per_op,ops_per_s,norm,fairness,cpus,check,variant,writer_rate," \
 	"attempt,disturbed,window_ns,ops,start_skew_ns,stop_skew_ns,task_clock_ratio,invol_switches," \
 	"migrations,steal_pct,canary_ns,canary_ratio,fast_path,rseq_restarts_per_mop," \
+	"uses,lat_p50_ns,lat_p99_ns,lat_p999_ns,lat_max_ns,lat_samples,mem_bytes,mem_bytes_64,mem_bytes_256,release_via," \
 	"cycles_per_op,instructions_per_op,branches_per_op,branch_misses_per_op," \
 	"cache_references_per_op,cache_misses_per_op,task_clock_ns_per_op," \
 	"context_switches_per_op,cpu_migrations_per_op"
@@ -45,6 +46,13 @@ struct kb_row {
 	double canary_ns, canary_ratio;	/* ratio < 0: no reference yet */
 	const char *fast_path;	/* rseq, atomic or n/a */
 	double rseq_restarts_per_mop;	/* < 0: n/a */
+	/* bench/latency.h: sampled single operations (hammer, lookup_rcu) or
+	 * releases (release_latency); < 0: empty */
+	int uses;		/* churn: get/put pairs per holder per lifetime; 0: empty */
+	double lat_p50_ns, lat_p99_ns, lat_p999_ns, lat_max_ns, lat_samples;
+	/* bytes one object costs the backend here and at 64 and 256 CPUs; < 0: empty */
+	double mem_bytes, mem_bytes_64, mem_bytes_256;
+	const char *release_via;	/* release_latency: how release() is reached */
 	/* perf_event counts per op, summed over threads / (iterations x threads); < 0: empty */
 	double perf_per_op[KB_PERF_COLUMNS];
 };

@@ -5,6 +5,7 @@
 
 #include "core/rseq.h"
 #include "harness.h"
+#include "latency.h"
 
 static double counter(const struct gb_result *r, const char *name, double fallback)
 {
@@ -71,6 +72,24 @@ void kb_row_derive(struct kb_row *row, const struct kb_window_result *w, int thr
 	row->migrations = w->migrations;
 	row->canary_ns = w->canary_ns;
 	row->rseq_restarts_per_mop = strcmp(row->fast_path, "rseq") ? -1 : ops > 0 ? w->rseq_restarts * 1e6 / ops : 0;
+}
+
+void kb_row_beside(struct kb_row *row, const struct kb_entry *e, const struct kb_window_result *w)
+{
+	const struct kb_backend *b = e->is_floor ? NULL : kb_backend_find(e->backend);
+	struct kb_beside_result r;
+
+	kb_beside_read(&r);
+	kb_row_derive(row, w, r.counted_threads > 0 ? r.counted_threads : e->threads);
+	row->lat_p50_ns = r.p50;
+	row->lat_p99_ns = r.p99;
+	row->lat_p999_ns = r.p999;
+	row->lat_max_ns = r.max;
+	row->lat_samples = r.samples ? (double)r.samples : -1;
+	row->release_via = r.release_via;
+	row->mem_bytes = b ? (double)b->bytes_per_object() : -1;
+	row->mem_bytes_64 = b && b->bytes_at ? (double)b->bytes_at(64) : -1;
+	row->mem_bytes_256 = b && b->bytes_at ? (double)b->bytes_at(256) : -1;
 }
 
 double kb_row_norm(const struct kb_entry *entries, const struct kb_entry *e, double ns_per_op)

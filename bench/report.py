@@ -519,6 +519,8 @@ class Charts:
                 for r in rows:
                     if r["threads"] == tmax and r["norm"] is not None:
                         by_b.setdefault(r["backend"], []).append(r["norm"])
+                if not by_b:  # no norm here (no matching floor): nothing to draw
+                    continue
                 bs = ordered(by_b, BACKEND_ORDER)
                 st = [stats_of(by_b[b]) for b in bs]
                 fig.add_trace(go.Bar(
@@ -829,7 +831,7 @@ def host_sections(doc, charts, h, multi, md_chart_list):
             doc.p(s["answer"], cls="answer")
         if s["columns"] and s["rows"]:
             doc.table(s["columns"], [[fmt_cell(c) for c in row] for row in s["rows"]],
-                      cls="decision", backend_col=None)
+                      cls="decision", backend_col=0 if s["columns"][0] == "backend" else None)
         for n in s["notes"]:
             doc.p(n, cls="note")
     # Where each scheme wins (lowest median ns/op).

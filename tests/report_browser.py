@@ -130,6 +130,7 @@ CHECK_JS = r"""
 HOVER_JS = r"""
 (async () => {
   const gd = document.querySelector('.js-plotly-plot');
+  if (!gd || !window.Plotly) return 0;
   const c = gd.data.findIndex(t => t.visible !== false && (t.x || []).length > 0);
   Plotly.Fx.hover(gd, [{curveNumber: c, pointNumber: 0}]);
   await new Promise(r => setTimeout(r, 300));
@@ -195,13 +196,10 @@ def main(argv):
         info = b.evaluate(CHECK_JS)
         hover = b.evaluate(HOVER_JS)
         filt = None if compare else b.evaluate(FILTER_JS)
-        b.send("Page.captureScreenshot", {"format": "png"})
-        shot_msg = b.events and None
         shot_data = b.send("Page.captureScreenshot", {"format": "png", "clip": {
             "x": 0, "y": 0, "width": 1280, "height": 1500, "scale": 0.75}})
         with open(shot, "wb") as f:
             f.write(base64.b64decode(shot_data["result"]["data"]))
-        del shot_msg
     except (TimeoutError, EOFError, RuntimeError, OSError, KeyError) as e:
         err = b.proc.stderr.read(2000).decode(errors="replace") if b.proc.poll() is not None else ""
         check(False, f"driving chromium: {e} {err.strip()[:300]}")

@@ -16,7 +16,8 @@ out), so no port, driver or extra package is needed. Checks:
   - a decision table (table.decision or table.wins) with rows is present;
   - hovering a point shows a hover label; unticking a backend in the filter
     hides its traces, ticking it again shows them (interactive);
-  - with --expect-hosts N: N host sections; a screenshot is written.
+  - with --expect-hosts N: N host sections; a screenshot of the top of the
+    page is written, and one of the first chart (<stem>-chart.png).
 """
 
 import base64
@@ -200,6 +201,17 @@ def main(argv):
             "x": 0, "y": 0, "width": 1280, "height": 1500, "scale": 0.75}})
         with open(shot, "wb") as f:
             f.write(base64.b64decode(shot_data["result"]["data"]))
+        # And the first chart on its own, beside it (<stem>-chart.png).
+        rect = b.evaluate("(() => { const c = document.querySelector('div.chart'); if (!c) return null;"
+                          " const r = c.getBoundingClientRect();"
+                          " return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; })()")
+        if rect:
+            chart = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                      "clip": {"x": rect["x"], "y": rect["y"],
+                                                               "width": rect["w"], "height": rect["h"],
+                                                               "scale": 0.75}})
+            with open(os.path.splitext(shot)[0] + "-chart.png", "wb") as f:
+                f.write(base64.b64decode(chart["result"]["data"]))
     except (TimeoutError, EOFError, RuntimeError, OSError, KeyError) as e:
         err = b.proc.stderr.read(2000).decode(errors="replace") if b.proc.poll() is not None else ""
         check(False, f"driving chromium: {e} {err.strip()[:300]}")

@@ -16,10 +16,10 @@ unpacks each step's files into DIR/guest/<step>/ and checks:
 - the quick sweep: every backend and workload at every thread count, every
   self-check ok, each row's threads on the CPUs the default placement plans;
   the sidecar's topology is the guest's;
-- then prints the default sweep's thread counts and an estimate of its run
-  time on this shape (its benchmarks x repetitions x window, from the quick
-  sweep's rows and the defaults `krefbench --help` states), where the time
-  went, and "vm: N passed, M failed".
+- then prints the default sweep's thread counts and its timed windows on this
+  shape (benchmarks x repetitions x window, as krefbench stated them when the
+  guest started the default sweep), where the time went, and
+  "vm: N passed, M failed".
 
 Timing figures of an emulated guest mean nothing and are never judged.
 Results CSVs are read by column name (old and new measurement-model columns).
@@ -305,9 +305,10 @@ def help_names(help_text, option, fallback):
     return fallback
 
 
-def check_sweep(c, rows, threads, cores_plan, backends=BACKENDS, workloads=WORKLOADS):
-    """Every backend and workload at every thread count, every self-check ok,
-    threads where the default placement (cores) puts them."""
+def check_sweep(c, rows, threads, cores_plan, backends=BACKENDS, workloads=WORKLOADS, size=None):
+    """Every backend and every workload at every thread count, every benchmark
+    krefbench planned (size: as its log stated it) written, every self-check
+    ok, threads where the default placement (cores) puts them."""
     if not c.check(len(rows) > 0, "sweep: %d rows" % len(rows)):
         return
     seen = {}
@@ -317,9 +318,15 @@ def check_sweep(c, rows, threads, cores_plan, backends=BACKENDS, workloads=WORKL
         ",".join(map(str, sorted(seen))), ",".join(map(str, threads))))
     for t in sorted(threads):
         have = seen.get(t, set())
-        missing = ["%s/%s" % (b, w) for b in backends for w in workloads if (b, w) not in have]
-        c.check(not missing, "sweep: every backend x workload at %d threads%s" % (
+        # Not every pair exists (a backend may not offer a workload); every name does.
+        missing = [b for b in backends if not any(hb == b for hb, _ in have)] + \
+                  [w for w in workloads if not any(hw == w for _, hw in have)]
+        c.check(not missing, "sweep: every backend and every workload at %d threads%s" % (
             t, "" if not missing else " (missing %s)" % ", ".join(missing[:6])))
+    first = [r for r in rows if (r.get("attempt") or "0") == "0"]
+    if size is not None:
+        c.check(len(first) == size[0] * size[1], "sweep: every benchmark krefbench planned was written "
+                "(%d first attempts; planned %d benchmarks x %d repetitions)" % (len(first), size[0], size[1]))
     bad = [r for r in rows if (r.get("check") or "") != "ok"]
     c.check(not bad, "sweep: every self-check ok (%d rows%s)" % (len(rows), "" if not bad else
             "; %d not: %s" % (len(bad), "; ".join("%s/%s/%s: %s" % (r["backend"], r["workload"], r["threads"],
@@ -367,45 +374,20 @@ def default_threads(npus):
     return out + [npus]
 
 
-def help_default(help_text, option, fallback):
-    """The default of an option as `krefbench --help` states it ("(default 0.1)")."""
-    for line in help_text.splitlines():
-        if line.strip().startswith(option + " "):
-            m = re.search(r"\(default ([0-9.]+)", line)
-            if m:
-                return float(m.group(1))
-    return fallback
+SWEEP_SIZE = re.compile(r"(\d+) benchmarks x (\d+) repetitions(?: of ([0-9.]+) s windows)?")
 
 
-def help_default_list(help_text, option, fallback):
-    """A list default as `krefbench --help` states it ("(default 0,1000)")."""
-    for line in help_text.splitlines():
-        if line.strip().startswith(option + " "):
-            m = re.search(r"\(default ([^)\s]+)\)", line)
-            if m:
-                return m.group(1).split(",")
-    return fallback
-
-
-def estimate_default_sweep(rows, npus, help_text):
-    """Benchmarks of the default sweep on this shape and their timed windows.
-    The quick sweep ran every backend x workload once per thread count (one
-    writer rate, one variant); the default one runs the lookup workloads once
-    per default writer rate x RCU flavour (lookup_rcu) or x variant
-    (lookup_mutex), as `krefbench --help` states the defaults."""
-    rates = len(help_default_list(help_text, "--writer-rate", ["0", "1000"]))
-    combos = {"lookup_rcu": rates * len(help_default_list(help_text, "--rcu-flavor", ["memb"])),
-              "lookup_mutex": rates * len(help_default_list(help_text, "--variant", ["unless_zero", "put_mutex"]))}
-    per_t = {}
-    for r in rows:
-        per_t.setdefault(int(r["threads"]), set()).add((r["backend"], r["workload"]))
-    bench = {t: sum(combos.get(w, 1) for _, w in pairs) for t, pairs in per_t.items()}
-    counts = default_threads(npus)
-    many = max((n for t, n in bench.items() if t > 1), default=0)
-    n = sum(bench.get(1, many) if t == 1 else many for t in counts)
-    reps = help_default(help_text, "--reps", 5)
-    window = help_default(help_text, "--time", 0.1)
-    return counts, n, reps, window, n * reps * window
+def default_sweep_size(text, help_text):
+    """(benchmarks, repetitions, window s) of the default sweep, as krefbench
+    stated them when it started it in the guest; None if it did not."""
+    m = SWEEP_SIZE.search(text)
+    if not m:
+        return None
+    window = float(m.group(3)) if m.group(3) else None
+    if window is None:
+        hm = re.search(r"^\s*--time S .*\(default ([0-9.]+)", help_text, re.M)
+        window = float(hm.group(1)) if hm else 0.1
+    return int(m.group(1)), int(m.group(2)), window
 
 
 # ---- the whole report -----------------------------------------------------
@@ -433,7 +415,7 @@ def judge(out, console_text, want, help_text="", timing=None, c=None):
             print("guest NUMA nodes (node cpus MemTotal-kB): " + "; ".join(nodes_txt.splitlines()))
     check_shape(c, shape, cpus, want)
 
-    for step in ["placement"] + list(TEST_STEPS) + ["sweep"]:
+    for step in ["placement"] + list(TEST_STEPS) + ["default_sweep", "sweep"]:
         st = got["steps"].get(step)
         c.check(st is not None and st["rc"] == 0, "%s ran in the guest and exited 0%s" % (
             step, "" if st is None else " (exit %s)" % st["rc"] if st["rc"] != 0 else ""))
@@ -466,16 +448,19 @@ def judge(out, console_text, want, help_text="", timing=None, c=None):
     rows = read_csv_rows(sweep_csv) if os.path.exists(sweep_csv) else []
     threads = [int(x) for x in read_text(os.path.join(guest, "sweep", "threads.txt")).split(",") if x.strip()]
     check_sweep(c, rows, threads, plans.get("cores"), help_names(help_text, "--backends", BACKENDS),
-                help_names(help_text, "--workloads", WORKLOADS))
+                help_names(help_text, "--workloads", WORKLOADS),
+                default_sweep_size(read_text(os.path.join(guest, "sweep", "log")), help_text))
     side = os.path.join(guest, "sweep", "sweep.json")
     c.check(os.path.exists(sweep_csv) and os.path.exists(side), "results CSV and sidecar copied out of the guest")
     if os.path.exists(side) and cpus:
         check_sidecar(c, side, cpus)
-    if rows and cpus:
-        counts, n, reps, window, secs = estimate_default_sweep(rows, len(cpus), help_text)
-        print("default sweep on this shape: threads %s; %d benchmarks x %g repetitions x %g s = %.0f s "
+    size = default_sweep_size(read_text(os.path.join(guest, "default_sweep", "default.out")), help_text)
+    if c.check(size is not None and len(cpus) > 0, "krefbench stated the size of its default sweep in the guest"):
+        n, reps, window = size
+        secs = n * reps * window
+        print("default sweep on this shape: threads %s; %d benchmarks x %d repetitions x %g s = %.0f s "
               "(%.1f min) of timed windows, before warm-ups, retries and setup" % (
-                  ",".join(map(str, counts)), n, reps, window, secs, secs / 60))
+                  ",".join(map(str, default_threads(len(cpus)))), n, reps, window, secs, secs / 60))
     c.check(got["done"], "the guest finished and powered off")
 
     steps = ", ".join("%s %.1f s" % (s, got["steps"][s]["s"]) for s in got["order"]
@@ -544,6 +529,9 @@ def fake_guest(cpus=16, packages=2, nodes=4, smt=2, mutate=None):
         "placement/list.txt": ",".join(map(str, lst)) + "\n",
         "placement/plan-default.txt": "placement cores, %d threads\n" % cpus,
         "sweep/threads.txt": "1,%d\n" % cpus,
+        "sweep/log": "krefbench: %d benchmarks x 1 repetitions of 0.002 s windows\n" % (2 * (1 + len(BACKENDS) * len(WORKLOADS))),
+        "default_sweep/default.out": "krefbench: 665 benchmarks x 5 repetitions of 0.1 s windows, in rounds\n"
+                                     "krefbench: interrupted; the results file keeps every finished row\n",
     }
     for name, pus in (("compact", compact), ("cores", cores), ("scatter", scatter), ("list", lst)):
         files["placement/plan-%s.txt" % name] = plan_text(pus)
@@ -569,7 +557,7 @@ def fake_guest(cpus=16, packages=2, nodes=4, smt=2, mutate=None):
         steps.setdefault(path.split("/")[0], {})[path] = text
     out = ["SeaBIOS noise", "\x1b[2J@kbvm shape cpus=%d packages=%d nodes=%d smt=%d online=0-%d uptime=1.0" % (
         cpus, packages, nodes, smt, cpus - 1)]
-    for step in ["topology", "placement"] + list(TEST_STEPS) + ["sweep"]:
+    for step in ["topology", "placement"] + list(TEST_STEPS) + ["default_sweep", "sweep"]:
         if step != "topology":
             out.append("@kbvm begin %s" % step)
             out.append("[   1.0] a kernel message in between")
@@ -637,13 +625,18 @@ def self_test():
                                        ",cores,", ",compact,")}))
     run("a failed self-check in the sweep", "every self-check ok",
         mutate=edit("sweep/sweep.csv", ",ok,", ",count 2 != 1,"))
-    run("a workload missing from the sweep", "every backend x workload",
+    run("a workload missing from the sweep", "every backend and every workload",
         mutate=lambda f: f.update({"sweep/sweep.csv": "\n".join(
-            l for l in f["sweep/sweep.csv"].split("\n") if ",readside," not in l or not l.startswith("rcuref"))}))
+            l for l in f["sweep/sweep.csv"].split("\n") if ",readside," not in l)}))
+    run("a benchmark missing from the sweep", "every benchmark krefbench planned was written",
+        mutate=lambda f: f.update({"sweep/sweep.csv": "\n".join(
+            l for l in f["sweep/sweep.csv"].split("\n") if not l.startswith("rcuref,readside,"))}))
     run("sidecar topology not the guest's", "sidecar topology",
         mutate=edit("sweep/sweep.json", "4 NUMA nodes", "1 NUMA node"))
     run("per-CPU memory that does not grow with the CPUs", "a percpu object takes",
         mutate=edit("sweep/sweep.json", '"percpu": %d' % (16 + 8 * 16), '"percpu": 80'))
+    run("krefbench never stated the default sweep's size", "stated the size of its default sweep",
+        mutate=edit("default_sweep/default.out", "665 benchmarks", "no benchmarks"))
     run("a test that failed inside", "test_rseq: 12 passed, 1 failed",
         mutate=edit("test_rseq/log", "0 failed", "1 failed"))
     run("move_pages refused in the guest", "move_pages answered",
@@ -667,16 +660,9 @@ def self_test():
     results.append(names == ("atomic", "snzi"))
     print("default_threads(64) = %s" % default_threads(64))
     results.append(default_threads(64) == [1, 2, 4, 8, 16, 32, 64] and default_threads(2) == [1, 2])
-    results.append(help_default("  --time S            minimum seconds (default 0.1)", "--time", 9) == 0.1)
-    # 2 benchmarks at 1 thread, 3 at 4: one lookup_mutex x 2 rates x 2 variants.
-    est = estimate_default_sweep(
-        [{"backend": b, "workload": w, "threads": t} for t, b, w in
-         ((1, "atomic", "hammer"), (1, "floor", "local"), (4, "atomic", "hammer"), (4, "floor", "local"),
-          (4, "atomic", "lookup_mutex"))], 4,
-        "  --reps N  (default 5)\n  --time S  (default 0.1)\n  --writer-rate LIST  x (default 0,1000)\n"
-        "  --variant LIST   y (default unless_zero,put_mutex)\n")
-    print("estimate on a made-up 4-PU sweep: %s" % (est,))
-    results.append(est[0] == [1, 2, 4] and est[1] == 2 + 6 + 6 and abs(est[4] - 14 * 5 * 0.1) < 1e-9)
+    size = default_sweep_size("krefbench: 380 benchmarks x 1 repetitions -> sweep.csv", "  --time S  x (default 0.2)")
+    print("default sweep size from an older binary's line: %s" % (size,))
+    results.append(size == (380, 1, 0.2))
     failed = results.count(False)
     print("check_vm self-test: %d passed, %d failed" % (len(results) - failed, failed))
     return 1 if failed else 0

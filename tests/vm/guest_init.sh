@@ -22,7 +22,8 @@ no_retries() {
 
 # Placement: the plans hwloc makes on this topology, and runs that bind by them
 # (the CSV's cpus column is where each thread ran after binding). A function
-# of this script, so that `timeout` can run it: /init placement.
+# of this script, so that `timeout` can run it: /init placement (as the
+# functions below: /init NAME).
 placement() {
 	# shellcheck source=/dev/null
 	. /kb/vm.conf
@@ -40,10 +41,25 @@ placement() {
 			return 1
 	done
 }
-if [ "${1:-}" = placement ]; then
-	placement
-	exit
-fi
+
+# The default sweep on this shape: krefbench states its size ("N benchmarks x R
+# repetitions of W s windows") before it measures anything; stopped there.
+default_sweep() {
+	krefbench --no-perf --results-dir /tmp/default-sweep >default.out 2>&1 &
+	pid=$!
+	i=0
+	while [ $i -lt 300 ] && ! grep -q ' benchmarks x ' default.out && kill -0 $pid 2>/dev/null; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	kill -INT $pid 2>/dev/null
+	wait $pid
+	grep ' benchmarks x ' default.out
+}
+
+case ${1:-} in
+	placement | default_sweep) "$1"; exit ;;
+esac
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -122,16 +138,23 @@ for t in test_placement test_percpu test_rseq test_percpu_numa test_percpu_all_c
 	step "$t" "$STEP_TIMEOUT" "/kb/bin/$t"
 done
 
+# The default sweep's size on this shape.
+step default_sweep "$STEP_TIMEOUT" /init default_sweep
+
 # The quick sweep: every backend and workload at the configured thread counts,
-# the lookups with their writer on and kref.rst's get_unless_zero variant only
-# (each attempt with 64 threads costs about a second under TCG).
+# one value of each option that multiplies rows (the lookups with their
+# writer on, kref.rst's get_unless_zero variant, one churn length): each
+# attempt with 64 threads costs 1-2 s under TCG.
 mkdir -p /out/sweep
 echo "$SWEEP_THREADS" >/out/sweep/threads.txt
 no_retries
+one_each=""
+for o in "--writer-rate 1000" "--variant unless_zero" "--rcu-flavor memb" "--uses 16"; do
+	if krefbench --help 2>&1 | grep -q -- "^ *${o% *} "; then one_each="$one_each $o"; fi
+done
 # shellcheck disable=SC2086
-step sweep "$SWEEP_TIMEOUT" krefbench --backends all --workloads all --threads "$SWEEP_THREADS" \
-	--writer-rate 1000 --variant unless_zero --reps "$SWEEP_REPS" $NO_RETRIES --time "$SWEEP_TIME" \
-	--no-perf --out sweep.csv
+step sweep "$SWEEP_TIMEOUT" krefbench --backends "$SWEEP_BACKENDS" --workloads all --threads "$SWEEP_THREADS" \
+	$one_each --reps "$SWEEP_REPS" $NO_RETRIES --time "$SWEEP_TIME" --no-perf --out sweep.csv
 
 say done
 sync

@@ -70,6 +70,7 @@ import sys
 # and one InputError.
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 try:
+    import backend_names
     import results
     import stats
 except ImportError as e:
@@ -81,8 +82,7 @@ except ImportError as e:
 KEY_COLUMNS = results.KEY_COLUMNS
 SIDECAR_FIELDS = ("cpu_model", "kernel", "compiler", "cflags")
 FLOOR_BACKEND = results.FLOOR_BACKEND
-BACKEND_ORDER = ("atomic", "refcount", "rcuref", "percpu", "percpu_atomic", "urcu_ref",
-                 "mutex", "null")
+BACKEND_ORDER = backend_names.BACKEND_ORDER   # core/backends.list
 WORKLOAD_ORDER = ("hammer", "private", "spread", "handoff", "lookup_rcu",
                   "lookup_mutex", "readside")
 FLOOR_ORDER = ("local", "uncontended", "shared", "pingpong")

@@ -150,7 +150,8 @@ int kb_brc_merge_zero(struct kref_brc *r, kb_brc_release_t *release)
 	return 0;
 }
 
-static void queue_to_owner(struct kref_brc *r)
+/* 1 when the owner had exited and the merge done here released r. */
+static int queue_to_owner(struct kref_brc *r)
 {
 	struct kb_brc_thread *o = atomic_load_explicit(&r->owner, memory_order_relaxed);
 
@@ -160,10 +161,10 @@ static void queue_to_owner(struct kref_brc *r)
 		o->queue = r;
 		atomic_store_explicit(&o->pending, true, memory_order_relaxed);
 		pthread_mutex_unlock(&o->lock);
-		return;
+		return 0;
 	}
 	pthread_mutex_unlock(&o->lock);
-	merge_explicit(r, -1);	/* the owner has exited: its local count is final */
+	return merge_explicit(r, -1);	/* the owner has exited: its local count is final */
 }
 
 /* A non-owner's put: one CAS on shared. */
@@ -179,10 +180,8 @@ int kb_brc_put_shared(struct kref_brc *r, kb_brc_release_t *release)
 			atomic_store_explicit(&r->release, release, memory_order_relaxed);
 	} while (!atomic_compare_exchange_weak_explicit(&r->shared, &s, n,
 				memory_order_acq_rel, memory_order_relaxed));
-	if (queue) {
-		queue_to_owner(r);
-		return 0;
-	}
+	if (queue)
+		return queue_to_owner(r);
 	if (n == BRC_MERGED) {
 		release(r);
 		return 1;

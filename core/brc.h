@@ -140,7 +140,10 @@ static inline kb_must_check bool kref_brc_get_unless_zero(struct kref_brc *r)
 	return true;
 }
 
-static inline kb_must_check int kref_brc_put(struct kref_brc *r, kb_brc_release_t *release)
+/* merge_queue: false in put_mutex/put_lock, whose locked section must not
+ * run releases of other objects (a queue merge may). */
+static kb_always_inline int kb_brc_put_via(struct kref_brc *r, kb_brc_release_t *release,
+		bool merge_queue)
 {
 	if (kb_likely(kb_brc_is_mine(r))) {
 		unsigned int l;
@@ -148,8 +151,9 @@ static inline kb_must_check int kref_brc_put(struct kref_brc *r, kb_brc_release_
 		/* Merge what others handed over first: r itself may be queued,
 		 * and is then merged (no longer ours) before this put counts.
 		 * The queue's reference is one of local's, so the merge cannot
-		 * release r while this put's reference is still counted. */
-		if (kb_unlikely(kb_brc_pending(kb_brc_me))) {
+		 * release r while this put's reference is still counted. A put
+		 * that does not merge still finds local >= 2 when r is queued. */
+		if (merge_queue && kb_unlikely(kb_brc_pending(kb_brc_me))) {
 			kb_brc_merge_my_queue();
 			if (!kb_brc_is_mine(r))
 				return kb_brc_put_shared(r, release);
@@ -161,6 +165,11 @@ static inline kb_must_check int kref_brc_put(struct kref_brc *r, kb_brc_release_
 		return 0;
 	}
 	return kb_brc_put_shared(r, release);
+}
+
+static inline kb_must_check int kref_brc_put(struct kref_brc *r, kb_brc_release_t *release)
+{
+	return kb_brc_put_via(r, release, true);
 }
 
 /* Decrement unless this may be the last reference (or may queue). */
@@ -195,7 +204,7 @@ static inline int kref_brc_put_mutex(struct kref_brc *r, kb_brc_release_t *relea
 	if (kb_brc_dec_not_one(r))
 		return 0;
 	pthread_mutex_lock(lock);
-	if (!kref_brc_put(r, release)) {
+	if (!kb_brc_put_via(r, release, false)) {
 		pthread_mutex_unlock(lock);
 		return 0;
 	}
@@ -208,7 +217,7 @@ static inline int kref_brc_put_lock(struct kref_brc *r, kb_brc_release_t *releas
 	if (kb_brc_dec_not_one(r))
 		return 0;
 	pthread_spin_lock(lock);
-	if (!kref_brc_put(r, release)) {
+	if (!kb_brc_put_via(r, release, false)) {
 		pthread_spin_unlock(lock);
 		return 0;
 	}

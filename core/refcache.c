@@ -2,6 +2,7 @@
 #include "core/refcache.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 __thread struct kb_refcache_cache *kb_refcache_mine;
 
@@ -10,6 +11,7 @@ static pthread_mutex_t epoch_lock = PTHREAD_MUTEX_INITIALIZER;	/* also the regis
 static struct kb_refcache_cache *registry;
 static pthread_mutex_t review_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kref_refcache *review;
+static atomic_ulong epochs_done;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
@@ -55,13 +57,34 @@ static void release_cache(void *arg)
 	kb_refcache_mine = NULL;
 }
 
-static void make_exit_key(void) { pthread_key_create(&exit_key, release_cache); }
+static void *epoch_thread(void *arg)
+{
+	const struct timespec period = { 0, REFCACHE_EPOCH_MS * 1000000L };
+
+	(void)arg;
+	for (;;) {
+		nanosleep(&period, NULL);
+		kb_refcache_epoch();
+	}
+	return NULL;
+}
+
+/* The exit key and the epoch thread, once per process. */
+static void start(void)
+{
+	pthread_t t;
+
+	pthread_key_create(&exit_key, release_cache);
+	if (pthread_create(&t, NULL, epoch_thread, NULL) != 0)
+		abort();	/* without epochs nothing is ever released */
+	pthread_detach(t);
+}
 
 struct kb_refcache_cache *kb_refcache_cache_slow(void)
 {
 	struct kb_refcache_cache *c;
 
-	pthread_once(&exit_key_once, make_exit_key);
+	pthread_once(&exit_key_once, start);
 	pthread_mutex_lock(&epoch_lock);
 	for (c = registry; c && c->in_use; c = c->next)
 		;
@@ -113,6 +136,7 @@ static struct kref_refcache *epoch_locked(void)
 	pthread_mutex_unlock(&review_lock);
 	for (c = registry; c; c = c->next)
 		pthread_spin_unlock(&c->lock);
+	atomic_fetch_add_explicit(&epochs_done, 1, memory_order_relaxed);
 	return dead;
 }
 
@@ -137,15 +161,9 @@ void kb_refcache_epoch(void)
 	release_all(dead);
 }
 
-void kb_refcache_maybe_epoch(void)
+unsigned long kb_refcache_epochs(void)
 {
-	struct kref_refcache *dead;
-
-	if (pthread_mutex_trylock(&epoch_lock) != 0)
-		return;
-	dead = epoch_locked();
-	pthread_mutex_unlock(&epoch_lock);
-	release_all(dead);
+	return atomic_load_explicit(&epochs_done, memory_order_relaxed);
 }
 
 /* An object dead before the call is queued by the first epoch's flush at

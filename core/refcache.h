@@ -17,8 +17,11 @@
  * end: zero for two epochs, so every delta that existed then has been
  * applied and was zero. release() therefore runs exactly once, from whoever
  * runs the epoch, an epoch or two after the last put: puts return 0, and
- * frees are delayed (KB_EPOCH_RELEASE; kb_refcache_sync() runs the epochs
- * that decide what is already dead).
+ * frees are delayed (KB_EPOCH_RELEASE). Epochs run on a background thread,
+ * started with the first cache, every REFCACHE_EPOCH_MS (RadixVM's per-core
+ * timer), so release() runs there, like an RCU callback: never inside a
+ * caller's get or put, whatever locks it holds. kb_refcache_sync() runs
+ * the epochs that decide what is already dead.
  *
  * get_unless_zero CANNOT be offered: deciding "not zero" needs the true
  * count, which exists only at an epoch's end. kref_refcache_get_unless_zero
@@ -34,8 +37,7 @@
  * backend (caches of exited threads are reused): memory grows with objects
  * plus threads. A get or put takes the caller's own cache lock (an atomic on
  * a line only the epoch also touches) and writes the caller's cache line;
- * every 2^16 operations a thread tries to run an epoch, which stops every
- * thread's get/put for the length of the review.
+ * each epoch's review stops every thread's get/put for its length.
  */
 #ifndef KREFBENCH_CORE_REFCACHE_H
 #define KREFBENCH_CORE_REFCACHE_H
@@ -50,7 +52,7 @@
 #include "core/compiler.h"
 
 #define REFCACHE_WAYS	1024u	/* entries per thread cache (power of two) */
-#define REFCACHE_EPOCH_OPS (1u << 16)
+#define REFCACHE_EPOCH_MS 10u	/* the epoch thread's period */
 
 struct kref_refcache;
 typedef void kb_refcache_release_t(struct kref_refcache *);
@@ -71,7 +73,6 @@ struct kb_refcache_entry {
 
 struct kb_refcache_cache {
 	pthread_spinlock_t lock;		/* owner's ops; the epoch */
-	unsigned int ops;
 	bool in_use;				/* a thread has it (under the epoch lock) */
 	struct kb_refcache_cache *next;		/* registry; never removed */
 	struct kb_refcache_entry e[REFCACHE_WAYS];
@@ -81,11 +82,11 @@ extern __thread struct kb_refcache_cache *kb_refcache_mine;
 struct kb_refcache_cache *kb_refcache_cache_slow(void);
 /* Applies an entry's delta to its object (cache lock held). */
 void kb_refcache_flush_entry(struct kb_refcache_entry *e);
-/* Runs one epoch unless another thread is running one. */
-void kb_refcache_maybe_epoch(void);
 /* Runs epochs until everything dead before the call is released. */
 void kb_refcache_sync(void);
 void kb_refcache_epoch(void);
+/* Epochs completed so far (a release runs after its epoch is counted). */
+unsigned long kb_refcache_epochs(void);
 
 static inline struct kb_refcache_cache *kb_refcache_cache(void)
 {
@@ -106,7 +107,6 @@ static kb_always_inline void kb_refcache_add(struct kref_refcache *r, long d,
 {
 	struct kb_refcache_cache *c = kb_refcache_cache();
 	struct kb_refcache_entry *e = &c->e[kb_refcache_hash(r)];
-	bool epoch;
 
 	pthread_spin_lock(&c->lock);
 	if (kb_unlikely(e->obj != r)) {
@@ -118,10 +118,7 @@ static kb_always_inline void kb_refcache_add(struct kref_refcache *r, long d,
 	e->delta += d;
 	if (release)
 		e->release = release;
-	epoch = ++c->ops % REFCACHE_EPOCH_OPS == 0;
 	pthread_spin_unlock(&c->lock);
-	if (kb_unlikely(epoch))
-		kb_refcache_maybe_epoch();
 }
 
 static inline int kref_refcache_init(struct kref_refcache *r)
@@ -157,14 +154,16 @@ static inline int kref_refcache_put_mutex(struct kref_refcache *r,
 		kb_refcache_release_t *release, pthread_mutex_t *lock)
 {
 	(void)lock;
-	return kref_refcache_put(r, release);
+	kb_refcache_add(r, -1, release);
+	return 0;
 }
 
 static inline int kref_refcache_put_lock(struct kref_refcache *r,
 		kb_refcache_release_t *release, pthread_spinlock_t *lock)
 {
 	(void)lock;
-	return kref_refcache_put(r, release);
+	kb_refcache_add(r, -1, release);
+	return 0;
 }
 
 static inline int kref_refcache_kill(struct kref_refcache *r, kb_refcache_release_t *release)

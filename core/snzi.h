@@ -27,9 +27,10 @@
  * no kill needed. get_unless_zero: a CAS on the root, succeeds while it is
  * non-zero (exact, but not scalable).
  *
- * Ordering: leaf and root decrements are release (acq_rel at the root), the
- * releasing root decrement acquires: the releaser sees every access made
- * under every reference.
+ * Ordering: every depart is an acq_rel CAS on its leaf and every root
+ * decrement acq_rel, so the put that takes a leaf to 0 carries that leaf's
+ * earlier puts to the root, and the releasing root decrement sees every
+ * access made under every reference.
  *
  * Costs: 8 bytes per CPU per object + 32. A get+put pair on a CPU whose
  * leaf stays non-zero (a thread holding a longer-lived reference there) is
@@ -128,9 +129,12 @@ static inline int kb_snzi_depart(struct kref_snzi *r, atomic_long *leaf, bool *l
 {
 	long c = atomic_load_explicit(leaf, memory_order_relaxed);
 
+	/* acq_rel: release for this put's accesses; acquire so that the put
+	 * taking the leaf to 0 carries every earlier put on this leaf along to
+	 * the root (whose releasing decrement acquires them all). */
 	while (c > 0)
 		if (atomic_compare_exchange_weak_explicit(leaf, &c, c - 1,
-				memory_order_release, memory_order_relaxed)) {
+				memory_order_acq_rel, memory_order_relaxed)) {
 			*last = c == 1 && kb_snzi_root_sub(r, 1);
 			return 1;
 		}

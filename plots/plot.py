@@ -56,6 +56,7 @@ BENCH_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(__fil
                                           os.pardir, "bench"))
 sys.path.insert(0, BENCH_DIR)
 try:
+    import backend_names
     import results as R
 except ImportError as e:
     print(f"plot: cannot load {BENCH_DIR}/results.py (the results loader): {e}",
@@ -71,8 +72,7 @@ FLOOR_BACKEND = R.FLOOR_BACKEND
 FLOOR_ORDER = ("local", "uncontended", "shared", "pingpong")
 # Floors overlaid on the throughput charts (ops/s reference).
 THROUGHPUT_FLOORS = ("shared", "uncontended")
-BACKEND_ORDER = ("atomic", "refcount", "rcuref", "percpu", "urcu_ref",
-                 "mutex", "null")
+BACKEND_ORDER = backend_names.BACKEND_ORDER   # core/backends.list
 WORKLOAD_ORDER = ("hammer", "private", "spread", "handoff", "lookup_rcu",
                   "lookup_mutex")
 LOOKUP_WORKLOADS = ("lookup_rcu", "lookup_mutex")
@@ -245,15 +245,41 @@ def setup_matplotlib():
     return plt, ticker
 
 
+def distinct_colors(n, matplotlib):
+    """n different colours: tab10, then tab20's lighter halves, then hues
+    spread by the golden angle (never a repeat, however many backends)."""
+    tab10 = list(matplotlib.colormaps["tab10"].colors)
+    lighter = list(matplotlib.colormaps["tab20"].colors)[1::2]
+    base = tab10 + [c for c in lighter if c not in tab10]
+    colors = base[:n]
+    import colorsys
+    for i in range(len(colors), n):
+        h = (i * 0.618033988749895) % 1.0
+        colors.append(colorsys.hsv_to_rgb(h, 0.75, 0.55 + 0.3 * (i % 2)))
+    return colors
+
+
+def distinct_markers(n):
+    """n different markers: the named ones, then regular polygons and stars
+    with ever more corners (matplotlib's (sides, style, angle) markers)."""
+    markers = list(MARKERS[:n])
+    sides = 5
+    while len(markers) < n:
+        for style in (0, 1, 2):		# polygon, star, asterisk
+            if len(markers) < n:
+                markers.append((sides, style, 0))
+        sides += 1
+    return markers
+
+
 class Style:
     """Stable colour and marker per backend across every chart of a run."""
 
     def __init__(self, backends):
         import matplotlib
-        palette = matplotlib.colormaps["tab10"].colors
         names = ordered(backends, BACKEND_ORDER)
-        self.color = {b: palette[i % len(palette)] for i, b in enumerate(names)}
-        self.marker = {b: MARKERS[i % len(MARKERS)] for i, b in enumerate(names)}
+        self.color = dict(zip(names, distinct_colors(len(names), matplotlib)))
+        self.marker = dict(zip(names, distinct_markers(len(names))))
 
 
 def _thread_axis(ax, ticker, threads):

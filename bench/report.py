@@ -256,8 +256,17 @@ def config_label(cfg):
     parts = []
     for c, v in cfg:
         name = SHORT.get(c, c)
-        parts.append(f"{name}={v or '-'}" if name else (v or "-"))
+        part = f"{name}={v or '-'}" if name else (v or "-")
+        if part not in parts:  # churn's variant already reads "uses=16"
+            parts.append(part)
     return ", ".join(parts)
+
+
+def natural(cfg):
+    """Sort key of a config: numbers by value (uses=16 before uses=256)."""
+    import re
+    return tuple(tuple((0, float(x), "") if re.fullmatch(r"[0-9.]+", x) else (1, 0.0, x)
+                       for x in re.findall(r"[0-9.]+|[^0-9.]+", v or "")) for _, v in cfg)
 
 
 def categories(host):
@@ -266,8 +275,11 @@ def categories(host):
     for w in ordered({r["workload"] for r in host.benches}, WORKLOAD_ORDER):
         rows = [r for r in host.benches if r["workload"] == w]
         cols = varying_config(rows, host.res.columns)
+        mine = {}
         for r in rows:
-            cats.setdefault((w, config_of(r, cols)), []).append(r)
+            mine.setdefault((w, config_of(r, cols)), []).append(r)
+        for cat in sorted(mine, key=lambda c: natural(c[1])):
+            cats[cat] = mine[cat]
     return cats
 
 
@@ -342,7 +354,14 @@ def decision_sections(host):
     if fn is None:
         return [], "bench/decide.py has no sections(results, sidecar)"
     try:
-        raw = fn(host.res, host.meta)
+        # decide.load(): the clean repetitions, and for a benchmark with none
+        # its disturbed ones marked '~' -- the sections the run's summary
+        # printed. Without it, the clean repetitions this report loaded.
+        if hasattr(decide, "load"):
+            results, meta, _ = decide.load(host.path)
+            raw = fn(results, meta if meta is not None else host.meta)
+        else:
+            raw = fn(host.res, host.meta)
     except Exception as e:  # its failure must not lose the rest of the report
         return [], f"bench/decide.py failed on {host.path}: {type(e).__name__}: {e}"
     out = []
@@ -817,10 +836,8 @@ def reproduce_lines(h):
     return cmd, lines
 
 
-def host_sections(doc, charts, h, multi, md_chart_list):
-    doc.section(h.label)
-    doc.h(2, f"{h.label}" if multi else "The answer on this machine", anchor=f"host-{safe_name(h.label)}")
-    # Decisions.
+def decisions(doc, h):
+    """The decision sections of one host, rendered."""
     sections, note = decision_sections(h)
     doc.h(3, "Which scheme for which object life")
     if note:
@@ -834,6 +851,12 @@ def host_sections(doc, charts, h, multi, md_chart_list):
                       cls="decision", backend_col=0 if s["columns"][0] == "backend" else None)
         for n in s["notes"]:
             doc.p(n, cls="note")
+
+
+def host_sections(doc, charts, h, multi, md_chart_list):
+    doc.section(h.label)
+    doc.h(2, f"{h.label}" if multi else "The answer on this machine", anchor=f"host-{safe_name(h.label)}")
+    decisions(doc, h)
     # Where each scheme wins (lowest median ns/op).
     doc.h(3, "Where each scheme wins (lowest median ns/op)")
     rows = []
@@ -850,8 +873,11 @@ def host_sections(doc, charts, h, multi, md_chart_list):
           (", every one" if not res.skipped_check else f", {res.skipped_check} failed") + ".",
           cls=None if not res.skipped_check else "warn")
     if h.failed_checks:
-        doc.table(["backend", "workload", "threads", "check"], h.failed_checks[:50],
-                  backend_col=0)
+        counted = {}
+        for f in h.failed_checks:
+            counted[f] = counted.get(f, 0) + 1
+        doc.table(["backend", "workload", "threads", "check", "rows"],
+                  [list(f) + [n] for f, n in counted.items()], backend_col=0)
     dist = res.dropped_text() or f"no disturbed repetitions (of {res.attempts} attempts)"
     doc.p(f"Disturbed repetitions: {dist}. Figures use clean repetitions only.",
           cls="warn" if res.mostly_disturbed else None)
@@ -1026,7 +1052,7 @@ def report_results(paths, out_dir, keep_going=False, notes=()):
     charts = Charts(backends)
     md_list = md_charts(hosts, out_dir, protect)
     doc = Doc()
-    multi = len(hosts) > 1
+    multi = len(every) > 1
     names = ", ".join(h.label for h in every)
     title = f"krefbench: which scheme, on {names}?"
     for n in notes:
@@ -1045,10 +1071,18 @@ def report_results(paths, out_dir, keep_going=False, notes=()):
           "An op is one get+put pair (or one lookup); figures are medians of clean "
           "repetitions with their range and count; norm divides by a floor measured "
           "in the same round.")
-    if multi:
+    if len(hosts) > 1:
         cross_host(doc, charts, hosts, md_list.get("", []))
     for h in hosts:
         host_sections(doc, charts, h, multi, md_list.get(h.label, []))
+    for h in unusable:
+        # No clean repetition: no charts, but decide.py's sections from the
+        # disturbed ones, each figure marked '~', as the run's summary shows them.
+        doc.section(h.label)
+        doc.h(2, f"{h.label}: no clean repetitions", anchor=f"host-{safe_name(h.label)}")
+        doc.p(h.problem, cls="warn")
+        decisions(doc, h)
+        doc.end_section()
     doc.h(2, "Machines and environment", anchor="machines")
     doc.table(["", *[h.label for h in every]], env_rows(every), table_id="machines-table")
     html_path, md_path = write_files(out_dir, title, doc, protect,

@@ -300,10 +300,15 @@ class Report:
         self.only_b = sorted(set(samples_b) - set(samples_a), key=sort_key)
         self.regressions = [r for r in self.benches if r["verdict"] == "slower"]
         self.underpowered = [r for r in self.benches if r["underpowered"]]
+        # Benchmarks both sides measured, but not one clean repetition (or
+        # pair) of them to compare: as unanswered as an underpowered row.
+        compared = {r["key"] for r in rows}
+        self.unclean = sorted((k for k in (a.measured & b.measured) - compared
+                               if k[0] != FLOOR_BACKEND), key=sort_key)
         # Exit 0 is a statement about every benchmark compared: none can be
         # left unanswerable, and floors alone answer nothing.
         self.nothing_compared = not self.benches
-        self.undecidable = bool(self.underpowered)
+        self.undecidable = bool(self.underpowered) or bool(self.unclean)
         if self.regressions:
             self.exit = EXIT_REGRESSION
         elif self.nothing_compared or self.undecidable:
@@ -561,8 +566,8 @@ def analyse(a, b, args):
         note(n)
     for side, res in (("A", a), ("B", b)):
         if res.mostly_disturbed:
-            warn(f"MOST OF {side}'S REPETITIONS WERE DISTURBED ({res.dropped_text()}): the "
-                 f"machine was busy; the figures rest on the few clean ones")
+            warn(f"MOST OF {side}'S REPETITIONS WERE DISTURBED: {res.dropped_text()}; the "
+                 f"machine was busy, the figures rest on the few clean ones")
     if a.disturbed or b.disturbed:
         note(f"disturbed attempts left out: A {a.dropped_text() or 'none'}; "
              f"B {b.dropped_text() or 'none'}")
@@ -572,6 +577,9 @@ def analyse(a, b, args):
     if rep.only_a or rep.only_b:
         note(f"not compared: {len(rep.only_a)} benchmark(s) only in A, "
              f"{len(rep.only_b)} only in B")
+    for key in rep.unclean:
+        note(f"not compared: {label(key)}: measured on both sides but never cleanly "
+             f"{'in the same pair' if paired else 'on one of them'} (every attempt disturbed)")
     under = [r for r in rows if r["underpowered"]]
     if under:
         if paired:
@@ -614,7 +622,11 @@ def analyse(a, b, args):
             print(f"compare: nothing compared: the files share only floors ({len(rep.floors)}), "
                   f"no benchmark (did B's run stop after its floors?)", file=sys.stderr)
         else:
-            print(f"compare: undecided: {len(rep.underpowered)} of {m} benchmark(s) have too "
+            advice = ("run more pairs (--pairs) on a quieter machine" if paired else
+                      "use 5 or more repetitions a side (--reps 5), or the gate, "
+                      "./run.sh compare --rev BASE")
+            n_bad = len(rep.underpowered) + len(rep.unclean)
+            print(f"compare: undecided: {n_bad} of {m + len(rep.unclean)} benchmark(s) have too "
                   f"few clean repetitions to reach p < {alpha:g} ({advice})", file=sys.stderr)
     return rep.exit
 

@@ -3,7 +3,7 @@
 
     bench/gate.py --rev BASE [--rev OTHER]       build both sides, then the gate
     bench/gate.py --bin A/krefbench --bin B/krefbench
-        [--pairs N] [--max-seconds S] [--seed N] [--out DIR]
+        [--pairs N] [--max-seconds S] [--max-pairs N] [--seed N] [--out DIR]
         [--threshold PCT] [--alpha A] [--adjust none|holm|bh] [--format table|csv|json]
         [krefbench sweep options: --backends --workloads --threads --time --reps ...
          --placement --objects --writer-rate --rcu-flavor --variant --work-ns
@@ -19,6 +19,12 @@ as README "Did a change make it slower?" describes and CI proves:
     processes a second apart see nearly the same machine, and the coin puts
     whatever drift remains on either side alike, so "A and B are the same"
     stays exactly true for the test however the machine moves.
+  * Pairs run until every row has --pairs clean pairs (both sides'
+    repetition of the row undisturbed), or --max-seconds of pairs have
+    passed, or --max-pairs pairs ran. Stopping on the count of clean pairs,
+    never on what they measured, leaves the test exact; on a quiet machine
+    the gate is short, on a busy one it gathers clean pairs for longer, and
+    when it cannot, the rows without enough are "undecided" (exit 2).
   * Both sides run under `setarch -R` (no address-space randomisation) from
     copies at paths of equal length, with equal arguments and environment:
     neither gets a different stack or heap layout, and a rebuild while the
@@ -74,8 +80,9 @@ EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
 GATE_SWEEP = {"--backends": "atomic,refcount", "--workloads": "hammer,private",
               "--threads": "1,2", "--reps": "1", "--time": "0.02"}
 GATE_FLAGS = ("--no-floors",)
-DEFAULT_PAIRS = 60
+DEFAULT_PAIRS = 50              # clean pairs wanted for every row
 DEFAULT_MAX_SECONDS = 150.0
+DEFAULT_MAX_PAIRS = 400
 
 # krefbench options the gate passes through (value-taking, then flags); a
 # given one replaces the default sweep's.
@@ -137,7 +144,9 @@ def parse_args(argv):
     p.add_argument("--rev", action="append", default=[], metavar="REV")
     p.add_argument("--bin", action="append", default=[], metavar="KREFBENCH")
     p.add_argument("--pairs", type=positive_int, default=DEFAULT_PAIRS,
-                   help=f"process pairs to compare (default {DEFAULT_PAIRS})")
+                   help=f"clean process pairs wanted for every row (default {DEFAULT_PAIRS})")
+    p.add_argument("--max-pairs", type=positive_int, default=DEFAULT_MAX_PAIRS,
+                   help=f"never more pairs than this (default {DEFAULT_MAX_PAIRS})")
     p.add_argument("--max-seconds", type=positive_float, default=DEFAULT_MAX_SECONDS,
                    metavar="S", help="stop starting pairs after S seconds of pairs "
                    f"(default {DEFAULT_MAX_SECONDS:g}); the report says how many ran")
@@ -321,7 +330,9 @@ class Side:
         self.rows = 0
 
     def run(self, prefix, sweep, pair, position, keep):
-        """One krefbench process; its rows joined into self.csv when keep."""
+        """One krefbench process; its rows joined into self.csv when keep.
+        Returns the benchmark keys it measured, and those it measured
+        cleanly (two sets)."""
         for ext in (".csv", ".json", ".gbench.json"):
             try:
                 os.unlink(self.scratch[:-4] + ext)
@@ -344,10 +355,12 @@ class Side:
         if rc == 1:
             say(f"warning: pair {pair}, {side}: a benchmark failed or failed its check "
                 f"(log: {self.log})")
+        measured = clean = set()
         if keep:
-            self.join(pair, position)
+            measured, clean = self.join(pair, position)
             if not os.path.exists(self.sidecar) and os.path.isfile(self.scratch[:-4] + ".json"):
                 shutil.copyfile(self.scratch[:-4] + ".json", self.sidecar)
+        return measured, clean
 
     def join(self, pair, position):
         with open(self.scratch, newline="", encoding="utf-8", errors="replace") as f:
@@ -361,12 +374,26 @@ class Side:
                 csv.writer(f, lineterminator="\n").writerow(header + ["pair", "position"])
         elif header != self.header:
             raise InputError(f"{self.name.upper()}'s CSV columns changed in pair {pair}")
+        # Which rows were measured cleanly: check ok, not disturbed (the
+        # columns by name; a file without `disturbed` is clean).
+        col = {name.strip(): i for i, name in enumerate(header)}
+        key_cols = [col[c] for c in results.KEY_COLUMNS if c in col]
+        measured, clean = set(), set()
         with open(self.csv, "a", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             for row in rows:
-                if row:
-                    w.writerow(row + [pair, position])
-                    self.rows += 1
+                if not row:
+                    continue
+                w.writerow(row + [pair, position])
+                self.rows += 1
+                if len(row) != len(header):
+                    continue
+                key = tuple(row[i].strip() for i in key_cols)
+                measured.add(key)
+                ok = row[col["check"]].strip() in ("", "ok") if "check" in col else True
+                if ok and ("disturbed" not in col or not row[col["disturbed"]].strip()):
+                    clean.add(key)
+        return measured, clean
 
 
 def last_line(path):
@@ -385,25 +412,43 @@ def warm_up(sides, prefix, sweep):
         side.run(prefix, sweep, 0, 0, keep=False)
 
 
-def run_pairs(sides, prefix, sweep, n_pairs, max_seconds, rng):
-    """Up to n_pairs counted pairs (fewer if max_seconds of pairs pass);
-    the orders, as 'ab'/'ba' strings, and the seconds they took."""
+def run_pairs(sides, prefix, sweep, want, max_seconds, max_pairs, rng):
+    """Pairs until every row has `want` clean pairs, max_seconds of pairs
+    passed or max_pairs ran. Returns the orders ('ab'/'ba' per pair), the
+    seconds taken and the clean pairs per row (dict key -> count)."""
     orders = []
+    clean_pairs = {}
     start = last_note = time.monotonic()
-    for pair in range(1, n_pairs + 1):
+    stop = ""
+    for pair in range(1, max_pairs + 1):
         order = list(sides) if rng.random() < 0.5 else list(reversed(sides))
+        clean = {}
         for position, side in enumerate(order, start=1):
-            side.run(prefix, sweep, pair, position, keep=True)
+            measured, clean[side.name] = side.run(prefix, sweep, pair, position, keep=True)
+            for key in measured:
+                clean_pairs.setdefault(key, 0)
+        for key in clean["a"] & clean["b"]:
+            clean_pairs[key] += 1
         orders.append("".join(s.name for s in order))
+        fewest = min(clean_pairs.values(), default=0)
         now = time.monotonic()
-        if now - last_note >= 15:
-            say(f"pair {pair}/{n_pairs}, {now - start:.0f} s")
-            last_note = now
-        if now - start >= max_seconds and pair < n_pairs:
-            say(f"note: stopped after {pair} of {n_pairs} pairs: --max-seconds "
-                f"{max_seconds:g} reached (the machine is slow today)")
+        if clean_pairs and fewest >= want:
             break
-    return orders, time.monotonic() - start
+        if now - last_note >= 15:
+            say(f"pair {pair}: {now - start:.0f} s, clean pairs of the scarcest row {fewest}/{want}")
+            last_note = now
+        if now - start >= max_seconds:
+            stop = f"--max-seconds {max_seconds:g} reached"
+            break
+    else:
+        stop = f"--max-pairs {max_pairs} reached"
+    seconds = time.monotonic() - start
+    if stop:
+        short = sorted((n, " ".join(k[:3])) for k, n in clean_pairs.items() if n < want)
+        say(f"note: stopped after {len(orders)} pairs ({stop}) with fewer than {want} clean "
+            f"pairs for {len(short)} row(s): " + ", ".join(f"{name} {n}" for n, name in short)
+            + " (disturbed: the machine is busy)")
+    return orders, seconds, clean_pairs
 
 
 # ---------------------------------------------------------------- main
@@ -453,12 +498,15 @@ def gate(args):
                 f"between processes, which adds noise (not bias)")
         warm_up(sides, prefix, sweep)
         rng = random.Random(rng_seed)
-        say(f"{args.pairs} pairs of krefbench {' '.join(sweep)} (seed {rng_seed}"
-            f"{', ASLR off' if prefix else ''}) -> {out}")
-        orders, seconds = run_pairs(sides, prefix, sweep, args.pairs, args.max_seconds, rng)
+        say(f"pairs of krefbench {' '.join(sweep)} until every row has {args.pairs} clean "
+            f"pairs (seed {rng_seed}{', ASLR off' if prefix else ''}) -> {out}")
+        orders, seconds, clean_pairs = run_pairs(sides, prefix, sweep, args.pairs,
+                                                 args.max_seconds, args.max_pairs, rng)
         with open(os.path.join(out, "gate.json"), "x") as f:
             json.dump({"a": labels[0], "b": labels[1], "sweep": sweep, "seed": rng_seed,
-                       "pairs_asked": args.pairs, "pairs_run": len(orders),
+                       "clean_pairs_wanted": args.pairs, "pairs_run": len(orders),
+                       "clean_pairs": {" ".join(str(x) for x in k): n
+                                       for k, n in sorted(clean_pairs.items())},
                        "orders": orders, "seconds": round(seconds, 1),
                        "aslr_off": bool(prefix), "custom_sweep": custom}, f, indent=1)
             f.write("\n")

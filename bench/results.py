@@ -79,6 +79,8 @@ class Results:
     attempts       attempts whose check is ok, clean or disturbed
     lost_reps      repetitions (key, pair, rep) without any clean attempt
     duplicates     rows dropped because they repeat an earlier row exactly
+    measured       benchmark keys with an attempt whose check is ok, clean or
+                   not (a key here and not in rows was never measured cleanly)
     paired         every row has a pair number (a gate's joined file)
     warnings       texts to show the user (e.g. no trailing newline)
     """
@@ -93,6 +95,7 @@ class Results:
         self.attempts = 0
         self.lost_reps = 0
         self.duplicates = 0
+        self.measured = set()
         self.paired = False
         self.warnings = []
 
@@ -281,6 +284,7 @@ def load(path, purpose="compare"):
             res.skipped_check += 1
             continue
         res.attempts += 1
+        res.measured.add(key)
         rep = ident[:3]
         all_reps.add(rep)
         if row["disturbed"]:

@@ -324,6 +324,9 @@ for i, v in enumerate(same):
            row("atomic", "hammer", i, v, attempt=2)]
 write("busy_b", b2)
 write("alldisturbed", [row("atomic", "hammer", i, 13.0, disturbed="migrations 3") for i in range(5)])
+# B measured percpu hammer too, but never cleanly.
+write("dirty_b", [row("atomic", "hammer", i, v) for i, v in enumerate(same)] +
+      [row("percpu", "hammer", i, 2.0, disturbed="invol_switches 2") for i in range(6)])
 # The same repetition twice with different figures (two runs pasted together).
 write("conflict", [row("atomic", "hammer", i, v) for i, v in enumerate(same)] +
       [row("atomic", "hammer", 2, 11.0)])
@@ -367,7 +370,10 @@ check "fast path: atomic (n/a on both sides) not warned" bash -c "! grep -q 'ato
 run busy "$CMP" "$OUT/clean_a.csv" "$OUT/busy_b.csv"
 check "mostly disturbed: still compared on the clean ones (exit 0, got $rc)" [ "$rc" -eq 0 ]
 check "mostly disturbed: a loud warning" \
-    has busy.err "compare: warning: MOST OF B'S REPETITIONS WERE DISTURBED (12 of 18 attempts disturbed)"
+    has busy.err "compare: warning: MOST OF B'S REPETITIONS WERE DISTURBED: 12 of 18 attempts disturbed;"
+run dirty "$CMP" "$OUT/clean_a.csv" "$OUT/dirty_b.csv"
+check "a benchmark both measured but B never cleanly: not silently dropped, exit 2 (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -q 'not compared: percpu hammer threads=1: measured on both sides but never cleanly' '$OUT/dirty.err' && grep -q '^compare: undecided: 1 of 2' '$OUT/dirty.err'"
 bad_case "every repetition disturbed" "every repetition was disturbed: 5 of 5 attempts disturbed (5 repetitions without a clean one); nothing clean to compare" \
     "$CMP" "$OUT/clean_a.csv" "$OUT/alldisturbed.csv"
 

@@ -41,7 +41,8 @@ tmp_left() { find "$TMPDIR" -mindepth 1 -maxdepth 1 | wc -l; }
 # threads x a per-process factor (lognormal, 1%) x SLOWDOWN for atomic; it
 # logs its argv[0], its options and whether ASLR was off to $OUT/fake.log.
 # MODE: nocsv (writes nothing, exit 0), fail (exit 2 with a message),
-# slow (sleeps 60 s first).
+# slow (sleeps 60 s first), flaky (2-thread rows disturbed half of the
+# time), busy (atomic private at 2 threads always disturbed).
 make_fake() {
     cat >"$1" <<EOF
 #!/usr/bin/python3
@@ -71,8 +72,12 @@ with open(opt["--out"], "w", newline="") as f:
         for b in opt["--backends"].split(","):
             for wl in opt["--workloads"].split(","):
                 ns = 10 * int(t) * factor * random.lognormvariate(0, 0.01) * (SLOWDOWN if b == "atomic" else 1)
+                disturbed = ""
+                if (MODE == "flaky" and t == "2" and random.random() < 0.5) or \
+                        (MODE == "busy" and (b, wl, t) == ("atomic", "private", "2")):
+                    disturbed = "task_clock 0.50"
                 w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.4f}", int(1e9 / ns), "", 1, "0",
-                            "ok", "", 0, 0, "", 1000, "n/a"])
+                            "ok", "", 0, 0, disturbed, 1000, "n/a"])
 EOF
     chmod +x "$1"
 }
@@ -81,6 +86,8 @@ make_fake "$OUT/fake-slower" 1.10
 make_fake "$OUT/fake-nocsv" 1.0 nocsv
 make_fake "$OUT/fake-fail" 1.0 fail
 make_fake "$OUT/fake-slow" 1.0 slow
+make_fake "$OUT/fake-flaky" 1.0 flaky
+make_fake "$OUT/fake-busy" 1.0 busy
 
 # --- the same binary on both sides ------------------------------------------
 rm -f "$OUT/fake.log"
@@ -123,6 +130,21 @@ run sweep "$SRC/run.sh" compare --bin "$OUT/fake-a" --bin "$OUT/fake-slower" --p
     --backends atomic --out "$OUT/sweep" -- --writer-rate 0
 check "--threads/--backends replace the default sweep's, -- passes the rest (exit 1, got $rc)" \
     bash -c "[ $rc -eq 1 ] && grep -q -- '|--backends atomic --workloads hammer,private --threads 1 --reps 1 --time 0.02 --no-floors --writer-rate 0 --out ' '$OUT/fake.log'"
+
+# --- pairs run until every row has enough clean ones ---------------------------
+run flaky "$SRC/run.sh" compare --bin "$OUT/fake-flaky" --bin "$OUT/fake-flaky" --pairs 12 --out "$OUT/flaky"
+pycheck "flaky" '
+import json, sys
+g = json.load(open(sys.argv[1]))
+n = g["clean_pairs"]
+run = g["pairs_run"]
+print(("ok - " if min(n.values()) >= 12 and run > 12 else "FAIL - ") +
+      f"disturbed rows: pairs continue until every row has 12 clean ones ({run} pairs, {n})")
+' "$OUT/flaky/gate.json"
+check "flaky: exit 0, every row decided (got $rc)" [ "$rc" -eq 0 ]
+run busy "$SRC/run.sh" compare --bin "$OUT/fake-busy" --bin "$OUT/fake-busy" --pairs 12 --max-pairs 30 --out "$OUT/busy"
+check "a row never clean: stops at --max-pairs, says which row, exit 2 undecided (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -q 'stopped after 30 pairs (--max-pairs 30 reached) with fewer than 12 clean pairs for 1 row(s): atomic private 2 0' '$OUT/busy.err' && grep -q '^compare: undecided: 1 of 8' '$OUT/busy.err'"
 
 # --- relative paths are the caller's ---------------------------------------
 mkdir -p "$OUT/cwd"

@@ -121,6 +121,9 @@ struct kb_workload {
 	const char *const *variants;	/* names of body2's second index; NULL-terminated */
 	bool uses_writer;
 	bool uses_flavor;
+	/* Optional: false where the workload means nothing for the backend
+	 * (with this variant, or -1): no row, "n/a" in the summary. */
+	bool (*applies)(const struct kb_backend *b, int variant);
 };
 
 extern const struct kb_workload kb_workload_hammer, kb_workload_private,

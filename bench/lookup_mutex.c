@@ -180,7 +180,7 @@ static void lm_drop_creator_ref(struct lm_ctx *ctx, struct lm_obj *obj)
 		pthread_mutex_unlock(&ctx->lock);
 		return;
 	}
-	if (ctx->be->flags & KB_DEFERRED_RELEASE) {
+	if (ctx->be->flags & (KB_DEFERRED_RELEASE | KB_KILL_RELEASES)) {	/* percpu, sloppy */
 		ctx->be->get(obj->ref);
 		ctx->be->kill(obj->ref);
 		ctx->be->sync();
@@ -252,7 +252,8 @@ static void lm_writer_tick(void *arg, uint64_t random)
 static void lm_drain(struct lm_ctx *ctx)
 {
 	struct lm_obj *obj, *next, *dying = NULL;
-	bool counts = ctx->be->flags & KB_COUNTS, deferred = ctx->be->flags & KB_DEFERRED_RELEASE;
+	bool counts = ctx->be->flags & KB_COUNTS;
+	bool deferred = ctx->be->flags & (KB_DEFERRED_RELEASE | KB_KILL_RELEASES);
 
 	if (!ctx->slots)
 		return;
@@ -405,6 +406,18 @@ static void lookup_mutex_##B##_##V(struct gb_state *st, void *vrun)		\
 #define LM_VARIANTS(B) LM_BODY(B, locked) LM_BODY(B, put_return) LM_BODY(B, unless_zero) LM_BODY(B, put_mutex)
 KB_FOR_EACH_BACKEND(LM_VARIANTS)
 
+/*
+ * kref.rst's locked list needs release() to run in the put that drops the
+ * last reference, under the list lock where the variant says so. Where
+ * the release comes later from elsewhere (an epoch: refcache; the owner's
+ * merge: brc) the list would keep a dead entry: no meaning, no row.
+ */
+static bool lm_applies(const struct kb_backend *b, int variant)
+{
+	(void)variant;
+	return !(b->flags & (KB_EPOCH_RELEASE | KB_OWNER_RELEASE));
+}
+
 #define BODIES(B) [KB_BACKEND_INDEX_##B] = { lookup_mutex_##B##_locked, lookup_mutex_##B##_put_return, \
 	lookup_mutex_##B##_unless_zero, lookup_mutex_##B##_put_mutex },
 const struct kb_workload kb_workload_lookup_mutex = {
@@ -417,4 +430,5 @@ const struct kb_workload kb_workload_lookup_mutex = {
 	.teardown = lm_teardown,
 	.check = lm_check,
 	.uses_writer = true,
+	.applies = lm_applies,
 };

@@ -434,6 +434,13 @@ KB_FOR_EACH_BACKEND(LOOKUP_RELEASE)
 #define LOOKUP_FLAVORS(B) LOOKUP(B, memb) LOOKUP(B, qsbr) LOOKUP(B, mb)
 KB_FOR_EACH_BACKEND(LOOKUP_FLAVORS)
 
+/* A lookup is get_unless_zero: none where the scheme cannot offer it (refcache). */
+static bool lookup_applies(const struct kb_backend *b, int variant)
+{
+	(void)variant;
+	return !(b->flags & KB_NO_GET_UNLESS_ZERO);
+}
+
 #define BODIES(B) [KB_BACKEND_INDEX_##B] = { lookup_##B##_memb, lookup_##B##_qsbr, lookup_##B##_mb },
 const struct kb_workload kb_workload_lookup_rcu = {
 	.name = "lookup_rcu",
@@ -446,4 +453,5 @@ const struct kb_workload kb_workload_lookup_rcu = {
 	.check = lookup_check,
 	.uses_writer = true,
 	.uses_flavor = true,
+	.applies = lookup_applies,
 };

@@ -176,6 +176,8 @@ static void register_workload_knobs(struct kb_sweep *sw, const struct kb_workloa
 				.variant = w->variants ? variants[v] : -1,
 				.writer_rate = w->uses_writer ? sw->opt.writer_rates[r] : 0,
 			};
+			if (w->applies && !w->applies(b, k.variant))
+				continue;	/* "n/a" in the summary */
 			register_workload(sw, w, b, threads, cpus, k);
 		}
 }

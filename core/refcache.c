@@ -151,14 +151,24 @@ static void release_all(struct kref_refcache *dead)
 	}
 }
 
+/* Releases taken out by an epoch and not yet run (under epoch_lock): sync
+ * waits for them too, whichever thread's epoch found them. */
+static unsigned int releasing;
+static pthread_cond_t released_all = PTHREAD_COND_INITIALIZER;
+
 void kb_refcache_epoch(void)
 {
 	struct kref_refcache *dead;
 
 	pthread_mutex_lock(&epoch_lock);
 	dead = epoch_locked();
+	releasing++;
 	pthread_mutex_unlock(&epoch_lock);
 	release_all(dead);
+	pthread_mutex_lock(&epoch_lock);
+	if (--releasing == 0)
+		pthread_cond_broadcast(&released_all);
+	pthread_mutex_unlock(&epoch_lock);
 }
 
 unsigned long kb_refcache_epochs(void)
@@ -172,6 +182,10 @@ void kb_refcache_sync(void)
 {
 	for (int i = 0; i < 3; i++)
 		kb_refcache_epoch();
+	pthread_mutex_lock(&epoch_lock);	/* and the epoch thread's releases */
+	while (releasing)
+		pthread_cond_wait(&released_all, &epoch_lock);
+	pthread_mutex_unlock(&epoch_lock);
 }
 
 long kref_refcache_read(const struct kref_refcache *r)

@@ -82,7 +82,8 @@ extern __thread struct kb_refcache_cache *kb_refcache_mine;
 struct kb_refcache_cache *kb_refcache_cache_slow(void);
 /* Applies an entry's delta to its object (cache lock held). */
 void kb_refcache_flush_entry(struct kb_refcache_entry *e);
-/* Runs epochs until everything dead before the call is released. */
+/* Runs epochs until everything dead before the call is released, and waits
+ * for releases other epochs already took out. Not from a release(). */
 void kb_refcache_sync(void);
 void kb_refcache_epoch(void);
 /* Epochs completed so far (a release runs after its epoch is counted). */

@@ -72,6 +72,13 @@ struct churn_ctx {
 	atomic_bool *stopped;			/* per thread: left its loop, takes no more */
 	atomic_long created, released, freed, double_releases, used_after_release;
 	atomic_long init_failures, arena_waits, undelivered;
+	atomic_long frees_queued;		/* call_rcu frees: the flush must wait for them */
+	bool flushed;				/* every deferred release and free has run */
+	/* Tests of broken backends: freed memory never goes back to malloc
+	 * before churn_ctx_fini, however long a holder takes to notice. */
+	bool keep_freed;
+	struct churn_obj **kept;
+	size_t nkept, kept_room;
 	unsigned long generation;		/* tells this run's quarantines from an earlier one's */
 	struct churn_quarantine *quarantines;	/* every thread's that freed (under a lock) */
 };

@@ -10,7 +10,7 @@
 
 /* Freed objects wait here (per freeing thread) before malloc gets them back,
  * so a late user reads poison, not a new object that reused the memory. */
-#define QUARANTINE 256
+#define QUARANTINE 1024
 
 struct churn_quarantine {
 	struct churn_quarantine *next;
@@ -58,6 +58,11 @@ void churn_ctx_fini(struct churn_ctx *c)
 		free(q);
 	}
 	c->quarantines = NULL;
+	for (size_t i = 0; i < c->nkept; i++)
+		free(c->kept[i]);
+	free(c->kept);
+	c->kept = NULL;
+	c->nkept = c->kept_room = 0;
 	pthread_mutex_unlock(&quarantine_lock);
 	free(c->rings);
 	free(c->stopped);
@@ -123,6 +128,24 @@ void churn_free(struct churn_obj *o)
 		c->destroy(o->ref);
 	atomic_store_explicit(&o->magic, CHURN_POISON, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->freed, 1, memory_order_relaxed);
+	if (c->keep_freed) {
+		pthread_mutex_lock(&quarantine_lock);
+		if (c->nkept == c->kept_room) {
+			size_t room = c->kept_room ? 2 * c->kept_room : 1024;
+			struct churn_obj **kept = realloc(c->kept, room * sizeof(*kept));
+
+			if (!kept) {	/* out of memory: this one goes at once */
+				pthread_mutex_unlock(&quarantine_lock);
+				free(o);
+				return;
+			}
+			c->kept = kept;
+			c->kept_room = room;
+		}
+		c->kept[c->nkept++] = o;
+		pthread_mutex_unlock(&quarantine_lock);
+		return;
+	}
 	if (!q || my_generation != c->generation) {
 		q = calloc(1, sizeof(*q));
 		if (!q) {	/* no room to quarantine: free at once */
@@ -151,6 +174,7 @@ static void free_after_grace_period(struct rcu_head *head)
 
 void churn_free_after_grace_period(struct churn_obj *o)
 {
+	atomic_fetch_add_explicit(&o->ctx->frees_queued, 1, memory_order_relaxed);
 	kb_rcu_call(&o->rcu, free_after_grace_period);
 }
 

@@ -48,7 +48,8 @@ never overwritten.
 
 Exit: 0 written; 2 bad input or arguments (one "report: " line on stderr);
 1 the report could not be written. With --compare, when the report was
-written, compare's own status: 0 no regression, 1 regression.
+written, compare's own status: 0 no regression, 1 regression, 2 undecided
+(too few repetitions: the report says so).
 """
 
 import argparse
@@ -1098,13 +1099,18 @@ def report_compare(path_a, path_b, extra, out_dir):
     cmd = [sys.executable, os.path.join(BENCH_DIR, "compare.py"), path_a, path_b,
            *extra, "--format", "json"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode not in (0, 1):
+    try:
+        doc_json = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except ValueError:
+        doc_json = None
+    # Exit 2 is bad input (no JSON), or "could not tell" (its JSON says so):
+    # the latter is a result to show.
+    if proc.returncode not in (0, 1) and not (proc.returncode == 2 and doc_json
+                                              and doc_json.get("exit") == 2):
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
         raise InputError(lines[-1] if lines else f"compare.py exited {proc.returncode}")
-    try:
-        doc_json = json.loads(proc.stdout)
-    except ValueError as e:
-        raise WriteError(f"compare.py printed no JSON: {e}")
+    if doc_json is None:
+        raise WriteError("compare.py printed no JSON")
     if out_dir is None:
         sa = os.path.splitext(os.path.basename(path_a))[0]
         sb = os.path.splitext(os.path.basename(path_b))[0]
@@ -1115,7 +1121,8 @@ def report_compare(path_a, path_b, extra, out_dir):
     doc = Doc()
     a, b = doc_json["a"], doc_json["b"]
     c = doc_json["counts"]
-    verdict = "REGRESSION" if doc_json["exit"] == 1 else "no significant regression"
+    verdict = {1: "REGRESSION", 2: "UNDECIDED (too few repetitions to tell; see the notes)"}.get(
+        doc_json["exit"], "no significant regression")
     title = (f"krefbench compare: {os.path.basename(path_a)} → {os.path.basename(path_b)}: "
              f"{verdict}")
     doc.p(f"A (baseline) {a['path']}, B (candidate) {b['path']}; {doc_json['analysis']} "
@@ -1211,11 +1218,30 @@ def parse_args(argv):
                    help="a file with nothing usable is named in the report, not an error")
     p.add_argument("--note", action="append", default=[],
                    help="a line to show under the title (bench/fleet.py: the command, failed hosts)")
+    if "--compare" in argv:
+        # --compare A B [--out DIR] [compare.py's options, passed on as given]
+        i = argv.index("--compare")
+        if len(argv) < i + 3 or argv[i + 1].startswith("-") or argv[i + 2].startswith("-"):
+            raise InputError("--compare needs two results files: --compare A.csv B.csv")
+        rest, extra, out = argv[:i] + argv[i + 3:], [], None
+        j = 0
+        while j < len(rest):
+            if rest[j] == "--out":
+                if j + 1 >= len(rest):
+                    raise InputError("--out needs a directory")
+                out, j = rest[j + 1], j + 2
+                continue
+            if rest[j].startswith("--out="):
+                out = rest[j][len("--out="):]
+            elif rest[j] in ("-h", "--help"):
+                p.print_help()
+                sys.exit(0)
+            else:
+                extra.append(rest[j])
+            j += 1
+        return argparse.Namespace(compare=argv[i + 1:i + 3], out=out, results=[],
+                                  keep_going=False, note=[]), extra
     args, extra = p.parse_known_args(argv)
-    if args.compare:
-        if args.results and not all(x.startswith("-") for x in args.results):
-            extra = args.results + extra
-        return args, extra
     if extra:
         raise InputError(f"unknown option(s): {' '.join(extra)} (see --help)")
     if not args.results:

@@ -141,6 +141,10 @@ check "compare slower: exit 1, compare's own ($rc)" test "$rc" -eq 1
 check "compare slower: the verdict and the rows named" \
 	bash -c "grep -q '| verdict | REGRESSION |' '$work/slow/report.md' && grep -q '^| atomic hammer threads=1 | bench | [0-9.]* | [0-9.]* | 2.000 | .* | slower |' '$work/slow/report.md'"
 check "compare slower: the ratio chart" test -s "$work/slow/compare-ratio.png"
+rc=0
+report --compare "$base" "$base" --threshold 10 --adjust holm --out "$work/undecided" >"$work/und.out" 2>"$work/und.err" || rc=$?
+check "compare: options reach compare.py, undecided is rendered and exits 2 ($rc)" \
+	bash -c "test $rc -eq 2 && grep -q 'threshold 10%, alpha 0.05, adjustment holm' '$work/undecided/report.md' && grep -q '| verdict | UNDECIDED' '$work/undecided/report.md'"
 
 # --- bad input: one line, exit 2, nothing written
 for bad in "$work/none.csv" "$top/README.md"; do

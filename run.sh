@@ -22,8 +22,9 @@ test_deps=(libbenchmark-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-
 # `./run.sh test vm` boots a 64-vCPU guest (tests/vm/run_vm.sh): the emulator and
 # a static busybox for its init; its kernel is downloaded there with apt-get download.
 vm_deps=(qemu-system-x86 busybox-static)
-# The report's browser test (tests/test_report.sh) opens report.html in chromium.
-test_deps+=(chromium)
+# The report's browser test (tests/test_report.sh, in the release flavour)
+# opens report.html in chromium.
+report_test_deps=(chromium)
 # `./run.sh fleet` drives the hosts with Ansible (bench/fleet.py, bench/fleet.yml).
 fleet_deps=(ansible)
 
@@ -139,7 +140,8 @@ cmd_test() {
 	[ $# -gt 0 ] || flavours=(release tsan asan arm64 vm)
 	for flavour in "${flavours[@]}"; do
 		case $flavour in
-			release | tsan | asan) ;;
+			release) extra+=("${report_test_deps[@]}") ;;
+			tsan | asan) ;;
 			arm64) extra+=("${test_deps[@]}") ;;
 			vm) extra+=("${vm_deps[@]}") ;;
 			*) die "unknown test flavour '$flavour' (release, tsan, asan, arm64, vm)" ;;

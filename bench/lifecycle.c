@@ -9,6 +9,16 @@
 
 int kb_churn_uses[KB_MAX_USES] = { 1, 16, 256, 4096 };
 int kb_churn_nuses = 4;
+static bool uses_given;
+
+void kb_churn_quick_uses(void)
+{
+	if (uses_given)
+		return;
+	kb_churn_uses[0] = 1;
+	kb_churn_uses[1] = 256;
+	kb_churn_nuses = 2;
+}
 
 int kb_churn_parse_uses(char *list, char *err, size_t errlen)
 {
@@ -41,6 +51,7 @@ int kb_churn_parse_uses(char *list, char *err, size_t errlen)
 		p = comma;
 	}
 	kb_churn_nuses = n;
+	uses_given = true;
 	return 0;
 }
 

@@ -148,7 +148,8 @@ static void usage(void)
 	       "  --rcu-flavor LIST   lookup_rcu: memb, qsbr, mb (default memb)\n"
 	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default unless_zero,put_mutex)\n"
 	       "  --hot               lookups all hit one key\n"
-	       "  --uses LIST         churn: get/put pairs each holder makes per object lifetime (default 1,16,256,4096)\n"
+	       "  --uses LIST         churn: get/put pairs each holder makes per object lifetime\n"
+	       "                      (default 1,16,256,4096; with --quick 1,256)\n"
 	       "  --no-latency        hammer, lookup_rcu: time no single operation (lat_* columns empty)\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
 	       "  --time S            the common window of each repetition, in seconds (default 0.1)\n"
@@ -407,6 +408,8 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 		snprintf(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
 		return -1;
 	}
+	if (o->quick)
+		kb_churn_quick_uses();
 	return check_bounded(o, err, errlen);
 }
 

@@ -31,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -70,7 +71,16 @@ def one_gate(kind, i, bin_a, bin_b, out, gate_opts):
     cmd = [os.path.join(REPO, "run.sh"), "compare", "--bin", bin_a, "--bin", bin_b,
            "--out", d, "--format", "json"] + gate_opts
     t0 = time.monotonic()
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = child.communicate()
+    except BaseException:
+        # Interrupted (^C, SIGTERM): the gate removes its worktrees and
+        # staged copies on SIGTERM; wait for it to have done so.
+        child.send_signal(signal.SIGTERM)
+        child.communicate()
+        raise
+    r = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     seconds = time.monotonic() - t0
     with open(d + ".err", "w") as f:
         f.write(r.stderr)
@@ -106,7 +116,12 @@ def describe(g):
             f"{row('atomic', 'hammer', 2)}{extra}")
 
 
+def on_term(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     p = argparse.ArgumentParser(prog="gate_power", description=__doc__.split("\n\n")[0])
     p.add_argument("--k", type=int, default=20, help="gates of each kind (default 20)")
     p.add_argument("--pct", type=int, default=10, help="injected slowdown, percent (default 10)")

@@ -255,4 +255,33 @@ check "--rev: a build that fails -> exit 2 naming the log (got $rc)" \
 check "--rev: nothing temporary left, worktrees removed" \
     bash -c "[ \$(find '$TMPDIR' -mindepth 1 -maxdepth 1 | wc -l) -eq 0 ] && [ \$(git -C '$R' worktree list | wc -l) -eq 1 ]"
 
+# --- bench/gate_power.py on a tree whose build makes a fake with the injection --
+P=$OUT/power-src
+mkdir -p "$P"
+sed 's/^SLOWDOWN, MODE = 1.0, ""$/SLOWDOWN, MODE = @SLOWDOWN@, ""/' "$OUT/fake-a" >"$P/fake-krefbench.in"
+check "power tree: the fake's slowdown is a template" grep -q '^SLOWDOWN, MODE = @SLOWDOWN@, ""$' "$P/fake-krefbench.in"
+cat >"$P/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.13)
+project(fake NONE)
+option(KREFBENCH_TESTS "" ON)
+set(KREFBENCH_TEST_SLOW_PUT_PCT 0 CACHE STRING "")
+math(EXPR per_mille "1000 + 10 * ${KREFBENCH_TEST_SLOW_PUT_PCT}")
+set(SLOWDOWN "${per_mille}/1000")
+configure_file(fake-krefbench.in ${CMAKE_BINARY_DIR}/bench/krefbench @ONLY
+               FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
+add_custom_target(krefbench ALL)
+EOF
+run power "$PY" "$SRC/bench/gate_power.py" --k 2 --pct 10 --src "$P" --build-dir "$OUT/power-build" \
+    --out "$OUT/power-run" -- --pairs 12
+check "gate_power: K = 2 at 10% on fakes: PASS, exit 0 (got $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q '^gate_power: PASS' '$OUT/power.out'"
+check "gate_power: counts false alarms and detections" \
+    bash -c "grep -q '^gate_power: same vs same: exit 0 in 2 of 2 (false alarms, exit 1: 0; undecided, exit 2: 0)' '$OUT/power.out' && grep -q '^gate_power: same vs 10% slower: atomic and only atomic named, exit 1, in 2 of 2' '$OUT/power.out'"
+check "gate_power: the builds' injection reached the binaries (A/B ratio of atomic private@1 ~1.10)" \
+    grep -qE '^gate_power: atomic private@1: A/B ratio median 1\.(09|10|11)' "$OUT/power.out"
+run power0 "$PY" "$SRC/bench/gate_power.py" --k 1 --pct 1 --src "$P" --build-dir "$OUT/power-build1" \
+    --out "$OUT/power-run1" -- --pairs 12 --threshold 5
+check "gate_power: a 1% injection under a 5% threshold is not detected: FAIL, exit 1 (got $rc)" \
+    bash -c "[ $rc -eq 1 ] && grep -q '^gate_power: FAIL' '$OUT/power0.out'"
+
 check_summary

@@ -817,8 +817,12 @@ def reproduce_lines(h):
     cmd = h.meta.get("command_line")
     commit = h.meta.get("git_commit")
     lines = []
-    if commit:
-        lines.append(f"git checkout {commit}")
+    commit = str(commit or "").strip()
+    if commit and commit != "unknown":
+        sha = commit[:-len("-dirty")] if commit.endswith("-dirty") else commit
+        lines.append(f"git checkout {sha}" + ("   # the run's tree had uncommitted changes: "
+                                              "this is its base, not exactly what ran"
+                                              if sha != commit else ""))
     if cmd:
         args = str(cmd).split()[1:]
         drop = {"--results-dir", "--print-path-to", "--out"}

@@ -152,11 +152,11 @@ static void usage(void)
 	       "                      (default 1,16,256,4096; with --quick 1,256)\n"
 	       "  --no-latency        hammer, lookup_rcu: time no single operation (lat_* columns empty)\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
-	       "  --time S            the common window of each repetition, in seconds (default 0.1)\n"
+	       "  --time S            the common window of each repetition, in seconds (default 0.05)\n"
 	       "  --reps N            repetitions, run in interleaved rounds (default 5)\n"
 	       "  --retries N         extra attempts of a disturbed repetition (default 2, at most 20)\n"
 	       "  --seed N            the rounds' shuffle (default: from the clock; the sidecar records it)\n"
-	       "  --quick             3 repetitions of 0.01 s: a smoke run\n"
+	       "  --quick             3 repetitions of 0.01 s, one retry: a smoke run\n"
 	       "  --no-floors         skip the hardware floors\n"
 	       "  --out FILE          results CSV (default RESULTS_DIR/<host>-<UTC time>.csv)\n"
 	       "  --results-dir DIR   where default results go (default results)\n"
@@ -319,7 +319,7 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 			break;
 		o->reps = (int)v;
 		return 0;
-	case OPT_QUICK: o->quick = true; o->reps = 3; o->time_s = 0.01; return 0;
+	case OPT_QUICK: o->quick = true; return 0;
 	case OPT_NO_FLOORS: o->floors = false; return 0;
 	case OPT_OUT: o->out = arg; return 0;
 	case OPT_RESULTS_DIR: o->results_dir = arg; return 0;
@@ -377,9 +377,11 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 	int opt;
 	char all[] = "all", rates[] = "0,1000", variants[] = "unless_zero,put_mutex";
 
+	bool given[OPT_HELP - OPT_BACKENDS + 1] = { false };
+
 	memset(o, 0, sizeof(*o));
 	o->placement_text = "cores";
-	o->time_s = 0.1;
+	o->time_s = 0.05;
 	o->reps = 5;
 	o->retries = 2;
 	o->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
@@ -403,6 +405,14 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 		}
 		if (apply_option(opt, optarg, o, err, errlen))
 			return -1;
+		given[opt - OPT_BACKENDS] = true;
+	}
+	/* --quick's values, where the same command line does not give its own
+	 * (in whatever order): --quick --reps 5 and --reps 5 --quick alike. */
+	if (o->quick) {
+		o->reps = given[OPT_REPS - OPT_BACKENDS] ? o->reps : 3;
+		o->time_s = given[OPT_TIME - OPT_BACKENDS] ? o->time_s : 0.01;
+		o->retries = given[OPT_RETRIES - OPT_BACKENDS] ? o->retries : 1;
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);

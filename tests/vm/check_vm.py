@@ -345,23 +345,25 @@ def check_sweep(c, rows, threads, cores_plan, backends=BACKENDS, workloads=WORKL
                 len(off), off[0]["backend"], off[0]["workload"], off[0]["threads"], off[0].get("cpus"))))
 
 
-def check_sidecar(c, path, cpus):
+def check_sidecar(c, path, cpus, what=""):
     try:
         with open(path) as f:
             side = json.load(f)
     except (OSError, ValueError) as e:
-        c.check(False, "sidecar %s loads: %s" % (path, e))
+        c.check(False, "%ssidecar %s loads: %s" % (what, path, e))
         return None
     want = sys_summary(cpus)
-    c.check(side.get("topology") == want, "sidecar topology \"%s\" is the guest's \"%s\"" % (side.get("topology"), want))
-    c.check(side.get("pus") == len(cpus), "sidecar pus %s = the guest's %d CPUs" % (side.get("pus"), len(cpus)))
+    c.check(side.get("topology") == want, "%ssidecar topology \"%s\" is the guest's \"%s\"" % (
+        what, side.get("topology"), want))
+    c.check(side.get("pus") == len(cpus), "%ssidecar pus %s = the guest's %d CPUs" % (what, side.get("pus"), len(cpus)))
     if "possible_cpus" in side:
-        c.check(side["possible_cpus"] == len(cpus), "sidecar possible_cpus %s = %d" % (side["possible_cpus"], len(cpus)))
+        c.check(side["possible_cpus"] == len(cpus), "%ssidecar possible_cpus %s = %d" % (
+            what, side["possible_cpus"], len(cpus)))
     per_object = side.get("bytes_per_object") or {}
     if "percpu" in per_object:
         # An 8-byte slot for every possible CPU, on top of the object itself.
-        c.check(per_object["percpu"] >= 8 * len(cpus), "sidecar: a percpu object takes %s bytes at %d CPUs "
-                "(at least 8 per CPU)" % (per_object["percpu"], len(cpus)))
+        c.check(per_object["percpu"] >= 8 * len(cpus), "%ssidecar: a percpu object takes %s bytes at %d CPUs "
+                "(at least 8 per CPU)" % (what, per_object["percpu"], len(cpus)))
     return side
 
 
@@ -444,16 +446,28 @@ def judge(out, console_text, want, help_text="", timing=None, c=None):
     c.check(m is not None and int(m.group(2)) == len(cpus),
             "krefbench's default plan uses all %d CPUs (%s)" % (len(cpus), m.group(0) if m else "no plan"))
 
-    sweep_csv = os.path.join(guest, "sweep", "sweep.csv")
-    rows = read_csv_rows(sweep_csv) if os.path.exists(sweep_csv) else []
-    threads = [int(x) for x in read_text(os.path.join(guest, "sweep", "threads.txt")).split(",") if x.strip()]
+    # The sweep's parts (guest_init.sh sweep()), each its own CSV, sidecar and log.
+    sdir = os.path.join(guest, "sweep")
+    parts = re.findall(r"^sweep part (\w+): krefbench", read_text(os.path.join(sdir, "log")), re.M)
+    c.check(len(parts) > 0, "the sweep started its parts (%s)" % ", ".join(parts))
+    rows, planned = [], 0
+    for part in parts:
+        csv_path, side = (os.path.join(sdir, "sweep-%s.%s" % (part, ext)) for ext in ("csv", "json"))
+        if not c.check(os.path.exists(csv_path) and os.path.exists(side),
+                       "sweep part %s: results CSV and sidecar copied out of the guest" % part):
+            planned = None
+            continue
+        rows += read_csv_rows(csv_path)
+        size = default_sweep_size(read_text(os.path.join(sdir, "sweep-%s.log" % part)), help_text)
+        if c.check(size is not None, "sweep part %s: krefbench stated its size" % part) and planned is not None:
+            planned += size[0] * size[1]
+        else:
+            planned = None
+        if cpus:
+            check_sidecar(c, side, cpus, "sweep part %s: " % part)
+    threads = [int(x) for x in read_text(os.path.join(sdir, "threads.txt")).split(",") if x.strip()]
     check_sweep(c, rows, threads, plans.get("cores"), help_names(help_text, "--backends", BACKENDS),
-                help_names(help_text, "--workloads", WORKLOADS),
-                default_sweep_size(read_text(os.path.join(guest, "sweep", "log")), help_text))
-    side = os.path.join(guest, "sweep", "sweep.json")
-    c.check(os.path.exists(sweep_csv) and os.path.exists(side), "results CSV and sidecar copied out of the guest")
-    if os.path.exists(side) and cpus:
-        check_sidecar(c, side, cpus)
+                help_names(help_text, "--workloads", WORKLOADS), None if planned is None else (planned, 1))
     size = default_sweep_size(read_text(os.path.join(guest, "default_sweep", "default.out")), help_text)
     if c.check(size is not None and len(cpus) > 0, "krefbench stated the size of its default sweep in the guest"):
         n, reps, window = size
@@ -529,7 +543,9 @@ def fake_guest(cpus=16, packages=2, nodes=4, smt=2, mutate=None):
         "placement/list.txt": ",".join(map(str, lst)) + "\n",
         "placement/plan-default.txt": "placement cores, %d threads\n" % cpus,
         "sweep/threads.txt": "1,%d\n" % cpus,
-        "sweep/log": "krefbench: %d benchmarks x 1 repetitions of 0.002 s windows\n" % (2 * (1 + len(BACKENDS) * len(WORKLOADS))),
+        "sweep/log": "sweep part all: krefbench --backends all --workloads all\n",
+        "sweep/sweep-all.log": "krefbench: %d benchmarks x 1 repetitions of 0.002 s windows\n" % (
+            2 * (1 + len(BACKENDS) * len(WORKLOADS))),
         "default_sweep/default.out": "krefbench: 665 benchmarks x 5 repetitions of 0.1 s windows, in rounds\n"
                                      "krefbench: interrupted; the results file keeps every finished row\n",
     }
@@ -543,8 +559,8 @@ def fake_guest(cpus=16, packages=2, nodes=4, smt=2, mutate=None):
         for b in BACKENDS:
             for w in WORKLOADS:
                 sweep += run_csv(cores, t, backend=b, workload=w)
-    files["sweep/sweep.csv"] = sweep
-    files["sweep/sweep.json"] = json.dumps({"topology": "%d packages, %d NUMA nodes, %d cores, %d PUs (SMT%d)" % (
+    files["sweep/sweep-all.csv"] = sweep
+    files["sweep/sweep-all.json"] = json.dumps({"topology": "%d packages, %d NUMA nodes, %d cores, %d PUs (SMT%d)" % (
         packages, nodes, ncores, cpus, smt), "pus": cpus, "possible_cpus": cpus,
         "bytes_per_object": {"atomic": 4, "percpu": 16 + 8 * cpus}})
     for step in TEST_STEPS:
@@ -624,17 +640,19 @@ def self_test():
                                    "placement/run-compact.csv": f["placement/run-cores.csv"].replace(
                                        ",cores,", ",compact,")}))
     run("a failed self-check in the sweep", "every self-check ok",
-        mutate=edit("sweep/sweep.csv", ",ok,", ",count 2 != 1,"))
+        mutate=edit("sweep/sweep-all.csv", ",ok,", ",count 2 != 1,"))
     run("a workload missing from the sweep", "every backend and every workload",
-        mutate=lambda f: f.update({"sweep/sweep.csv": "\n".join(
-            l for l in f["sweep/sweep.csv"].split("\n") if ",readside," not in l)}))
+        mutate=lambda f: f.update({"sweep/sweep-all.csv": "\n".join(
+            l for l in f["sweep/sweep-all.csv"].split("\n") if ",readside," not in l)}))
     run("a benchmark missing from the sweep", "every benchmark krefbench planned was written",
-        mutate=lambda f: f.update({"sweep/sweep.csv": "\n".join(
-            l for l in f["sweep/sweep.csv"].split("\n") if not l.startswith("rcuref,readside,"))}))
+        mutate=lambda f: f.update({"sweep/sweep-all.csv": "\n".join(
+            l for l in f["sweep/sweep-all.csv"].split("\n") if not l.startswith("rcuref,readside,"))}))
+    run("a sweep part that wrote no CSV", "sweep part backends: results CSV and sidecar",
+        mutate=edit("sweep/log", "\n", "\nsweep part backends: krefbench --workloads hammer\n"))
     run("sidecar topology not the guest's", "sidecar topology",
-        mutate=edit("sweep/sweep.json", "4 NUMA nodes", "1 NUMA node"))
+        mutate=edit("sweep/sweep-all.json", "4 NUMA nodes", "1 NUMA node"))
     run("per-CPU memory that does not grow with the CPUs", "a percpu object takes",
-        mutate=edit("sweep/sweep.json", '"percpu": %d' % (16 + 8 * 16), '"percpu": 80'))
+        mutate=edit("sweep/sweep-all.json", '"percpu": %d' % (16 + 8 * 16), '"percpu": 80'))
     run("krefbench never stated the default sweep's size", "stated the size of its default sweep",
         mutate=edit("default_sweep/default.out", "665 benchmarks", "no benchmarks"))
     run("a test that failed inside", "test_rseq: 12 passed, 1 failed",
@@ -651,7 +669,7 @@ def self_test():
         mutate=lambda f: f.update({"placement/run-list.csv": re.sub(r'^(null,hammer,\d+,)"([^"]*)"', r"\1\2",
                                                                     f["placement/run-list.csv"], flags=re.M)}))
     run("percpu fell back to atomic adds", "ran the rseq fast path",
-        mutate=edit("sweep/sweep.csv", ",rseq\n", ",atomic\n"))
+        mutate=edit("sweep/sweep-all.csv", ",rseq\n", ",atomic\n"))
     run("old results CSV columns (no attempt, disturbed, fast_path)", False,
         mutate=lambda f: f.update({k: "\n".join(",".join(l.split(",")[:-4]) if l else l for l in v.split("\n"))
                                    for k, v in f.items() if k.endswith(".csv")}))

@@ -57,8 +57,38 @@ default_sweep() {
 	grep ' benchmarks x ' default.out
 }
 
+# The quick sweep: every backend x every workload at a few threads; at many
+# threads (32, 64: each attempt then costs 1-3 s of TCG, a full product would
+# take a quarter of an hour) every backend on hammer and every workload on
+# percpu. One value of each option that multiplies rows (the lookups with
+# their writer on, kref.rst's get_unless_zero variant, one churn length).
+# One CSV and sidecar per part; a part that fails does not stop the others.
+sweep() {
+	# shellcheck source=/dev/null
+	. /kb/vm.conf
+	no_retries
+	one_each=""
+	for o in "--writer-rate 1000" "--variant unless_zero" "--rcu-flavor memb" "--uses 16"; do
+		if krefbench --help 2>&1 | grep -q -- "^ *${o% *} "; then one_each="$one_each $o"; fi
+	done
+	rc=0
+	for part in all backends workloads; do
+		case $part in
+			all) what="--backends $SWEEP_BACKENDS --workloads all --threads $SWEEP_FEW_THREADS" ;;
+			backends) what="--backends $SWEEP_BACKENDS --workloads hammer --threads $SWEEP_MANY_THREADS" ;;
+			workloads) what="--backends $SWEEP_WIDE_BACKEND --workloads all --threads $SWEEP_MANY_THREADS" ;;
+		esac
+		echo "sweep part $part: krefbench $what$one_each"
+		# shellcheck disable=SC2086
+		krefbench $what $one_each --reps "$SWEEP_REPS" $NO_RETRIES --time "$SWEEP_TIME" --no-perf \
+			--out "sweep-$part.csv" >"sweep-$part.log" 2>&1 || { echo "sweep part $part: exit $?"; rc=1; }
+		tail -n 3 "sweep-$part.log"
+	done
+	return $rc
+}
+
 case ${1:-} in
-	placement | default_sweep) "$1"; exit ;;
+	placement | default_sweep | sweep) "$1"; exit ;;
 esac
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
@@ -141,20 +171,10 @@ done
 # The default sweep's size on this shape.
 step default_sweep "$STEP_TIMEOUT" /init default_sweep
 
-# The quick sweep: every backend and workload at the configured thread counts,
-# one value of each option that multiplies rows (the lookups with their
-# writer on, kref.rst's get_unless_zero variant, one churn length): each
-# attempt with 64 threads costs 1-2 s under TCG.
+# The quick sweep.
 mkdir -p /out/sweep
-echo "$SWEEP_THREADS" >/out/sweep/threads.txt
-no_retries
-one_each=""
-for o in "--writer-rate 1000" "--variant unless_zero" "--rcu-flavor memb" "--uses 16"; do
-	if krefbench --help 2>&1 | grep -q -- "^ *${o% *} "; then one_each="$one_each $o"; fi
-done
-# shellcheck disable=SC2086
-step sweep "$SWEEP_TIMEOUT" krefbench --backends "$SWEEP_BACKENDS" --workloads all --threads "$SWEEP_THREADS" \
-	$one_each --reps "$SWEEP_REPS" $NO_RETRIES --time "$SWEEP_TIME" --no-perf --out sweep.csv
+echo "$SWEEP_FEW_THREADS,$SWEEP_MANY_THREADS" >/out/sweep/threads.txt
+step sweep "$SWEEP_TIMEOUT" /init sweep
 
 say done
 sync

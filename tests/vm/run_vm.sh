@@ -64,7 +64,9 @@ declare -A took=()
 qemu=$(command -v "${KB_VM_QEMU:-qemu-system-x86_64}") ||
 	fail "cannot boot a guest: ${KB_VM_QEMU:-qemu-system-x86_64} is not installed (as root: apt-get install -y qemu-system-x86)"
 busybox=/bin/busybox
-[ -x "$busybox" ] && "$busybox" --list 2>/dev/null | grep -qx base64 && ! ldd "$busybox" >/dev/null 2>&1 ||
+# (grep reads all of the list: with -q it could stop early, and under
+# pipefail busybox's SIGPIPE would fail the check.)
+[ -x "$busybox" ] && "$busybox" --list 2>/dev/null | grep -x base64 >/dev/null && ! ldd "$busybox" >/dev/null 2>&1 ||
 	fail "cannot boot a guest: no static busybox at $busybox (as root: apt-get install -y busybox-static)"
 avail_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
 # The guest's RAM plus qemu's TCG translation cache and its own heap.

@@ -465,6 +465,11 @@ def judge(out, console_text, want, help_text="", timing=None, c=None):
             planned = None
         if cpus:
             check_sidecar(c, side, cpus, "sweep part %s: " % part)
+    # Rows run in a random order (an order-dependent bug shows in some runs only): the seeds repeat it.
+    seeds = ["%s %s" % (part, m.group(1)) for part in parts for m in
+             [re.search(r"\(seed (\d+)\)", read_text(os.path.join(sdir, "sweep-%s.log" % part)))] if m]
+    if seeds:
+        print("sweep seeds (krefbench --seed N repeats a part's order): " + ", ".join(seeds))
     threads = [int(x) for x in read_text(os.path.join(sdir, "threads.txt")).split(",") if x.strip()]
     check_sweep(c, rows, threads, plans.get("cores"), help_names(help_text, "--backends", BACKENDS),
                 help_names(help_text, "--workloads", WORKLOADS), None if planned is None else (planned, 1))

@@ -264,6 +264,10 @@ static int check_run(struct kb_run *run)
 		snprintf(text, sizeof(text), "%d release(s) during the run", bad);
 		return check_code(text);
 	}
+	/* brc: a reference handed to an owner's queue is in no count until the
+	 * owner merges it; every thread is quiescent here, so merge first. */
+	if (be->flags & KB_OWNER_RELEASE)
+		be->sync();
 	if ((bad = count_not_one(run)) != 0) {
 		snprintf(text, sizeof(text), "%d object(s) not back to count 1", bad);
 		return check_code(text);
@@ -344,6 +348,11 @@ void kb_run_teardown(int threads, void *vrun)
 	(void)threads;
 	if (run->workload->teardown)
 		run->workload->teardown(run);
+	/* A backend that may still hold objects for later (brc's owner queues)
+	 * lets go of them before they are freed, also when the check stopped
+	 * early or never ran: else the next run's merge touches freed memory. */
+	if (run->backend->flags & KB_OWNER_RELEASE)
+		run->backend->sync();
 	for (int i = 0; i < run->objects; i++)
 		run->backend->destroy(kb_obj_ref(run, i));
 	if (run->barrier_ready)

@@ -597,8 +597,10 @@ def analyse(a, b, args):
              f"possible p up to {worst:.3g}); their verdict stays 'same'; {advice}")
         for r in under:
             if r["kind"] == "bench" and r["looks_slower"]:
-                note(f"unconfirmed (underpowered): {r['label']}: every B repetition slower "
-                     f"than every A one, {pct(r['ratio'])}, p = {fmt_p(r['p'])}")
+                every = ("B slower in every pair" if paired else
+                         "every B repetition slower than every A one")
+                note(f"unconfirmed (underpowered): {r['label']}: {every}, {pct(r['ratio'])}, "
+                     f"p = {fmt_p(r['p'])}")
 
     m = len(rep.benches)
     if adjust == "none" and m >= 10 and rep.regressions:

@@ -254,8 +254,10 @@ def paired_differences(a, b, key):
 
 
 def compare_paired(a, b, threshold, alpha, adjust="holm"):
-    """Rows of the paired comparison (dicts), sorted; floors last."""
-    common = sorted(set(a.by_pair) & set(b.by_pair), key=sort_key)
+    """Rows of the paired comparison (dicts), sorted; floors last. A key
+    without one pair clean on both sides has no row (Report names it)."""
+    common = sorted((k for k in set(a.by_pair) & set(b.by_pair)
+                     if set(a.by_pair[k]) & set(b.by_pair[k])), key=sort_key)
     n_bench = sum(k[0] != FLOOR_BACKEND for k in common) or 1
     # "Detectable" at the level the strictest Holm step asks of a row.
     level = alpha / n_bench if adjust != "none" else alpha
@@ -551,6 +553,16 @@ def analyse(a, b, args):
         if a.paired != b.paired:
             env_notes.append("only one file has process pairs: compared unpaired")
         rows = compare(a, b, threshold, alpha, adjust)
+    unclean = sorted(k for k in a.measured & b.measured if k[0] != FLOOR_BACKEND)
+    if not rows and unclean:
+        for w in warnings:
+            warn(w)
+        note(f"disturbed attempts left out: A {a.dropped_text() or 'none'}; "
+             f"B {b.dropped_text() or 'none'}")
+        print(f"compare: undecided: none of the {len(unclean)} benchmark(s) measured on both "
+              f"sides has a clean {'pair' if paired else 'repetition on each side'} (the "
+              f"machine was busy: rerun when it is quieter)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if not rows:
         raise InputError(f"no benchmark in common: A has {len(a.samples)}, B has "
                          f"{len(b.samples)}, none with the same key "

@@ -356,6 +356,11 @@ write("paired_b", pb, ("pair", "position"))
 pb_same = [dict(r, ns_per_op=f"{float(r['ns_per_op']) / (1.10 if r['backend'] == 'atomic' else 1.0):.3f}")
            for r in pb]
 write("paired_same", pb_same, ("pair", "position"))
+# Clean on each side, but never in the same pair: A in pairs 1-3, B in 4-6.
+write("apart_a", [row("atomic", "hammer", 0, 10.0, pair=p, position=1,
+                      disturbed="" if p <= 3 else "canary 1.30") for p in range(1, 7)], ("pair", "position"))
+write("apart_b", [row("atomic", "hammer", 0, 10.0, pair=p, position=2,
+                      disturbed="" if p > 3 else "canary 1.30") for p in range(1, 7)], ("pair", "position"))
 EOF
 
 run clean "$CMP" "$OUT/clean_a.csv" "$OUT/clean_b.csv"
@@ -415,6 +420,9 @@ d = json.load(open(sys.argv[1]))
 b = d["benchmarks"]
 sys.exit(not (d["analysis"] == "paired" and all(r["n_pairs"] == 40 and r["ci_low"] <= r["ratio"] <= r["ci_high"]
               and 0 < r["detectable_pct"] < 10 for r in b) and d["exit"] == 1))' "$OUT/pairedjson.out"
+run apart "$CMP" "$OUT/apart_a.csv" "$OUT/apart_b.csv"
+check "paired: clean on both sides but never in the same pair: undecided, exit 2 (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -q '^compare: undecided: none of the 1 benchmark(s) measured on both sides has a clean pair' '$OUT/apart.err'"
 run halfpaired "$CMP" "$OUT/paired_a.csv" "$OUT/clean_b.csv"
 check "one gate file and one plain file: compared unpaired, said so" has halfpaired.err "only one file has process pairs: compared unpaired"
 

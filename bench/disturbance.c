@@ -94,8 +94,6 @@ void kb_disturbance_verdict(const struct kb_window_result *r, double steal_pct, 
 	}
 	if (r->task_clock_ratio < KB_TASK_CLOCK_MIN)
 		add_reason(why, len, "task_clock %.2f", r->task_clock_ratio);
-	if (r->invol_switches > 0)
-		add_reason(why, len, "invol_switches %.0f", (double)r->invol_switches);
 	if (r->migrations > 0)
 		add_reason(why, len, "migrations %.0f", (double)r->migrations);
 	if (steal_pct > KB_STEAL_MAX_PCT)
@@ -104,6 +102,6 @@ void kb_disturbance_verdict(const struct kb_window_result *r, double steal_pct, 
 		add_reason(why, len, "start_skew %.1f%%", 100.0 * (double)r->start_skew_ns / window);
 	if (window > 0 && (double)r->stop_skew_ns > KB_SKEW_MAX * window)
 		add_reason(why, len, "stop_skew %.1f%%", 100.0 * (double)r->stop_skew_ns / window);
-	if (canary_ratio > 0 && (canary_ratio > 1 + KB_CANARY_TOLERANCE || canary_ratio < 1 / (1 + KB_CANARY_TOLERANCE)))
+	if (canary_ratio > 1 + KB_CANARY_TOLERANCE)
 		add_reason(why, len, "canary %.2f", canary_ratio);
 }

@@ -83,9 +83,9 @@ const char *kb_output_measurement_json(const struct kb_sweep *sw)
 	snprintf(json, sizeof(json),
 		 "{\"model\": \"common window; interleaved rounds; disturbed repetitions retried\", "
 		 "\"window_s\": %g, \"repetitions\": %d, \"retries\": %d, \"seed\": %llu, "
-		 "\"disturbed_if\": {\"task_clock_below\": %g, \"invol_switches_above\": 0, "
+		 "\"disturbed_if\": {\"task_clock_below\": %g, "
 		 "\"migrations_above\": 0, \"steal_pct_above\": %g, \"skew_fraction_above\": %g, "
-		 "\"canary_off_by_more_than\": %g}}",
+		 "\"canary_slower_by_more_than\": %g}}",
 		 sw->opt.time_s, sw->opt.reps, sw->opt.retries, (unsigned long long)sw->opt.seed,
 		 KB_TASK_CLOCK_MIN, KB_STEAL_MAX_PCT, KB_SKEW_MAX, KB_CANARY_TOLERANCE);
 	return json;

@@ -383,9 +383,13 @@ static void fold_slots_after_grace_period(struct rcu_head *head)
 	/* Drop the reference the switch took to keep the ref alive until now,
 	 * before saying the switch is done when it is not the last one: a
 	 * switch_to_atomic_sync caller then reads the exact count. The last one
-	 * is dropped after (its release may free the ref), as the kernel does. */
-	dropped = dec_not_one(&data->count);
+	 * is dropped after (its release may free the ref), as the kernel does.
+	 * Dropped under switch_lock: once it is gone another thread's last put
+	 * may release the ref and exit it, and exit takes switch_lock before
+	 * freeing data, so data outlives this section (it did not: tsan saw
+	 * the fold clear confirm_switch in freed data, test_stress_percpu). */
 	pthread_mutex_lock(&switch_lock);
+	dropped = dec_not_one(&data->count);
 	data->confirm_switch = NULL;
 	if (!data->allow_reinit)
 		give_back_slots(r);

@@ -53,30 +53,6 @@ static void reset(void)
 	atomic_store(&confirms, 0);
 }
 
-/* Runs fn with stderr sent to a file; returns how many lines mention `what`. */
-static int stderr_lines(void (*fn)(void), const char *what)
-{
-	char path[] = "/tmp/kb_percpu_api_XXXXXX", line[512];
-	int fd = mkstemp(path), saved = dup(2), n = 0;
-	FILE *f;
-
-	if (fd < 0 || saved < 0)
-		return -1;
-	fflush(stderr);
-	dup2(fd, 2);
-	fn();
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	f = fdopen(fd, "r");
-	rewind(f);
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	unlink(path);
-	return n;
-}
-
 /* ---- regressions ---- */
 
 static void kill_three_times_after_zero(void)
@@ -99,7 +75,7 @@ static void regression_double_kill(void)
 	int lines;
 
 	reset();
-	lines = stderr_lines(kill_three_times_after_zero, "called more than once");
+	lines = check_stderr_lines(kill_three_times_after_zero, "called more than once");
 	CHECK_EQ(atomic_load(&releases), 1, "per-CPU start: kill x3 after zero releases once");
 	CHECK_EQ(kb_percpu_double_kills() - before, 2, "both extra kills counted");
 	CHECK_EQ(lines, 1, "the double-kill warning prints once, not per call");

@@ -449,30 +449,6 @@ static void acquire_and_old_values(void)
 	case_end("old values exact; _acquire fails on 0, saturates like inc_not_zero");
 }
 
-/* Runs fn with stderr sent to a file; returns how many lines mention `what`. */
-static int stderr_lines(void (*fn)(void), const char *what)
-{
-	char path[] = "/tmp/kb_lkdtm_XXXXXX", line[512];
-	int fd = mkstemp(path), saved = dup(2), n = 0;
-	FILE *f;
-
-	if (fd < 0 || saved < 0)
-		return -1;
-	fflush(stderr);
-	dup2(fd, 2);
-	fn();
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	f = fdopen(fd, "r");
-	rewind(f);
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	unlink(path);
-	return n;
-}
-
 static void dec_not_one_on_zero(void)
 {
 	refcount_t r = REFCOUNT_INIT(0);
@@ -491,8 +467,8 @@ static void dec_not_one_warns_once_on_its_own(void)
 
 	case_begin("refcount_dec_not_one's own WARN_ONCE");
 	CHECK(refcount_warnings(REFCOUNT_SUB_UAF) > 0, "SUB_UAF was already printed by the cases above");
-	first = stderr_lines(dec_not_one_on_zero, "underflow");
-	second = stderr_lines(dec_not_one_on_zero, "underflow");
+	first = check_stderr_lines(dec_not_one_on_zero, "underflow");
+	second = check_stderr_lines(dec_not_one_on_zero, "underflow");
 	CHECK_EQ(first, 1, "dec_not_one prints its underflow although SUB_UAF printed before");
 	CHECK_EQ(second, 0, "and only once");
 	expect_warnings("dec_not_one twice", &w, REFCOUNT_SUB_UAF, 2);

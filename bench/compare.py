@@ -650,9 +650,12 @@ def run(argv):
     return analyse(load_results(args.a), load_results(args.b), args)
 
 
-def main(argv=None):
+def guarded(command):
+    """Run command() as compare's (and the gate's) main: its exit status, or
+    2 with one 'compare: ' line for bad input or a bug, 130 on ^C, 141 on a
+    closed pipe."""
     try:
-        return run(sys.argv[1:] if argv is None else argv)
+        return command()
     except InputError as e:
         print(f"compare: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -667,6 +670,10 @@ def main(argv=None):
         print(f"compare: internal error: {type(e).__name__}: {e} "
               f"(KREFBENCH_COMPARE_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def main(argv=None):
+    return guarded(lambda: run(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -527,27 +527,15 @@ def gate(args):
 def main(argv=None):
     def on_term(signum, frame):
         raise Interrupted(143)
+
+    def command():
+        try:
+            return gate(parse_args(sys.argv[1:] if argv is None else argv))
+        except Interrupted as e:
+            print("compare: interrupted", file=sys.stderr)
+            return e.status
     signal.signal(signal.SIGTERM, on_term)
-    try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
-        return gate(args)
-    except InputError as e:
-        print(f"compare: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Interrupted as e:
-        print("compare: interrupted", file=sys.stderr)
-        return e.status
-    except KeyboardInterrupt:
-        print("compare: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 141
-    except Exception as e:  # a bug: one line, the traceback only on request
-        if os.environ.get("KREFBENCH_COMPARE_DEBUG"):
-            raise
-        print(f"compare: internal error: {type(e).__name__}: {e} "
-              f"(KREFBENCH_COMPARE_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    return compare.guarded(command)
 
 
 if __name__ == "__main__":

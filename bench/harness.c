@@ -249,7 +249,7 @@ static int released_early(struct kb_run *run)
 	return n;
 }
 
-const char *const kb_rcu_flavor_names[] = { "memb", "qsbr", "mb", NULL };
+const char *const kb_rcu_flavor_names[] = { "memb", "qsbr", "mb", "memb_array", "hazptr", "typesafe", NULL };
 
 /* Thread 0, every thread quiescent: counts, then kill, then releases. */
 static int check_run(struct kb_run *run)

@@ -66,6 +66,8 @@ struct kb_thread {
 
 struct kb_workload;
 
+#define KB_MAX_VARIANTS 6	/* body2's second dimension: lookup_rcu's reclamations */
+
 /*
  * A barrier that a thread can leave: a thread whose pin or setup failed
  * skips its run and leaves, and the others still pass (a pthread barrier
@@ -117,7 +119,7 @@ struct kb_workload {
 	 * message. Replaces the generic count check (objects() == 0). */
 	int (*check)(struct kb_run *run, char *text, size_t len);
 	/* Bodies by [backend][flavour or variant] when the workload has them. */
-	void (*body2[KB_NBACKENDS][4])(struct gb_state *st, void *run);
+	void (*body2[KB_NBACKENDS][KB_MAX_VARIANTS])(struct gb_state *st, void *run);
 	const char *const *variants;	/* names of body2's second index; NULL-terminated */
 	bool uses_writer;
 	bool uses_flavor;
@@ -130,8 +132,10 @@ extern const struct kb_workload kb_workload_hammer, kb_workload_private,
 	kb_workload_spread, kb_workload_handoff, kb_workload_lookup_rcu, kb_workload_lookup_mutex,
 	kb_workload_readside;
 
-/* RCU flavours, the index of body2's second dimension for lookup_rcu. */
-enum { KB_RCU_MEMB, KB_RCU_QSBR, KB_RCU_MB, KB_NRCU };
+/* lookup_rcu's reclamation, the index of body2's second dimension: the RCU
+ * flavours over liburcu's hash table, then memb, hazard pointers and
+ * type-stable reuse over an array of slots (bench/lookup_rcu.c). */
+enum { KB_RCU_MEMB, KB_RCU_QSBR, KB_RCU_MB, KB_RCU_MEMB_ARRAY, KB_RCU_HAZPTR, KB_RCU_TYPESAFE, KB_NRCU };
 extern const char *const kb_rcu_flavor_names[];
 
 static inline uint64_t kb_now_ns(void)

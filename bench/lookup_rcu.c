@@ -14,10 +14,29 @@
  * Accounting: every object created is released exactly once and freed
  * exactly once; a reader that ever sees poison fails the check.
  *
- * Flavours (--rcu-flavor): memb (default; membarrier, cheap readers), qsbr
- * (free readers that announce quiescent states once per batch), mb (full
- * barriers in readers). The reader loop is instantiated per backend and per
- * flavour, so the read-side calls are direct (inline with _LGPL_SOURCE).
+ * Reclamation (--rcu-flavor), the RCU flavours first: memb (default;
+ * membarrier, cheap readers), qsbr (free readers that announce quiescent
+ * states once per batch), mb (full barriers in readers). The reader loop is
+ * instantiated per backend and per flavour, so the read-side calls are
+ * direct (inline with _LGPL_SOURCE).
+ *
+ * Then three over a table whose slots may be reused without a grace
+ * period, which cds_lfht's nodes may not: an array of --objects atomic
+ * slots, one per key, where a replacement is one exchange.
+ *  - memb_array: memb, as above, over the array: the baseline for the two
+ *    below, which the hash table's own cost would otherwise hide.
+ *  - hazptr: readers enter no read-side section; each publishes a hazard
+ *    pointer to the object (core/hazptr.h), gets, and clears it. A released
+ *    object is retired; a scan frees it once no hazard pointer holds it.
+ *  - typesafe: the kernel's SLAB_TYPESAFE_BY_RCU (refscale's typesafe_ref).
+ *    A released object goes straight back to a type-stable cache and the
+ *    writer reuses it at once; its memory is freed only at the end. Readers
+ *    (memb read side) get with get_unless_zero_acquire and then re-check
+ *    the key, since the object may have been reused for another key between
+ *    the load and the get: on a mismatch they put and look again. Only for
+ *    backends whose counter allows it (KB_TYPESAFE_<name>).
+ * The array is cheaper to search than the hash table: compare hazptr and
+ * typesafe with memb_array, and with memb only as a whole path.
  */
 #include "harness.h"
 
@@ -30,6 +49,7 @@
 #include <urcu/urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
+#include "core/hazptr.h"
 #include "core/rcu.h"
 #include "latency.h"
 #include "ledger.h"
@@ -47,15 +67,22 @@ struct lk_obj {
 	struct lk_ctx *ctx;
 	atomic_int releases;
 	struct lk_obj *retired_next;	/* null backend only */
+	struct lk_obj *cache_next;	/* typesafe: in the type-stable cache */
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
+	struct kb_hp_retired hp;	/* hazptr: waiting for no hazard pointer */
 };
 
 struct lk_ctx {
-	struct cds_lfht *ht;
+	struct cds_lfht *ht;		/* the RCU flavours */
+	_Atomic(struct lk_obj *) *slots;	/* hazptr, typesafe: one per key */
 	const struct rcu_flavor_struct *flavor;
 	const struct kb_backend *be;
-	int flavor_index;
+	int reclaim;			/* KB_RCU_* */
+	int flavor_index;		/* the RCU flavour readers and writer use */
+	struct kb_hp_domain hp;		/* hazptr */
+	pthread_mutex_t cache_lock;	/* typesafe: released objects, reused at once */
+	struct lk_obj *cache;
 	unsigned long nkeys;
 	struct kb_ledger ledger;
 	struct kb_writer writer;
@@ -70,8 +97,13 @@ extern const struct rcu_flavor_struct urcu_memb_flavor, urcu_qsbr_flavor, urcu_m
 #define KB_RCU_memb KB_RCU_MEMB
 #define KB_RCU_qsbr KB_RCU_QSBR
 #define KB_RCU_mb   KB_RCU_MB
+#define KB_RCU_memb_array KB_RCU_MEMB_ARRAY
+#define KB_RCU_hazptr     KB_RCU_HAZPTR
+#define KB_RCU_typesafe   KB_RCU_TYPESAFE
+#define KB_NRCU_FLAVORS KB_RCU_MEMB_ARRAY	/* the first over the array of slots */
+_Static_assert(KB_NRCU <= KB_MAX_VARIANTS, "body2 holds every reclamation");
 
-static const struct rcu_flavor_struct *const flavors[KB_NRCU] = {
+static const struct rcu_flavor_struct *const flavors[KB_NRCU_FLAVORS] = {
 	[KB_RCU_MEMB] = &urcu_memb_flavor,
 	[KB_RCU_QSBR] = &urcu_qsbr_flavor,
 	[KB_RCU_MB] = &urcu_mb_flavor,
@@ -98,7 +130,7 @@ static int match_key(struct cds_lfht_node *node, const void *key)
 
 static void lk_register(int flavor)
 {
-	if (flavor == KB_RCU_MEMB)
+	if (flavor == KB_RCU_MEMB || flavor >= KB_NRCU_FLAVORS)
 		kb_rcu_register();	/* idempotent; unregistered at thread exit */
 	else
 		flavors[flavor]->register_thread();
@@ -106,7 +138,7 @@ static void lk_register(int flavor)
 
 static void lk_unregister(int flavor)
 {
-	if (flavor != KB_RCU_MEMB)
+	if (flavor != KB_RCU_MEMB && flavor < KB_NRCU_FLAVORS)
 		flavors[flavor]->unregister_thread();
 }
 
@@ -149,6 +181,51 @@ static void lk_free_after_grace_period(struct rcu_head *head)
 	kb_rcu_callback_exit();
 }
 
+/* hazptr: no hazard pointer holds it. The memb grace period is for the
+ * backends' own put slow paths, as in lk_free_after_grace_period. */
+static void lk_reclaim_unprotected(struct kb_hp_retired *r)
+{
+	struct lk_obj *obj = caa_container_of(r, struct lk_obj, hp);
+
+	kb_tsan_release(&kb_rcu_grace_token);
+	kb_rcu_call(&obj->rcu, lk_free_after_memb_grace_period);
+}
+
+/* typesafe: back to the cache at once. The counter stays as release left
+ * it (readers may still try it and must fail); the rest is poisoned. */
+static void lk_cache_put(struct lk_ctx *ctx, struct lk_obj *obj)
+{
+	obj->magic = POISON_MAGIC;
+	kb_ledger_freed(&ctx->ledger);
+	pthread_mutex_lock(&ctx->cache_lock);
+	obj->cache_next = ctx->cache;
+	ctx->cache = obj;
+	pthread_mutex_unlock(&ctx->cache_lock);
+}
+
+static struct lk_obj *lk_cache_get(struct lk_ctx *ctx)
+{
+	struct lk_obj *obj;
+
+	pthread_mutex_lock(&ctx->cache_lock);
+	obj = ctx->cache;
+	if (obj)
+		ctx->cache = obj->cache_next;
+	pthread_mutex_unlock(&ctx->cache_lock);
+	return obj;
+}
+
+/* The end of the cache: every reader has stopped. */
+static void lk_cache_destroy(struct lk_ctx *ctx)
+{
+	struct lk_obj *obj;
+
+	while ((obj = lk_cache_get(ctx))) {
+		ctx->be->destroy(obj->ref);
+		free(obj);
+	}
+}
+
 static void lk_released(void *ref)
 {
 	struct lk_obj *obj = (struct lk_obj *)ref;
@@ -156,14 +233,43 @@ static void lk_released(void *ref)
 
 	if (!kb_ledger_release(&ctx->ledger, &obj->releases))
 		return;
+	if (ctx->reclaim == KB_RCU_HAZPTR) {
+		obj->hp.reclaim = lk_reclaim_unprotected;
+		kb_hp_retire(&ctx->hp, &obj->hp, obj);
+		return;
+	}
+	if (ctx->reclaim == KB_RCU_TYPESAFE) {
+		lk_cache_put(ctx, obj);
+		return;
+	}
 	kb_tsan_release(&kb_rcu_grace_token);
 	ctx->flavor->update_call_rcu(&obj->rcu, lk_free_after_grace_period);
 }
 
+/* typesafe: reuse a cached object. Readers may be trying its counter, which
+ * is why nothing but the counter's init publishes it (init_typesafe is a
+ * release store that comes last). */
+static struct lk_obj *lk_reuse(struct lk_ctx *ctx, unsigned long key)
+{
+	struct lk_obj *obj = lk_cache_get(ctx);
+
+	if (!obj)
+		return NULL;
+	obj->key = key;
+	obj->magic = LIVE_MAGIC;
+	atomic_store_explicit(&obj->releases, 0, memory_order_relaxed);
+	kb_ledger_created(&ctx->ledger);
+	ctx->be->init_typesafe(obj->ref, lk_released);
+	return obj;
+}
+
 static struct lk_obj *lk_new(struct lk_ctx *ctx, unsigned long key)
 {
-	struct lk_obj *obj = aligned_alloc(_Alignof(struct lk_obj), sizeof(struct lk_obj));
+	struct lk_obj *obj = ctx->reclaim == KB_RCU_TYPESAFE ? lk_reuse(ctx, key) : NULL;
 
+	if (obj)
+		return obj;
+	obj = aligned_alloc(_Alignof(struct lk_obj), sizeof(struct lk_obj));
 	if (!obj)
 		return NULL;
 	memset(obj, 0, sizeof(*obj));
@@ -216,6 +322,13 @@ static int lk_replace(struct lk_ctx *ctx, unsigned long key)
 
 	if (!obj)
 		return -ENOMEM;
+	if (ctx->slots) {
+		/* seq_cst: a hazard pointer's scan must see the unlink (core/hazptr.h) */
+		old = atomic_exchange_explicit(&ctx->slots[key], obj, memory_order_seq_cst);
+		if (old)
+			lk_drop_table_ref(ctx, old);
+		return 0;
+	}
 	ctx->flavor->thread_online();
 	ctx->flavor->read_lock();
 	prev = cds_lfht_add_replace(ctx->ht, hash_key(key), match_key, &key, &obj->node);
@@ -258,11 +371,37 @@ static void lk_writer_end(void *arg)
 
 /* ---- setup, drain, check ---- */
 
+/* The slot table's drain: every reader has stopped. */
+static void lk_drain_slots(struct lk_ctx *ctx)
+{
+	lk_register(ctx->flavor_index);
+	for (unsigned long key = 0; key < ctx->nkeys; key++) {
+		struct lk_obj *old = atomic_exchange_explicit(&ctx->slots[key], NULL, memory_order_seq_cst);
+
+		if (old)
+			lk_drop_table_ref(ctx, old);
+	}
+	lk_release_retired(ctx);
+	ctx->be->sync();		/* percpu: pending switches to atomic mode */
+	if (ctx->reclaim == KB_RCU_HAZPTR)
+		kb_hp_domain_destroy(&ctx->hp);	/* no hazard pointers left: frees all */
+	kb_rcu_barrier();		/* the memb grace periods those frees wait for */
+	kb_tsan_acquire(&kb_rcu_grace_token);
+	kb_tsan_acquire(&kb_rcu_barrier_token);
+	lk_cache_destroy(ctx);
+	free(ctx->slots);
+	ctx->slots = NULL;
+}
+
 static void lk_drain_table(struct lk_ctx *ctx)
 {
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 
+	if (ctx->slots) {
+		lk_drain_slots(ctx);
+		return;
+	}
 	if (!ctx->ht)
 		return;
 	lk_register(ctx->flavor_index);
@@ -298,15 +437,25 @@ static int lookup_setup(struct kb_run *run)
 		return -1;
 	run->wctx = ctx;
 	pthread_mutex_init(&ctx->retired_lock, NULL);
+	pthread_mutex_init(&ctx->cache_lock, NULL);
 	ctx->be = run->backend;
-	ctx->flavor_index = run->flavor;
-	ctx->flavor = flavors[run->flavor];
+	ctx->reclaim = run->flavor;
+	ctx->flavor_index = run->flavor < KB_NRCU_FLAVORS ? run->flavor : KB_RCU_MEMB;
+	ctx->flavor = flavors[ctx->flavor_index];
 	ctx->nkeys = (unsigned long)(run->objects_knob > 0 ? run->objects_knob : 1024);
 	ctx->writer = (struct kb_writer){ .rate = run->writer_rate, .begin = lk_writer_begin,
 					  .tick = lk_writer_tick, .end = lk_writer_end, .ctx = ctx };
-	ctx->ht = cds_lfht_new_flavor(ctx->nkeys, 1, 0, CDS_LFHT_AUTO_RESIZE, ctx->flavor, NULL);
-	if (!ctx->ht)
-		return -1;
+	if (ctx->reclaim >= KB_NRCU_FLAVORS) {
+		ctx->slots = calloc(ctx->nkeys, sizeof(*ctx->slots));
+		if (!ctx->slots)
+			return -1;
+		if (ctx->reclaim == KB_RCU_HAZPTR && kb_hp_domain_init(&ctx->hp, run->threads) != 0)
+			return -1;
+	} else {
+		ctx->ht = cds_lfht_new_flavor(ctx->nkeys, 1, 0, CDS_LFHT_AUTO_RESIZE, ctx->flavor, NULL);
+		if (!ctx->ht)
+			return -1;
+	}
 	lk_register(ctx->flavor_index);
 	ctx->flavor->thread_offline();
 	for (unsigned long key = 0; key < ctx->nkeys; key++)
@@ -326,6 +475,7 @@ static void lookup_teardown(struct kb_run *run)
 	kb_writer_stop(&ctx->writer);
 	lk_drain_table(ctx);
 	pthread_mutex_destroy(&ctx->retired_lock);
+	pthread_mutex_destroy(&ctx->cache_lock);
 	free(ctx);
 	run->wctx = NULL;
 }
@@ -355,6 +505,9 @@ static int lookup_check(struct kb_run *run, char *text, size_t len)
 #define RCU_LOCK_mb()		urcu_mb_read_lock()
 #define RCU_UNLOCK_mb()		urcu_mb_read_unlock()
 #define RCU_QS_mb()		do { } while (0)
+#define RCU_QS_memb_array()	do { } while (0)
+#define RCU_QS_hazptr()		do { } while (0)
+#define RCU_QS_typesafe()	do { } while (0)
 
 static inline struct lk_obj *lk_find(struct lk_ctx *ctx, unsigned long key)
 {
@@ -366,8 +519,16 @@ static inline struct lk_obj *lk_find(struct lk_ctx *ctx, unsigned long key)
 	return node ? caa_container_of(node, struct lk_obj, node) : NULL;
 }
 
+/* A reader's put; if it was the last (the writer unlinked the object), the
+ * release has run. */
+#define LK_PUT(B, obj)								\
+	do {									\
+		if (kref_##B##_put((struct kref_##B *)(obj)->ref, lk_release_##B)) \
+			(void)0;						\
+	} while (0)
+
 /* One lookup: `continue` leaves the do-while, i.e. this lookup. */
-#define LOOKUP_ONE(B, F)							\
+#define LOOKUP_ONE_RCU(B, F)							\
 	do {									\
 		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
 		struct lk_obj *obj;						\
@@ -384,8 +545,83 @@ static inline struct lk_obj *lk_find(struct lk_ctx *ctx, unsigned long key)
 		}								\
 		poisoned += obj->magic != LIVE_MAGIC;				\
 		kb_work(work);							\
-		if (kref_##B##_put((struct kref_##B *)obj->ref, lk_release_##B)) \
-			(void)0;	/* the writer unlinked it: ours was the last */ \
+		LK_PUT(B, obj);							\
+	} while (0)
+#define LOOKUP_ONE_memb(B) LOOKUP_ONE_RCU(B, memb)
+#define LOOKUP_ONE_qsbr(B) LOOKUP_ONE_RCU(B, qsbr)
+#define LOOKUP_ONE_mb(B)   LOOKUP_ONE_RCU(B, mb)
+
+#define LOOKUP_ONE_memb_array(B)						\
+	do {									\
+		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
+		struct lk_obj *obj;						\
+		bool got;							\
+										\
+		RCU_LOCK_memb();						\
+		obj = atomic_load_explicit(&ctx->slots[key], memory_order_acquire); \
+		got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
+		kb_tsan_release(&kb_rcu_grace_token);				\
+		RCU_UNLOCK_memb();						\
+		if (kb_unlikely(!got)) {					\
+			misses++;						\
+			continue;						\
+		}								\
+		poisoned += obj->magic != LIVE_MAGIC;				\
+		kb_work(work);							\
+		LK_PUT(B, obj);							\
+	} while (0)
+
+/* The hazard pointer covers the object until the get has made it ours. */
+#define LOOKUP_ONE_hazptr(B)							\
+	do {									\
+		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
+		struct lk_obj *obj = kb_hp_protect(&ctx->hp, hp,		\
+				(_Atomic(void *) *)&ctx->slots[key]);		\
+		bool got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
+										\
+		kb_hp_clear(hp);						\
+		if (kb_unlikely(!got)) {					\
+			misses++;						\
+			continue;						\
+		}								\
+		poisoned += obj->magic != LIVE_MAGIC;				\
+		kb_work(work);							\
+		LK_PUT(B, obj);							\
+	} while (0)
+
+/*
+ * typesafe: the object found may be released and reused between the load and
+ * the get, even for another key. The acquire get orders the key's read after
+ * the reuse's init; a mismatch puts it back and looks again.
+ */
+#define LOOKUP_TYPESAFE_GET(B)							\
+static inline struct lk_obj *lk_typesafe_get_##B(struct lk_ctx *ctx, unsigned long key) \
+{										\
+	for (;;) {								\
+		struct lk_obj *obj = atomic_load_explicit(&ctx->slots[key], memory_order_acquire); \
+										\
+		if (!obj || !kref_##B##_get_unless_zero_acquire((struct kref_##B *)obj->ref)) \
+			return NULL;						\
+		if (kb_likely(obj->key == key))					\
+			return obj;						\
+		LK_PUT(B, obj);							\
+	}									\
+}
+#define LOOKUP_ONE_typesafe(B)							\
+	do {									\
+		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
+		struct lk_obj *obj;						\
+										\
+		RCU_LOCK_memb();						\
+		obj = lk_typesafe_get_##B(ctx, key);				\
+		RCU_UNLOCK_memb();						\
+		if (kb_unlikely(!obj)) {					\
+			misses++;						\
+			continue;						\
+		}								\
+		poisoned += obj->magic != LIVE_MAGIC;				\
+		kb_work(work);							\
+		LK_PUT(B, obj);							\
 	} while (0)
 
 /* One lookup in every KB_LAT_STRIDE is timed alone (bench/latency.h). */
@@ -403,6 +639,8 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 										\
 	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
+	struct kb_hp_slot *hp = KB_RCU_##F == KB_RCU_HAZPTR ? &ctx->hp.slots[me - run->thr] : NULL; \
+	(void)hp;								\
 	memset(&lat, 0, sizeof(lat));						\
 	lk_register(KB_RCU_##F);						\
 	uint64_t rng = me->rng;							\
@@ -411,13 +649,13 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 		for (int j = 0; j < KB_BATCH; j += KB_LAT_STRIDE) {		\
 			if (sample) {						\
 				uint64_t t0 = kb_now_ns();			\
-				LOOKUP_ONE(B, F);				\
+				LOOKUP_ONE_##F(B);				\
 				kb_lat_add(&lat, kb_now_ns() - t0);		\
 			} else {						\
-				LOOKUP_ONE(B, F);				\
+				LOOKUP_ONE_##F(B);				\
 			}							\
 			for (int i = 1; i < KB_LAT_STRIDE; i++)			\
-				LOOKUP_ONE(B, F);				\
+				LOOKUP_ONE_##F(B);				\
 		}								\
 	}									\
 	me->rng = rng;								\
@@ -431,17 +669,22 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 #define LOOKUP_RELEASE(B) static void lk_release_##B(struct kref_##B *r) { lk_released(r); }
 KB_FOR_EACH_BACKEND(LOOKUP_RELEASE)
 
-#define LOOKUP_FLAVORS(B) LOOKUP(B, memb) LOOKUP(B, qsbr) LOOKUP(B, mb)
+#define LOOKUP_FLAVORS(B) LOOKUP(B, memb) LOOKUP(B, qsbr) LOOKUP(B, mb) LOOKUP(B, memb_array) \
+	LOOKUP(B, hazptr)							\
+	KB_IF_TYPESAFE(B)(LOOKUP_TYPESAFE_GET(B) LOOKUP(B, typesafe))
 KB_FOR_EACH_BACKEND(LOOKUP_FLAVORS)
 
-/* A lookup is get_unless_zero: none where the scheme cannot offer it (refcache). */
+/* A lookup is get_unless_zero: none where the scheme cannot offer it
+ * (refcache); typesafe only where the counter survives reuse. */
 static bool lookup_applies(const struct kb_backend *b, int variant)
 {
-	(void)variant;
-	return !(b->flags & KB_NO_GET_UNLESS_ZERO);
+	if (b->flags & KB_NO_GET_UNLESS_ZERO)
+		return false;
+	return variant != KB_RCU_TYPESAFE || b->init_typesafe != NULL;
 }
 
-#define BODIES(B) [KB_BACKEND_INDEX_##B] = { lookup_##B##_memb, lookup_##B##_qsbr, lookup_##B##_mb },
+#define BODIES(B) [KB_BACKEND_INDEX_##B] = { lookup_##B##_memb, lookup_##B##_qsbr, lookup_##B##_mb, \
+	lookup_##B##_memb_array, lookup_##B##_hazptr, KB_IF_TYPESAFE(B)(lookup_##B##_typesafe) },
 const struct kb_workload kb_workload_lookup_rcu = {
 	.name = "lookup_rcu",
 	.about = "RCU hash-table lookup + get_unless_zero, a writer replacing objects",

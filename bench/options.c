@@ -145,7 +145,9 @@ static void usage(void)
 	       "  --placement P       compact | cores | scatter | CPU list like 0,2,4-7 (default cores)\n"
 	       "  --objects K         objects for spread (default 16), keys for lookups (default 1024)\n"
 	       "  --writer-rate LIST  lookup workloads: object replacements per second (default 0,1000)\n"
-	       "  --rcu-flavor LIST   lookup_rcu: memb, qsbr, mb (default memb)\n"
+	       "  --rcu-flavor LIST   lookup_rcu's reclamation: RCU flavours memb, qsbr, mb over a hash\n"
+	       "                      table; over an array of slots: memb_array, hazptr (hazard\n"
+	       "                      pointers), typesafe (objects reused at once) (default memb)\n"
 	       "  --variant LIST      lookup_mutex: locked, put_return, unless_zero, put_mutex (default unless_zero,put_mutex)\n"
 	       "  --hot               lookups all hit one key\n"
 	       "  --uses LIST         churn: get/put pairs each holder makes per object lifetime\n"
@@ -330,7 +332,7 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 	case OPT_WRITER_RATE: return parse_rates(arg, o, err, errlen);
 	case OPT_FLAVOR:
 		return parse_names(arg, kb_rcu_flavor_names, o->flavors, KB_NRCU, &o->nflavors,
-				   "RCU flavour (valid: memb, qsbr, mb)", "--rcu-flavor", err, errlen);
+				   "lookup_rcu reclamation (valid: memb, qsbr, mb, memb_array, hazptr, typesafe)", "--rcu-flavor", err, errlen);
 	case OPT_VARIANT:
 		return parse_names(arg, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants,
 				   "lookup_mutex variant (valid: locked, put_return, unless_zero, put_mutex)",

@@ -31,6 +31,25 @@ static inline int kref_atomic_init(struct kref_atomic *r)
 	return 0;
 }
 
+/* Type-stable reuse (core/backend_attrs.h): a released count stays 0. */
+#define KB_TYPESAFE_atomic 1
+static inline void kref_atomic_init_release(struct kref_atomic *r)
+{
+	atomic_store_explicit(&r->refs, 1, memory_order_release);
+}
+
+static inline kb_must_check bool kref_atomic_get_unless_zero_acquire(struct kref_atomic *r)
+{
+	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
+
+	do {
+		if (old == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, old + 1,
+				memory_order_acquire, memory_order_relaxed));
+	return true;
+}
+
 static inline void kref_atomic_get(struct kref_atomic *r)
 {
 	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);

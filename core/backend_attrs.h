@@ -10,6 +10,16 @@
  *                        grace period and kref's users free at once)
  *   kref_<name>_sync()   waits until every release already due has run
  *   kref_<name>_bytes_at(ncpus)  bytes one object costs at ncpus CPUs
+ *
+ * and may declare (absent means no):
+ *
+ *   KB_TYPESAFE_<name> 1  the counter can live in memory reused at once from
+ *                        a type-stable cache (the kernel's SLAB_TYPESAFE_BY_RCU):
+ *                        it is one word inside the object, a released object's
+ *                        get_unless_zero keeps failing until it is reinitialised,
+ *                        and the header offers kref_<name>_init_release() (the
+ *                        init as a release store, publishing the object's other
+ *                        fields) and kref_<name>_get_unless_zero_acquire().
  */
 #ifndef KREFBENCH_CORE_BACKEND_ATTRS_H
 #define KREFBENCH_CORE_BACKEND_ATTRS_H
@@ -28,6 +38,22 @@
 #define KB_WEAK_GET_UNLESS_ZERO	64u	/* get_unless_zero may fail on a live object */
 #define KB_APPROX_READ		128u	/* read() sums parts without a snapshot: while
 					 * others operate it may miss references in flight */
+
+/*
+ * KB_IF_TYPESAFE(B)(text) is text when KB_TYPESAFE_<B> is 1, else nothing:
+ * an undefined KB_TYPESAFE_<B> pastes into a KB_PROBE_ name that does not
+ * exist, so the probe's second element is the 0 after it.
+ */
+#define KB_CAT_(a, b) a##b
+#define KB_CAT(a, b) KB_CAT_(a, b)
+#define KB_SECOND_(a, b, ...) b
+#define KB_SECOND(...) KB_SECOND_(__VA_ARGS__, )
+#define KB_PROBE_1 ~, 1
+#define KB_IS_1(x) KB_SECOND(KB_CAT(KB_PROBE_, x), 0)
+#define KB_IF_0(...)
+#define KB_IF_1(...) __VA_ARGS__
+#define KB_IF(c) KB_CAT(KB_IF_, c)
+#define KB_IF_TYPESAFE(B) KB_IF(KB_IS_1(KB_TYPESAFE_##B))
 
 /* The two most common attribute bodies. */
 #define KB_SYNC_NOTHING(B) static inline void kref_##B##_sync(void) {}

@@ -23,6 +23,9 @@ struct kb_backend {
 	size_t (*bytes_per_object)(void);	/* what one object costs the backend, here */
 	size_t (*bytes_at)(unsigned int ncpus);	/* ... on a machine with ncpus CPUs */
 	int (*init)(void *h, void (*release)(void *h));
+	/* init for memory reused at once from a type-stable cache, where
+	 * readers may still try get_unless_zero: NULL unless KB_TYPESAFE_<name>. */
+	void (*init_typesafe)(void *h, void (*release)(void *h));
 	void (*get)(void *h);
 	bool (*get_unless_zero)(void *h);
 	int (*put)(void *h);

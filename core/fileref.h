@@ -136,6 +136,19 @@ static inline int kref_fileref_init(struct kref_fileref *r)
 
 static inline void kref_fileref_get(struct kref_fileref *r) { file_ref_inc(&r->ref); }
 
+/* Files are SLAB_TYPESAFE_BY_RCU since 6.13: a dead count stays in the dead
+ * zone until reinit, and the get is already fully ordered. */
+#define KB_TYPESAFE_fileref 1
+static inline void kref_fileref_init_release(struct kref_fileref *r)
+{
+	atomic_store_explicit(&r->ref.refcnt, (long)FILE_REF_ONEREF, memory_order_release);
+}
+
+static inline kb_must_check bool kref_fileref_get_unless_zero_acquire(struct kref_fileref *r)
+{
+	return file_ref_get(&r->ref);
+}
+
 static inline kb_must_check bool kref_fileref_get_unless_zero(struct kref_fileref *r)
 {
 	return file_ref_get(&r->ref);

@@ -228,6 +228,18 @@ static inline int kref_refcount_init(struct kref_refcount *r)
 
 static inline void kref_refcount_get(struct kref_refcount *r) { refcount_inc(&r->refcount); }
 
+/* SLAB_TYPESAFE_BY_RCU reuse: refcount_set_release / inc_not_zero_acquire. */
+#define KB_TYPESAFE_refcount 1
+static inline void kref_refcount_init_release(struct kref_refcount *r)
+{
+	refcount_set_release(&r->refcount, 1);
+}
+
+static inline kb_must_check bool kref_refcount_get_unless_zero_acquire(struct kref_refcount *r)
+{
+	return refcount_inc_not_zero_acquire(&r->refcount);
+}
+
 static inline kb_must_check bool kref_refcount_get_unless_zero(struct kref_refcount *r)
 {
 	return refcount_inc_not_zero(&r->refcount);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stress for the lookup path through the benchmark binary itself: every
-# backend, every RCU flavour and every lookup_mutex variant, with a fast
+# backend, every reclamation of lookup_rcu (RCU flavours, hazard pointers,
+# type-stable reuse) and every lookup_mutex variant, with a fast
 # writer replacing objects under the readers. Each run's self-check counts
 # every object created, released (exactly once) and freed (exactly once,
 # after its last reader) and looks for poisoned memory; the binary exits
@@ -37,6 +38,11 @@ rcu)
 	run lookup_rcu_qsbr --workloads lookup_rcu --rcu-flavor qsbr --writer-rate 20000
 	run lookup_rcu_mb --workloads lookup_rcu --rcu-flavor mb --writer-rate 20000
 	run lookup_rcu_hot --workloads lookup_rcu --hot --writer-rate 20000
+	# over the array of slots; typesafe runs only where the counter allows it
+	for r in memb_array hazptr typesafe; do
+		run "lookup_rcu_$r" --workloads lookup_rcu --rcu-flavor "$r" --writer-rate 0,20000
+		run "lookup_rcu_${r}_hot" --workloads lookup_rcu --rcu-flavor "$r" --hot --writer-rate 20000
+	done
 	;;
 mutex)
 	for v in locked put_return unless_zero put_mutex; do

@@ -11,7 +11,9 @@
  *   get_unless_zero on a released object fails and leaves 0;
  *   put_mutex/put_lock release with the lock held (trylock inside release
  *   is EBUSY; release unlocks, as in the kernel) and only on 1 -> 0, and
- *   leave the lock free when they return 0.
+ *   leave the lock free when they return 0;
+ *   type-stable reuse, where offered: a released counter keeps failing
+ *   get_unless_zero until init_typesafe revives it.
  * `null` is not a counter: its own contract is checked instead.
  */
 #include <errno.h>
@@ -144,6 +146,33 @@ static void basic_lifecycle(const struct kb_backend *b)
 	CHECK_EQ(b->read(h), 0, L("%s: get_unless_zero left 0", b->name));
 	b->sync();
 	CHECK_EQ(atomic_load(&releases), 1, L("%s: still exactly one release", b->name));
+	b->destroy(h);
+	free(h);
+}
+
+/*
+ * Type-stable reuse (KB_TYPESAFE_<name>): the released counter keeps refusing
+ * get_unless_zero however often readers try it, and init_typesafe revives
+ * the same memory as a new object with one reference.
+ */
+static void typesafe_reuse(const struct kb_backend *b)
+{
+	void *h = new_handle(b);
+
+	if (!h)
+		return;
+	reset_release_state(b);
+	b->init_typesafe(h, on_release);
+	CHECK_EQ(b->read(h), 1, L("%s: read after init_typesafe", b->name));
+	CHECK(b->get_unless_zero(h), "%s: get_unless_zero after init_typesafe", b->name);
+	CHECK_EQ(b->put(h), 0, L("%s: put 2 -> 1", b->name));
+	final_drop(b, h);
+	for (int i = 0; i < 1000; i++)
+		CHECK(!b->get_unless_zero(h), "%s: get_unless_zero %d on a released, cached object", b->name, i);
+	reset_release_state(b);
+	b->init_typesafe(h, on_release);
+	CHECK_EQ(b->read(h), 1, L("%s: reused: read after init_typesafe", b->name));
+	final_drop(b, h);
 	b->destroy(h);
 	free(h);
 }
@@ -341,11 +370,14 @@ static void backend_table(void)
 		kill_semantics(b);
 		put_locked_semantics(b, &mutex_ops);
 		put_locked_semantics(b, &spin_ops);
-		printf("  %s: kref contract%s%s -- %s\n", b->name,
+		if (b->init_typesafe)
+			typesafe_reuse(b);
+		printf("  %s: kref contract%s%s%s -- %s\n", b->name,
 		       (b->flags & KB_DEFERRED_RELEASE) ? " (final drop = kill + sync)" :
 		       (b->flags & KB_KILL_RELEASES) ? " (final drop = kill)" :
 		       (b->flags & KB_EPOCH_RELEASE) ? " (release at a later epoch = sync)" : "",
 		       (b->flags & KB_NO_GET_UNLESS_ZERO) ? " (get_unless_zero not offered)" : "",
+		       b->init_typesafe ? " (type-stable reuse)" : "",
 		       check_failed == failed_before ? "ok" : "FAILED");
 	}
 	CHECK(kb_backend_find("no-such-backend") == NULL, "kb_backend_find(unknown) is NULL");

@@ -357,14 +357,26 @@ static void note_repetition(struct kb_sweep *sw, struct kb_entry *e, const struc
 		e->floor_ns = row->ns_per_op;
 }
 
-/* Repetition `rep` of one row, retried while disturbed; -1 when the CSV cannot be written. */
+/*
+ * Repetition `rep` of one row, retried while disturbed; -1 when the CSV cannot
+ * be written. A row whose every attempt so far was disturbed (its earlier
+ * repetitions used all their retries in vain) gets no retries until it has a
+ * clean one: what disturbs it is the row itself (its writer or the scheme's
+ * helper thread outnumbering the CPUs, churn waiting on grace periods), and
+ * retrying it took a third of the default sweep's time for nothing.
+ */
 static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 {
 	struct attempt a;
 	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9);
+	int retries = sw->opt.retries;
 
+	if (e->nclean == 0 && e->ndisturbed > 0) {
+		retries = 0;
+		sw->reps_not_retried++;
+	}
 	for (int attempt = 0;; attempt++) {
-		bool last = attempt >= sw->opt.retries, clean;
+		bool last = attempt >= retries, clean;
 
 		run_attempt(sw, e, length_ns, &a);
 		fill_keys(sw, e, &a.row, rep, attempt);

@@ -39,6 +39,7 @@ struct kb_sweep {
 	uint64_t rng;			/* the shuffle's state, from opt.seed */
 	struct kb_canary_ref canary;
 	int reps_total, reps_disturbed_first, reps_disturbed, attempts_dropped;
+	int reps_not_retried;		/* of rows never clean so far: see measure() */
 	double t_start;
 	char csv_path[4096], json_path[4096], gbench_path[4096];
 	char command_line[4096];

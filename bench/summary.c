@@ -116,8 +116,8 @@ static void print_disturbance(const struct kb_sweep *sw)
 		printf("  most dropped: %s %s%s%s @%d (%d attempt(s))\n", worst_e->backend, worst_e->workload,
 		       worst_e->variant[0] ? " " : "", worst_e->variant, worst_e->threads, worst);
 	if (sw->reps_not_retried)
-		printf("  %d repetition(s) ran once, not retried: their row had no clean attempt yet "
-		       "(disturbed by its own threads, or constant noise)\n", sw->reps_not_retried);
+		printf("  %d repetition(s) ran once, not retried: most of their row's repetitions had "
+		       "no clean attempt (disturbed by its own threads, or constant noise)\n", sw->reps_not_retried);
 	if (sw->reps_total && 2 * sw->reps_disturbed_first > sw->reps_total)
 		printf("WARNING: most repetitions were disturbed: this machine was busy or its host was; "
 		       "treat these figures with care (the CSV's disturbed column says why)\n");

@@ -359,11 +359,12 @@ static void note_repetition(struct kb_sweep *sw, struct kb_entry *e, const struc
 
 /*
  * Repetition `rep` of one row, retried while disturbed; -1 when the CSV cannot
- * be written. A row whose every attempt so far was disturbed (its earlier
- * repetitions used all their retries in vain) gets no retries until it has a
- * clean one: what disturbs it is the row itself (its writer or the scheme's
- * helper thread outnumbering the CPUs, churn waiting on grace periods), and
- * retrying it took a third of the default sweep's time for nothing.
+ * be written. A row most of whose repetitions so far never got a clean
+ * attempt (they used all their retries in vain) gets no retries until clean
+ * ones are the majority again: what disturbs it is mostly the row itself (its
+ * writer or the scheme's helper thread outnumbering the CPUs, churn waiting
+ * on grace periods), and retrying it took a third of the default sweep's
+ * time for little.
  */
 static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 {
@@ -371,7 +372,7 @@ static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9);
 	int retries = sw->opt.retries;
 
-	if (e->nclean == 0 && e->ndisturbed > 0) {
+	if (e->ndisturbed > e->nclean) {
 		retries = 0;
 		sw->reps_not_retried++;
 	}

@@ -55,7 +55,7 @@ else
 fi
 
 out=$("$build/tests/test_semantics" 2>&1)
-check "runtime table: atomic2 keeps the kref contract" grep -q "atomic2: kref contract -- ok" <<<"$out"
+check "runtime table: atomic2 keeps the kref contract" grep -q "atomic2: kref contract (type-stable reuse) -- ok" <<<"$out"
 check "runtime table: atomic2's model line" grep -q "^atomic2 .*one atomic int" <<<"$out"
 out=$("$build/tests/test_kref_examples_atomic2" 2>&1)
 check "kref.h with KREF_BACKEND=atomic2 runs kref.rst's examples" grep -q " 0 failed" <<<"$out"

@@ -312,13 +312,28 @@ def short_lived(run):
             "rows": rows, "notes": notes}
 
 
+# lookup_rcu's reclamations, in bench/harness.c's order, with what each is.
+RECLAMATIONS = {
+    "memb": "RCU memb over liburcu's hash table",
+    "qsbr": "RCU qsbr, hash table",
+    "mb": "RCU mb, hash table",
+    "memb_array": "RCU memb over an array of slots",
+    "hazptr": "hazard pointers, array",
+    "typesafe": "objects reused at once, key re-checked, array",
+}
+
+
 def lookup_mostly(run):
     counts = run.threads("lookup_rcu")
     if not counts:
         return None
     top = counts[-1]
     writers = sorted({to_float(r["writer_rate"]) or 0 for r in run.select("lookup_rcu", threads=top)})
-    variant = sorted({r["variant"] for r in run.select("lookup_rcu", threads=top)})[0]
+    present = {r["variant"] for r in run.select("lookup_rcu", threads=top)}
+    # memb is the kernel's path; the other reclamations (bench/lookup_rcu.c)
+    # get a column each, at the first writer rate.
+    variant = "memb" if "memb" in present else sorted(present)[0]
+    others = [v for v in RECLAMATIONS if v in present and v != variant]
     w0 = writers[0]
     flags = backend_flags()
     blind = [b for b in run.backends if "KB_NO_GET_UNLESS_ZERO" in flags.get(b, "")]
@@ -332,11 +347,19 @@ def lookup_mostly(run):
             row.append("n/a" if b in blind else
                        run.ns("lookup_rcu", b, threads=top, variant=variant, writer=w).text())
         row += ["n/a" if b in blind else
+                run.ns("lookup_rcu", b, threads=top, variant=v, writer=w0).text() for v in others]
+        row += ["n/a" if b in blind else
                 run.column("lookup_rcu", b, "lat_p99_ns", threads=top, variant=variant, writer=w0).text(),
                 run.memory_text(b)]
         rows.append(row)
     notes = [f"cost that matters: ns per lookup (rcu_read_lock, find, get_unless_zero, unlock, put) "
-             f"per thread at {top} threads, RCU flavour {variant}"]
+             f"per thread at {top} threads, reclamation {variant}"]
+    if others:
+        notes.append("other reclamations at " + f"w={num(w0)}/s: " + ", ".join(
+            f"{v} ({RECLAMATIONS[v]})" for v in others) +
+            "; memb_array, hazptr and typesafe share an array of slots, so compare them with each other "
+            "(the hash table's own lookup is in memb, qsbr and mb); n/a: typesafe needs a counter that "
+            "survives reuse (KB_TYPESAFE_<name>)")
     if blind:
         notes.append("n/a: " + ", ".join(blind) + " cannot offer get_unless_zero (KB_NO_GET_UNLESS_ZERO): "
                      "every lookup misses, so its figure is no lookup's cost")
@@ -348,6 +371,7 @@ def lookup_mostly(run):
                                   f"per lookup at {top} threads"),
             "columns": ["backend", f"ns/lookup w={num(w0)}/s"] +
                        [f"ns/lookup w={num(w)}/s" for w in writers[1:]] +
+                       [f"ns/lookup {v}" for v in others] +
                        [f"p99 ns w={num(w0)}/s", MEMORY_HEADER],
             "rows": rows, "notes": notes}
 

@@ -380,6 +380,25 @@ ok(all(good(r) for r in rows[1:]), "every kept row parses (positive ns_per_op, i
 interrupt INT 130
 interrupt TERM 143
 
+# lookup_rcu's reclamations: one row per backend and reclamation, typesafe
+# only where the counter allows it, and the decision section gives each a column.
+"$BIN" --backends atomic,percpu --workloads lookup_rcu --rcu-flavor memb,hazptr,typesafe \
+    --threads 1 --reps 1 --time 0.005 --no-floors --writer-rate 0 --out "$WORK/recl.csv" >"$WORK/recl.log" 2>&1
+check "reclamations: the run succeeds" test -s "$WORK/recl.csv"
+pycheck "reclamation rows" '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+have = {(r["backend"], r["variant"]) for r in rows}
+def ok(c, what):
+    print(("ok - " if c else "FAIL - ") + what)
+ok(have == {("atomic", "memb"), ("atomic", "hazptr"), ("atomic", "typesafe"), ("percpu", "memb"), ("percpu", "hazptr")},
+   "rows: memb and hazptr for both, typesafe for atomic only (got %s)" % sorted(have))
+ok(all(r["check"] == "ok" for r in rows), "every reclamation checks ok")
+' "$WORK/recl.csv"
+"$PY" "$SRC/bench/decide.py" "$WORK/recl.csv" >"$WORK/recl.decide" 2>&1
+check "decide: a column per other reclamation" grep -q "ns/lookup hazptr  *ns/lookup typesafe" "$WORK/recl.decide"
+check "decide: typesafe is n/a for percpu" grep -qE "^percpu .* n/a " "$WORK/recl.decide"
+
 check "no core files in $WORK" test -z "$(find "$WORK" -name 'core*' -type f)"
 
 check_summary

@@ -1,10 +1,11 @@
 /*
  * hammer: every thread gets and puts one shared object — the worst case.
  *
- * Tail latency: one get+put pair in every KB_LAT_STRIDE (256) is timed on
- * its own, between two clock reads, into a per-thread histogram merged
- * after the loop (bench/latency.h). The other 255 pairs run the very loop
- * of an unsampled run; --no-latency times none (the overhead, measured).
+ * Tail latency: in a sampled batch (at most one per KB_LAT_PERIOD_NS), one
+ * get+put pair in every KB_LAT_STRIDE (256) is timed on its own, between two
+ * clock reads, into a per-thread histogram merged after the loop
+ * (bench/latency.h). Every other pair runs the very loop of an unsampled
+ * run; --no-latency times none (the overhead, measured).
  * A sample includes one clock read: the `null` row's lat_p50_ns is that cost.
  */
 #include "harness.h"
@@ -28,7 +29,8 @@ void kb_hammer_##B(struct gb_state *st, void *vrun)				\
 	struct kb_run *run = vrun;						\
 	struct kb_thread *me;							\
 	const uint64_t work = run->work_iters;					\
-	const bool sample = kb_lat_sampling;					\
+	const bool sampling = kb_lat_sampling;					\
+	uint64_t last_sampled = 0;						\
 	static __thread struct kb_lat_hist lat;					\
 										\
 	if (!kb_thread_prologue(st, run, &me))					\
@@ -36,6 +38,7 @@ void kb_hammer_##B(struct gb_state *st, void *vrun)				\
 	memset(&lat, 0, sizeof(lat));						\
 	struct kref_##B *obj = kb_obj_ref(run, 0);				\
 	for KB_WINDOW_LOOP(st, &run->win, me) {					\
+		const bool sample = kb_lat_sample_batch(sampling, me->batch_start_ns, &last_sampled); \
 		for (int j = 0; j < KB_BATCH; j += KB_LAT_STRIDE) {		\
 			if (sample) {						\
 				uint64_t t0 = kb_now_ns();			\

@@ -59,6 +59,7 @@ struct kb_thread {
 	bool migrated, window_closed;
 	uint64_t unexpected_releases;
 	uint64_t rng;
+	uint64_t batch_start_ns;	/* when the current batch began (after the first) */
 	int cpu;
 	void *scratch;			/* workload-owned */
 	struct kb_perf *perf;		/* perf_event counters of the timed loop, or NULL */
@@ -201,6 +202,7 @@ static inline bool kb_window_running(struct kb_thread *me)
 {
 	uint64_t now = kb_now_ns();
 
+	me->batch_start_ns = now;	/* the next batch's start (latency sampling) */
 	if (kb_likely(now < me->deadline && !atomic_load_explicit(&me->win->stop, memory_order_relaxed)))
 		return true;
 	kb_window_close(me, now);

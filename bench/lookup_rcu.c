@@ -624,7 +624,7 @@ static inline struct lk_obj *lk_typesafe_get_##B(struct lk_ctx *ctx, unsigned lo
 		LK_PUT(B, obj);							\
 	} while (0)
 
-/* One lookup in every KB_LAT_STRIDE is timed alone (bench/latency.h). */
+/* One lookup in every KB_LAT_STRIDE of a sampled batch is timed alone (bench/latency.h). */
 #define LOOKUP(B, F)								\
 static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 {										\
@@ -633,7 +633,8 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 	struct kb_thread *me;							\
 	const uint64_t work = run->work_iters;					\
 	const uint64_t nkeys = ctx ? ctx->nkeys : 1;				\
-	const bool hot = run->hot, sample = kb_lat_sampling;			\
+	const bool hot = run->hot, sampling = kb_lat_sampling;			\
+	uint64_t last_sampled = 0;						\
 	uint64_t misses = 0, poisoned = 0;					\
 	static __thread struct kb_lat_hist lat;					\
 										\
@@ -645,6 +646,7 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 	lk_register(KB_RCU_##F);						\
 	uint64_t rng = me->rng;							\
 	for KB_WINDOW_LOOP(st, &run->win, me) {					\
+		const bool sample = kb_lat_sample_batch(sampling, me->batch_start_ns, &last_sampled); \
 		RCU_QS_##F();							\
 		for (int j = 0; j < KB_BATCH; j += KB_LAT_STRIDE) {		\
 			if (sample) {						\

@@ -527,66 +527,49 @@ static inline struct lk_obj *lk_find(struct lk_ctx *ctx, unsigned long key)
 			(void)0;						\
 	} while (0)
 
-/* One lookup: `continue` leaves the do-while, i.e. this lookup. */
-#define LOOKUP_ONE_RCU(B, F)							\
+/*
+ * One lookup: find the key's object and take a reference the way reclamation
+ * F allows (GET_<F> leaves obj NULL when it got none), then use and put it.
+ * `continue` leaves the do-while, i.e. this lookup.
+ */
+#define LOOKUP_ONE(B, F)							\
 	do {									\
 		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
 		struct lk_obj *obj;						\
-		bool got;							\
 										\
+		GET_##F(B);							\
+		if (kb_unlikely(!obj)) {					\
+			misses++;						\
+			continue;						\
+		}								\
+		poisoned += obj->magic != LIVE_MAGIC;				\
+		kb_work(work);							\
+		LK_PUT(B, obj);							\
+	} while (0)
+
+/* Under a read-side section of flavour F, FIND finds; get_unless_zero keeps. */
+#define GET_UNDER_RCU(B, F, FIND)						\
+	do {									\
 		RCU_LOCK_##F();							\
-		obj = lk_find(ctx, key);					\
-		got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
+		obj = (FIND);							\
+		if (obj && !kref_##B##_get_unless_zero((struct kref_##B *)obj->ref)) \
+			obj = NULL;						\
 		kb_tsan_release(&kb_rcu_grace_token);				\
 		RCU_UNLOCK_##F();						\
-		if (kb_unlikely(!got)) {					\
-			misses++;						\
-			continue;						\
-		}								\
-		poisoned += obj->magic != LIVE_MAGIC;				\
-		kb_work(work);							\
-		LK_PUT(B, obj);							\
 	} while (0)
-#define LOOKUP_ONE_memb(B) LOOKUP_ONE_RCU(B, memb)
-#define LOOKUP_ONE_qsbr(B) LOOKUP_ONE_RCU(B, qsbr)
-#define LOOKUP_ONE_mb(B)   LOOKUP_ONE_RCU(B, mb)
-
-#define LOOKUP_ONE_memb_array(B)						\
-	do {									\
-		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
-		struct lk_obj *obj;						\
-		bool got;							\
-										\
-		RCU_LOCK_memb();						\
-		obj = atomic_load_explicit(&ctx->slots[key], memory_order_acquire); \
-		got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
-		kb_tsan_release(&kb_rcu_grace_token);				\
-		RCU_UNLOCK_memb();						\
-		if (kb_unlikely(!got)) {					\
-			misses++;						\
-			continue;						\
-		}								\
-		poisoned += obj->magic != LIVE_MAGIC;				\
-		kb_work(work);							\
-		LK_PUT(B, obj);							\
-	} while (0)
+#define GET_memb(B)       GET_UNDER_RCU(B, memb, lk_find(ctx, key))
+#define GET_qsbr(B)       GET_UNDER_RCU(B, qsbr, lk_find(ctx, key))
+#define GET_mb(B)         GET_UNDER_RCU(B, mb, lk_find(ctx, key))
+#define GET_memb_array(B) GET_UNDER_RCU(B, memb,				\
+		atomic_load_explicit(&ctx->slots[key], memory_order_acquire))
 
 /* The hazard pointer covers the object until the get has made it ours. */
-#define LOOKUP_ONE_hazptr(B)							\
+#define GET_hazptr(B)								\
 	do {									\
-		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
-		struct lk_obj *obj = kb_hp_protect(&ctx->hp, hp,		\
-				(_Atomic(void *) *)&ctx->slots[key]);		\
-		bool got = obj && kref_##B##_get_unless_zero((struct kref_##B *)obj->ref); \
-										\
+		obj = kb_hp_protect(&ctx->hp, hp, (_Atomic(void *) *)&ctx->slots[key]); \
+		if (obj && !kref_##B##_get_unless_zero((struct kref_##B *)obj->ref)) \
+			obj = NULL;						\
 		kb_hp_clear(hp);						\
-		if (kb_unlikely(!got)) {					\
-			misses++;						\
-			continue;						\
-		}								\
-		poisoned += obj->magic != LIVE_MAGIC;				\
-		kb_work(work);							\
-		LK_PUT(B, obj);							\
 	} while (0)
 
 /*
@@ -607,21 +590,11 @@ static inline struct lk_obj *lk_typesafe_get_##B(struct lk_ctx *ctx, unsigned lo
 		LK_PUT(B, obj);							\
 	}									\
 }
-#define LOOKUP_ONE_typesafe(B)							\
+#define GET_typesafe(B)								\
 	do {									\
-		unsigned long key = hot ? 0 : (unsigned long)kb_pick(&rng, nkeys); \
-		struct lk_obj *obj;						\
-										\
 		RCU_LOCK_memb();						\
 		obj = lk_typesafe_get_##B(ctx, key);				\
 		RCU_UNLOCK_memb();						\
-		if (kb_unlikely(!obj)) {					\
-			misses++;						\
-			continue;						\
-		}								\
-		poisoned += obj->magic != LIVE_MAGIC;				\
-		kb_work(work);							\
-		LK_PUT(B, obj);							\
 	} while (0)
 
 /* One lookup in every KB_LAT_STRIDE of a sampled batch is timed alone (bench/latency.h). */
@@ -651,13 +624,13 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 		for (int j = 0; j < KB_BATCH; j += KB_LAT_STRIDE) {		\
 			if (sample) {						\
 				uint64_t t0 = kb_now_ns();			\
-				LOOKUP_ONE_##F(B);				\
+				LOOKUP_ONE(B, F);				\
 				kb_lat_add(&lat, kb_now_ns() - t0);		\
 			} else {						\
-				LOOKUP_ONE_##F(B);				\
+				LOOKUP_ONE(B, F);				\
 			}							\
 			for (int i = 1; i < KB_LAT_STRIDE; i++)			\
-				LOOKUP_ONE_##F(B);				\
+				LOOKUP_ONE(B, F);				\
 		}								\
 	}									\
 	me->rng = rng;								\

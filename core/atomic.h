@@ -31,6 +31,29 @@ static inline int kref_atomic_init(struct kref_atomic *r)
 	return 0;
 }
 
+static inline void kref_atomic_get(struct kref_atomic *r)
+{
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+}
+
+/* +1 unless 0, the successful increment ordered by `success`. */
+static inline kb_must_check bool kref_atomic_inc_not_zero_ordered(struct kref_atomic *r, memory_order success)
+{
+	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
+
+	do {
+		if (old == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, old + 1,
+				success, memory_order_relaxed));
+	return true;
+}
+
+static inline kb_must_check bool kref_atomic_get_unless_zero(struct kref_atomic *r)
+{
+	return kref_atomic_inc_not_zero_ordered(r, memory_order_relaxed);
+}
+
 /* Type-stable reuse (core/backend_attrs.h): a released count stays 0. */
 #define KB_TYPESAFE_atomic 1
 static inline void kref_atomic_init_release(struct kref_atomic *r)
@@ -40,31 +63,7 @@ static inline void kref_atomic_init_release(struct kref_atomic *r)
 
 static inline kb_must_check bool kref_atomic_get_unless_zero_acquire(struct kref_atomic *r)
 {
-	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
-
-	do {
-		if (old == 0)
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, old + 1,
-				memory_order_acquire, memory_order_relaxed));
-	return true;
-}
-
-static inline void kref_atomic_get(struct kref_atomic *r)
-{
-	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-}
-
-static inline kb_must_check bool kref_atomic_get_unless_zero(struct kref_atomic *r)
-{
-	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
-
-	do {
-		if (old == 0)
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, old + 1,
-				memory_order_relaxed, memory_order_relaxed));
-	return true;
+	return kref_atomic_inc_not_zero_ordered(r, memory_order_acquire);
 }
 
 /* True when the caller dropped the last reference and must release. */

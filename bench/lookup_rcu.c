@@ -429,6 +429,22 @@ static void lk_drain_table(struct lk_ctx *ctx)
 	ctx->ht = NULL;
 }
 
+/* The CSV's release_via for lookup_rcu: how a replaced object is freed. */
+static void lk_record_reclamation(struct lk_ctx *ctx)
+{
+	static char text[96];
+
+	if (ctx->reclaim == KB_RCU_HAZPTR)
+		snprintf(text, sizeof(text), "hazard-pointer scan (reader fence: %s)",
+			 kb_hp_fence_name(&ctx->hp));
+	else if (ctx->reclaim == KB_RCU_TYPESAFE)
+		snprintf(text, sizeof(text), "type-stable cache at once (memory at the end)");
+	else
+		snprintf(text, sizeof(text), "call_rcu after a %s grace period",
+			 kb_rcu_flavor_names[ctx->flavor_index]);
+	kb_beside_set_release_via(text);
+}
+
 static int lookup_setup(struct kb_run *run)
 {
 	struct lk_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -456,6 +472,7 @@ static int lookup_setup(struct kb_run *run)
 		if (!ctx->ht)
 			return -1;
 	}
+	lk_record_reclamation(ctx);
 	lk_register(ctx->flavor_index);
 	ctx->flavor->thread_offline();
 	for (unsigned long key = 0; key < ctx->nkeys; key++)

@@ -2,6 +2,7 @@
 #include "core/hazptr.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <linux/membarrier.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,9 +66,17 @@ static int compare_pointers(const void *a, const void *b)
 static void scan_fence(const struct kb_hp_domain *d)
 {
 #if !defined(KREFBENCH_TSAN)
-	if (d->asymmetric && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+	if (!d->asymmetric) {
+		atomic_thread_fence(memory_order_seq_cst);	/* the readers fence too */
 		return;
-	atomic_thread_fence(memory_order_seq_cst);
+	}
+	/* Readers have only a compiler barrier: without the membarrier a
+	 * scan could free what a reader is about to use. Registered, it
+	 * cannot fail; if it does, stop rather than free unsafely. */
+	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
+		perror("krefbench: hazard pointers: membarrier(PRIVATE_EXPEDITED)");
+		abort();
+	}
 #else
 	(void)d;	/* seq_cst loads below and seq_cst stores in protect */
 #endif

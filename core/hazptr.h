@@ -66,7 +66,8 @@ void kb_hp_retire(struct kb_hp_domain *d, struct kb_hp_retired *r, void *ptr);
 /* Scan now: reclaim every retired object no slot holds. */
 void kb_hp_scan(struct kb_hp_domain *d);
 
-/* "mb" or "membarrier": what the reader's fence is, for the record. */
+/* What the reader's fence is, for the record: "membarrier" (a compiler
+ * barrier, the scan pays a membarrier) or "mb" (a full fence per protect). */
 const char *kb_hp_fence_name(const struct kb_hp_domain *d);
 
 /*

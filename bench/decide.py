@@ -231,7 +231,7 @@ def long_lived(run):
                      run.column("hammer", b, "lat_p999_ns", threads=top).text(),
                      run.memory_text(b)])
     notes = ["cost that matters: ns per get+put pair per thread on one shared object (hammer) at the "
-             f"most threads of this run ({top}); tail: sampled single pairs (one in 256), each "
+             f"most threads of this run ({top}); tail: sampled single pairs (one in 256 of a batch, a batch every 20 µs at most), each "
              "including one clock read (null's p50 is that cost)"]
     mem = memory_note(run, run.backends)
     if mem:

@@ -83,6 +83,7 @@ static int churn_setup(struct kb_run *run)
 		free(c);
 		return -1;
 	}
+	c->window_stopping = &run->win.stop;
 	run->wctx = c;
 	return 0;
 }

@@ -70,6 +70,11 @@ struct churn_ctx {
 	void (*destroy)(void *ref);		/* the backend's, before the memory goes */
 	struct churn_ring *rings;		/* [from * threads + to] */
 	atomic_bool *stopped;			/* per thread: left its loop, takes no more */
+	/* Set when the first thread leaves the window (the harness's stop
+	 * flag), or NULL: that thread then waits at the end barrier for all
+	 * the others before it can say it stopped, so an owner waiting on its
+	 * full ring must give up then, or wait for it forever. */
+	const atomic_bool *window_stopping;
 	atomic_long created, released, freed, double_releases, used_after_release;
 	atomic_long init_failures, arena_waits, undelivered;
 	atomic_long frees_queued;		/* call_rcu frees: the flush must wait for them */
@@ -204,12 +209,14 @@ static inline int churn_lifetime_##B(struct churn_ctx *c, int t, void (*wait)(vo
 		kref_##B##_get(r);	/* before the hand-off */		\
 		for (int spins = 0; !churn_push(churn_ring(c, t, to), o); spins++) { \
 			/* Full: serve our own in-queue meanwhile (and let a	\
-			 * descheduled holder run); a holder that has stopped	\
-			 * takes nothing more. */				\
+			 * descheduled holder run); a holder that has stopped,	\
+			 * or is leaving the window, takes nothing more. */	\
 			churn_serve_##B(c, t);					\
 			if (spins > 64)						\
 				sched_yield();					\
-			if (atomic_load_explicit(&c->stopped[to], memory_order_acquire)) { \
+			if (atomic_load_explicit(&c->stopped[to], memory_order_acquire) || \
+			    (c->window_stopping &&				\
+			     atomic_load_explicit(c->window_stopping, memory_order_relaxed))) { \
 				atomic_fetch_add_explicit(&c->undelivered, 1, memory_order_relaxed); \
 				if (kref_##B##_put(r, RELEASE)) (void)0;	\
 				break;						\

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Stress for the lookup path through the benchmark binary itself: every
-# backend, every reclamation of lookup_rcu (RCU flavours, hazard pointers,
-# type-stable reuse) and every lookup_mutex variant, with a fast
-# writer replacing objects under the readers. Each run's self-check counts
+# Stress through the benchmark binary itself, every backend. `rcu`: every
+# reclamation of lookup_rcu (RCU flavours, hazard pointers, type-stable
+# reuse); `mutex`: every lookup_mutex variant; both with a fast writer
+# replacing objects under the readers. `workloads`: every other workload at
+# 1, 2 and 4 threads (4 oversubscribe this machine, so threads are preempted
+# inside their operations), short windows. Each run's self-check counts
 # every object created, released (exactly once) and freed (exactly once,
 # after its last reader) and looks for poisoned memory; the binary exits
 # non-zero when any check fails. Under the tsan/asan flavours the same runs
@@ -16,6 +18,7 @@ passed=0 failed=0
 run() {
 	local name=$1
 	shift
+	# a later --threads or --time in "$@" wins
 	if "$bin" --reps 1 --time 0.02 --threads 1,2 --no-floors --objects 64 --out "$work/$name.csv" "$@" \
 		>"$work/$name.out" 2>&1; then
 		local rows bad
@@ -50,8 +53,13 @@ mutex)
 		run "lookup_mutex_${v}_hot" --workloads lookup_mutex --variant "$v" --hot --writer-rate 20000
 	done
 	;;
+workloads)
+	for w in hammer private spread handoff readside churn release_latency read; do
+		run "$w" --workloads "$w" --threads 1,2,4 --oversubscribe --time 0.01 --retries 0
+	done
+	;;
 *)
-	echo "usage: stress_lookup.sh BINARY WORKDIR rcu|mutex" >&2
+	echo "usage: stress_sweep.sh BINARY WORKDIR rcu|mutex|workloads" >&2
 	exit 2
 	;;
 esac

@@ -21,7 +21,9 @@
  *   that reference, to the owner's queue. The owner merges queued objects
  *   (its local count plus shared's, less the queue's reference) at its next
  *   put, at thread exit, or when sync() runs: release if that is 0. If the
- *   owner has exited, the queuing thread merges at once (local is frozen).
+ *   owner has exited, the queuing thread merges at once (local is frozen);
+ *   if the owner merged meanwhile (its put of a shared-counted reference
+ *   took local to 0), the queuing thread drops the reference from shared.
  * So a release triggered by a non-owner is deferred to the owner:
  * kb_brc_sync() merges every thread's queue and must run while no thread
  * operates on brc objects (the benchmark's check, the tests).

@@ -130,7 +130,7 @@ static int match_key(struct cds_lfht_node *node, const void *key)
 
 static void lk_register(int flavor)
 {
-	if (flavor == KB_RCU_MEMB || flavor >= KB_NRCU_FLAVORS)
+	if (flavor == KB_RCU_MEMB)
 		kb_rcu_register();	/* idempotent; unregistered at thread exit */
 	else
 		flavors[flavor]->register_thread();
@@ -138,7 +138,7 @@ static void lk_register(int flavor)
 
 static void lk_unregister(int flavor)
 {
-	if (flavor != KB_RCU_MEMB && flavor < KB_NRCU_FLAVORS)
+	if (flavor != KB_RCU_MEMB)
 		flavors[flavor]->unregister_thread();
 }
 
@@ -633,7 +633,7 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 	struct kb_hp_slot *hp = KB_RCU_##F == KB_RCU_HAZPTR ? &ctx->hp.slots[me - run->thr] : NULL; \
 	(void)hp;								\
 	memset(&lat, 0, sizeof(lat));						\
-	lk_register(KB_RCU_##F);						\
+	lk_register(ctx->flavor_index);						\
 	uint64_t rng = me->rng;							\
 	for KB_WINDOW_LOOP(st, &run->win, me) {					\
 		const bool sample = kb_lat_sample_batch(sampling, me->batch_start_ns, &last_sampled); \
@@ -651,7 +651,7 @@ static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 		}								\
 	}									\
 	me->rng = rng;								\
-	lk_unregister(KB_RCU_##F);						\
+	lk_unregister(ctx->flavor_index);					\
 	kb_ledger_poison_seen(&ctx->ledger, (long)poisoned);			\
 	gb_counter_set(st, "misses", (double)misses);				\
 	kb_beside_add_latency(&lat);						\

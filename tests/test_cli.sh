@@ -215,11 +215,12 @@ def each(pred, what):
     ok(not badrows, what + ("" if not badrows else " (e.g. %s)" % ",".join(badrows[0].values())))
 
 each(lambda d: d["check"] == "ok", "every row check is ok")
-# pingpong moves nothing when the scheduler starts one thread after its
-# partner left (flagged start_skew): 0 transfers, 0 ns and 0 per second.
+# pingpong may move nothing when the scheduler starts one thread after its
+# partner left (flagged start_skew): then 0 transfers, 0 ns and 0 per second.
+def late_pingpong(d):
+    return d["workload"] == "pingpong" and "start_skew" in d["disturbed"]
 def empty_pingpong(d):
-    return d["workload"] == "pingpong" and "start_skew" in d["disturbed"] and num(d["ops"]) == 0 \
-        and num(d["ns_per_op"]) == 0 and num(d["ops_per_s"]) == 0
+    return late_pingpong(d) and num(d["ops"]) == 0 and num(d["ns_per_op"]) == 0 and num(d["ops_per_s"]) == 0
 each(lambda d: num(d["ns_per_op"]) is not None and (num(d["ns_per_op"]) > 0 or empty_pingpong(d)), "ns_per_op is a positive number")
 each(lambda d: num(d["ops_per_s"]) is not None and (num(d["ops_per_s"]) > 0 or empty_pingpong(d)), "ops_per_s is a positive number")
 # the window arithmetic: ns_per_op = threads x window / ops (pingpong: window / transfers), ops_per_s = ops / window
@@ -236,7 +237,7 @@ each(lambda d: num(d["window_ns"]) >= 0.002e9 * 0.99, "the window lasts at least
 each(lambda d: d["disturbed"] != "" or num(d["task_clock_ratio"]) >= 0.95, "a clean row had its CPU for 95% of the window")
 # every thread runs at least one batch: fairness > 0, except an empty pingpong
 each(lambda d: num(d["fairness"]) is not None and (0 < num(d["fairness"]) <= 1 or
-     (d["workload"] == "pingpong" and "start_skew" in d["disturbed"] and num(d["fairness"]) == 0)), "fairness in (0,1]")
+     (late_pingpong(d) and num(d["fairness"]) == 0)), "fairness in (0,1]")
 def cpus_ok(d):
     c = d["cpus"].split(",")
     return len(c) == int(d["threads"]) and all(x.isdigit() and 0 <= int(x) < npus for x in c)
@@ -244,7 +245,7 @@ each(cpus_ok, "cpus lists threads CPU numbers, each a PU of this machine")
 each(lambda d: d["placement"] == "cores", "placement is the default (cores)")
 each(lambda d: d["work_ns"] == "0", "work_ns is 0")
 each(lambda d: d["iterations"].isdigit() and (int(d["iterations"]) > 0 or
-     (d["workload"] == "pingpong" and "start_skew" in d["disturbed"])), "iterations is a positive integer")
+     late_pingpong(d)), "iterations is a positive integer")
 each(lambda d: d["objects"].isdigit() and int(d["objects"]) >= 1, "objects is a positive integer")
 each(lambda d: d["backend"] == "floor" or (num(d["norm"]) is not None and num(d["norm"]) > 0),
      "norm is filled (positive) on every non-floor row")

@@ -25,7 +25,7 @@ vm_deps=(qemu-system-x86 busybox-static)
 # The report's browser test (tests/test_report.sh, in the release flavour)
 # opens report.html in chromium.
 report_test_deps=(chromium)
-# `./run.sh fleet` drives the hosts with Ansible (bench/fleet.py, bench/fleet.yml).
+# `./run.sh fleet` drives the hosts with Ansible (bench/analysis/fleet.py, fleet.yml).
 fleet_deps=(ansible)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -179,11 +179,21 @@ cmd_bench() {
 	exec "$bin" --results-dir "$top/results" "$@"
 }
 
+# analysis MODULE ARGS...: bench/analysis/MODULE.py as the package's module,
+# run from the caller's directory, with the binary it asks what it knows
+# (bench/analysis/names.py) built first.
+analysis() {
+	local module=$1
+	shift
+	KREFBENCH_BIN=$(bench_binary)
+	export KREFBENCH_BIN PYTHONPATH="$top/bench"
+	cd -- "$caller_dir" || die "cannot return to $caller_dir"
+	exec /usr/bin/python3 -m "analysis.$module" "$@"
+}
+
 cmd_plot() {
 	[ $# -ge 1 ] || die "usage: ./run.sh plot RESULTS.csv [--out DIR]"
-	install_deps
-	cd "$caller_dir"
-	exec /usr/bin/python3 "$top/plots/plot.py" "$@"
+	analysis charts "$@"
 }
 
 # ./run.sh profile BACKEND WORKLOAD [THREADS] [--stat|--record|--c2c] [--time S] [-- KREFBENCH_ARGS...]
@@ -325,43 +335,34 @@ cmd_profile() {
 }
 
 # ./run.sh compare A.csv B.csv [--threshold PCT] [--alpha A] [--adjust M] [--format F]
-#     bench/compare.py: the report between two results files.
+#     bench/analysis/compare.py: the report between two results files.
 # ./run.sh compare --rev BASE [--rev OTHER] | --bin A --bin B [--pairs N] [--out DIR] [...]
-#     bench/gate.py: the regression gate (A and B in short process pairs,
+#     bench/analysis/gate.py: the regression gate (A and B in short process pairs,
 #     paired analysis; it builds revisions itself). README, "Did a change
 #     make it slower?". Either program is exec'd from the caller's directory,
 #     so its paths mean what the caller's shell means, and signals and exit
 #     codes (0 same, 1 regression, 2 bad input or no answer, 130/143) are its own.
 cmd_compare() {
-	local prog=compare.py arg
+	local arg
 	for arg in "$@"; do
-		case $arg in --rev | --rev=* | --bin | --bin=*) prog=gate.py ;; esac
+		case $arg in --rev | --rev=* | --bin | --bin=*) analysis gate --repo "$top" "$@" ;; esac
 	done
-	# --rev builds with cmake: what the build needs must be there.
-	case " $* " in *" --rev "* | *" --rev="*) install_deps ;; esac
-	cd -- "${caller_dir:-$PWD}" || die "cannot return to ${caller_dir:-$PWD}"
-	if [ $prog = gate.py ]; then
-		exec /usr/bin/python3 "$top/bench/gate.py" --repo "$top" "$@"
-	fi
-	exec /usr/bin/python3 "$top/bench/compare.py" "$@"
+	analysis compare "$@"
 }
 
 # ./run.sh report RESULTS.csv [MORE.csv ...] [--out DIR] | --compare A.csv B.csv [...]
-#     bench/report.py: report.html (self-contained) + report.md, from the caller's directory.
+#     bench/analysis/report.py: report.html (self-contained) + report.md, from the caller's directory.
 cmd_report() {
-	install_deps
-	cd "$caller_dir"
-	exec /usr/bin/python3 "$top/bench/report.py" "$@"
+	analysis report "$@"
 }
 
-# ./run.sh fleet INVENTORY [bench options]: bench/fleet.py runs bench/fleet.yml
+# ./run.sh fleet INVENTORY [bench options]: bench/analysis/fleet.py runs fleet.yml
 # with ansible-playbook (the tree to every host, its own ./run.sh builds and
 # runs the sweep, results fetched into results/fleet-<UTC>/<host>/) and writes
 # the cross-host report.
 cmd_fleet() {
 	install_deps "${fleet_deps[@]}"
-	cd "$caller_dir"
-	exec /usr/bin/python3 "$top/bench/fleet.py" --repo "$top" "$@"
+	analysis fleet --repo "$top" "$@"
 }
 
 # The main job: the sweep, then its plots. The sweep runs as a child (the
@@ -386,10 +387,11 @@ cmd_main() {
 	trap - INT TERM
 	[ -s "$last" ] && [ "$rc" -lt 128 ] || exit "$rc"
 	csv=$(cat "$last")
-	/usr/bin/python3 "$top/plots/plot.py" "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
-	/usr/bin/python3 "$top/bench/decide.py" "$csv" || echo "run.sh: the decision sections failed; results are in $csv" >&2
+	export KREFBENCH_BIN="$bin" PYTHONPATH="$top/bench"
+	/usr/bin/python3 -m analysis.charts "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
+	/usr/bin/python3 -m analysis.decide "$csv" || echo "run.sh: the decision sections failed; results are in $csv" >&2
 	echo "results: $csv (environment: ${csv%.csv}.json)"
-	/usr/bin/python3 "$top/bench/report.py" "$csv" | grep '^report: /' ||
+	/usr/bin/python3 -m analysis.report "$csv" | grep '^report: /' ||
 		echo "run.sh: the report failed; results are in $csv" >&2
 	exit "$rc"
 }

@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 #include "core/backends.h"
-#include "core/cpu.h"
+#include "core/lib/cpu.h"
+#include "core/lib/json.h"
 
 #ifndef KREFBENCH_CFLAGS
 #define KREFBENCH_CFLAGS "unknown"
@@ -81,19 +82,12 @@ static void git_commit(char *buf, size_t len)
 	pclose(p);
 }
 
-/* JSON string body: escape quotes, backslashes and control characters. */
+/* "key": "value", as one line of the sidecar's object. */
 static void put_json_string(FILE *f, const char *key, const char *value, bool last)
 {
-	fprintf(f, "  \"%s\": \"", key);
-	for (const char *c = value ? value : ""; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			fprintf(f, "\\%c", *c);
-		else if ((unsigned char)*c < 0x20)
-			fprintf(f, "\\u%04x", *c);
-		else
-			fputc(*c, f);
-	}
-	fprintf(f, "\"%s\n", last ? "" : ",");
+	fprintf(f, "  \"%s\": ", key);
+	kb_json_put_string(f, value);
+	fprintf(f, "%s\n", last ? "" : ",");
 }
 
 static void sysfs_or(const char *path, const char *fallback, char *buf, size_t len)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue.h"
 #include "interrupt.h"
 #include "output.h"
 #include "summary.h"
@@ -90,6 +91,26 @@ static int take_no_perf(struct kb_sweep *sw, int argc, char **argv)
 	return n;
 }
 
+/*
+ * --list [--format text|json], alone: what this binary knows. Returns -1
+ * when argv is not a --list command, else the exit status.
+ */
+static int list_command(int argc, char **argv)
+{
+	bool json = false;
+
+	if (argc < 2 || strcmp(argv[1], "--list"))
+		return -1;
+	if (argc == 4 && !strcmp(argv[2], "--format") && !strcmp(argv[3], "json"))
+		json = true;
+	else if (!(argc == 2 || (argc == 4 && !strcmp(argv[2], "--format") && !strcmp(argv[3], "text")))) {
+		fprintf(stderr, "krefbench: --list takes only --format text|json\n");
+		return 2;
+	}
+	kb_catalogue_print(stdout, json);
+	return fflush(stdout) ? 1 : 0;
+}
+
 /* Once, on the main thread, before any benchmark: what can be counted. */
 static void probe_perf(struct kb_sweep *sw)
 {
@@ -141,6 +162,9 @@ int main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	check_backend_order();
 	check_perf_columns();
+	rc = list_command(argc, argv);
+	if (rc >= 0)
+		return rc;
 	kb_output_command_line(&sw, argc, argv);	/* as given, --no-perf included */
 	argc = take_no_perf(&sw, argc, argv);
 	rc = kb_options_parse(argc, argv, &sw.opt, err, sizeof(err));

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "latency.h"
-#include "lifecycle.h"
+#include "measure/latency.h"
+#include "workloads/lifecycle.h"
 
 const struct kb_workload *const kb_all_workloads[] = {
 	&kb_workload_hammer, &kb_workload_private, &kb_workload_spread, &kb_workload_handoff,
@@ -163,6 +163,7 @@ static void usage(void)
 	       "  --out FILE          results CSV (default RESULTS_DIR/<host>-<UTC time>.csv)\n"
 	       "  --results-dir DIR   where default results go (default results)\n"
 	       "  --plan              print the thread->CPU plan and exit\n"
+	       "  --list [--format json]  what this binary knows: backends, workloads, variants; alone\n"
 	       "  --topology T        plan for an hwloc XML file or synthetic description\n"
 	       "                      (e.g. 'pack:2 numa:4 core:16 pu:2'); only with --plan\n"
 	       "  --oversubscribe     allow more threads than PUs\n",

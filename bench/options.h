@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "core/backends.h"
-#include "harness.h"
+#include "workloads/harness.h"
 
 #define KB_MAX_WORKLOADS 16
 #define KB_MAX_OBJECTS 65536		/* --objects: spread objects or lookup keys */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stats.h"
+#include "measure/median.h"
 
 static bool same_row(const struct kb_entry *a, const struct kb_entry *b)
 {

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "floors.h"
-#include "harness.h"
-#include "latency.h"
-#include "lifecycle.h"
-#include "readside.h"
+#include "measure/floors.h"
+#include "workloads/harness.h"
+#include "measure/latency.h"
+#include "workloads/lifecycle.h"
+#include "workloads/readside.h"
 
 void kb_die(const char *msg)
 {

@@ -20,12 +20,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "disturbance.h"
+#include "measure/disturbance.h"
 #include "options.h"
 #include "perfctr.h"
 #include "placement.h"
-#include "results.h"
-#include "row.h"
+#include "measure/results_writer.h"
+#include "measure/row.h"
 
 struct kb_sweep {
 	struct kb_options opt;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/backend_list.h"	/* generated from core/backends.list */
-#include "core/cpu.h"
+#include "core/lib/cpu.h"
 
 /* One handle type and one set of trampolines per backend. */
 #define DEFINE_BACKEND(B)							\

@@ -32,7 +32,7 @@
  *   an RCU grace period before calling release(). The kernel frees rcuref
  *   objects with kfree_rcu; kref's users free in release() at once, which is
  *   safe only after every put that lost the race to release has finished
- *   with the counter (core/rcuref.h). So with rcuref, kref_put must not be
+ *   with the counter (core/backends/rcuref.h). So with rcuref, kref_put must not be
  *   called inside a liburcu memb read-side section, and a releasing put costs
  *   a grace period (put_lock waits with the spinlock held).
  */

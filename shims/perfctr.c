@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/lib/json.h"
+
 const char *const kb_perf_event_names[KB_PERF_NEVENTS] = {
 	"cycles", "instructions", "branches", "branch-misses", "cache-references", "cache-misses",
 	"task-clock", "context-switches", "cpu-migrations",
@@ -430,20 +432,6 @@ void kb_perf_probe_summary(const struct kb_perf_probe *p, char *buf, size_t len)
 #undef PUT
 }
 
-static void put_json_text(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 char *kb_perf_probe_json(const struct kb_perf_probe *p)
 {
 	char *text = NULL;
@@ -464,28 +452,28 @@ char *kb_perf_probe_json(const struct kb_perf_probe *p)
 	for (int e = 0; e < KB_PERF_NEVENTS; e++)
 		if (p->counted[e]) {
 			fprintf(f, "%s", n++ ? ", " : "");
-			put_json_text(f, kb_perf_event_names[e]);
+			kb_json_put_string(f, kb_perf_event_names[e]);
 		}
 	fprintf(f, "], \"not_counted\": {");
 	n = 0;
 	for (int e = 0; e < KB_PERF_NEVENTS; e++)
 		if (!p->counted[e]) {
 			fprintf(f, "%s", n++ ? ", " : "");
-			put_json_text(f, kb_perf_event_names[e]);
+			kb_json_put_string(f, kb_perf_event_names[e]);
 			fprintf(f, ": ");
-			put_json_text(f, p->reason[e]);
+			kb_json_put_string(f, p->reason[e]);
 		}
 	fprintf(f, "}, \"notes\": {");
 	n = 0;
 	for (int e = 0; e < KB_PERF_NEVENTS; e++)
 		if (p->counted[e] && p->reason[e][0]) {
 			fprintf(f, "%s", n++ ? ", " : "");
-			put_json_text(f, kb_perf_event_names[e]);
+			kb_json_put_string(f, kb_perf_event_names[e]);
 			fprintf(f, ": ");
-			put_json_text(f, p->reason[e]);
+			kb_json_put_string(f, p->reason[e]);
 		}
 	fprintf(f, "}, \"scope\": ");
-	put_json_text(f, "per benchmark thread, from the first batch of its timed loop to the end of the "
+	kb_json_put_string(f, "per benchmark thread, from the first batch of its timed loop to the end of the "
 		      "loop; scaled by time_enabled/time_running; summed over threads and divided by "
 		      "iterations x threads (CSV *_per_op columns)");
 	fprintf(f, "}");

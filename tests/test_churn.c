@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "churn.h"
+#include "workloads/churn.h"
 #include "check.h"
-#include "core/rcu.h"
+#include "core/lib/rcu.h"
 
 enum fault { GOOD, EARLY, LEAK, TWICE };
 

@@ -400,7 +400,7 @@ ok(have == {("atomic", "memb"), ("atomic", "hazptr"), ("atomic", "typesafe"), ("
    "rows: memb and hazptr for both, typesafe for atomic only (got %s)" % sorted(have))
 ok(all(r["check"] == "ok" for r in rows), "every reclamation checks ok")
 ' "$WORK/recl.csv"
-"$PY" "$SRC/bench/decide.py" "$WORK/recl.csv" >"$WORK/recl.decide" 2>&1
+PYTHONPATH="$SRC/bench" "$PY" -m analysis.decide "$WORK/recl.csv" >"$WORK/recl.decide" 2>&1
 check "decide: a column per other reclamation" grep -q "ns/lookup hazptr  *ns/lookup typesafe" "$WORK/recl.decide"
 check "decide: typesafe is n/a for percpu" grep -qE "^percpu .* n/a " "$WORK/recl.decide"
 

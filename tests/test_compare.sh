@@ -18,7 +18,8 @@ rm -rf -- "$OUT"
 mkdir -p -- "$OUT"
 OUT=$(cd "$OUT" && pwd)
 PY=/usr/bin/python3
-CMP=$SRC/bench/compare.py
+export PYTHONPATH=$SRC/bench
+CMP="$PY -m analysis.compare"
 FIX=$SRC/tests/fixtures
 
 source "$(dirname "$0")/check.sh"
@@ -52,10 +53,10 @@ print(rows[0][sys.argv[4]] if len(rows) == 1 else "?")' "$OUT/$1.out" "$2" "$3" 
 #   sigma^2 = nA nB/12 ((N+1) - 30/(N(N-1))) = 16/12 (9 - 30/56) = 11.2857,
 #   sigma = 3.35942; z = (|2.5 - 8| - 0.5)/sigma = 5/3.35942 = 1.48835;
 #   p = 2 (1 - Phi(1.48835)) = erfc(1.48835/sqrt 2) = 0.13666.
-unit=$("$PY" - "$SRC/bench" <<'EOF'
+unit=$("$PY" - <<'EOF'
 import math, sys
-sys.path.insert(0, sys.argv[1])
-import compare as c
+
+from analysis import compare as c
 
 def close(x, y, tol=1e-4):
     return abs(x - y) <= tol
@@ -99,7 +100,7 @@ while IFS= read -r line; do
 done <<<"$unit"
 
 # --- verdicts and exit codes -------------------------------------------------
-run slower "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv"
+run slower $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv"
 check "A vs slower B: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 check "regression named on stderr: atomic hammer" has slower.err "compare: regression: atomic hammer threads=1: 10.000 -> 12.500 ns/op"
 check "exactly one regression line (percpu got faster; the floor is not the code)" \
@@ -125,65 +126,65 @@ check "sidecar: equal cpu_model and compiler not warned" \
     bash -c "! grep -qE 'warning: (cpu_model|compiler) differs' '$OUT/slower.err'"
 check "no traceback" no_traceback slower
 
-run same "$CMP" "$FIX/compare_a.csv" "$FIX/compare_same.csv"
+run same $CMP "$FIX/compare_a.csv" "$FIX/compare_same.csv"
 check "A vs same B: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 check "same: no regression line" lacks same.err "regression"
 check "same: equal sidecars, no warning" lacks same.err "warning"
 check "same: a floor 30% slower is not a regression" grep -qE '^floor local .* slower$' "$OUT/same.out"
 check "same: result line" has same.out "result: 0 slower, 0 faster, 4 same -> no significant regression"
 
-run faster "$CMP" "$FIX/compare_a.csv" "$FIX/compare_faster.csv"
+run faster $CMP "$FIX/compare_a.csv" "$FIX/compare_faster.csv"
 check "A vs faster B: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 check "faster: atomic hammer faster" grep -qE '^atomic hammer .* 0\.700 +0\.0079  faster$' "$OUT/faster.out"
 check "faster: missing sidecar is a note" has faster.err "compare: note: no sidecar for B"
 
-run reverse "$CMP" "$FIX/compare_slower.csv" "$FIX/compare_a.csv" --threshold 30
+run reverse $CMP "$FIX/compare_slower.csv" "$FIX/compare_a.csv" --threshold 30
 check "threshold 30%: a 25% change is 'same' (exit 0, got $rc)" [ "$rc" -eq 0 ]
-run alpha "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.01
+run alpha $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.01
 check "alpha 0.01: p = 0.0079 is still significant (exit 1, got $rc)" [ "$rc" -eq 1 ]
-run alpha2 "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.005
+run alpha2 $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.005
 check "alpha 0.005: 5 vs 5 can never reach it (smallest p 0.0079): undecided, exit 2 (got $rc)" [ "$rc" -eq 2 ]
 check "alpha 0.005: verdict same*, nothing named a regression" \
     bash -c "grep -qE '^atomic hammer .*  same\*$' '$OUT/alpha2.out' && ! grep -q regression '$OUT/alpha2.err'"
 
-run holm "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm
+run holm $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm
 check "--adjust holm: 4 x 0.0079 = 0.0317 < 0.05, still slower (exit 1, got $rc)" \
     bash -c "[ $rc -eq 1 ] && grep -qE '^atomic hammer .* 1\.250 +0\.0317  slower$' '$OUT/holm.out' && grep -q 'p_holm' '$OUT/holm.out'"
-run holm2 "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm --alpha 0.03
+run holm2 $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm --alpha 0.03
 check "--adjust holm --alpha 0.03: 4 x 0.0079 = 0.0317 can never pass Holm's first step: undecided, exit 2 (got $rc)" \
     bash -c "[ $rc -eq 2 ] && ! grep -q '^compare: regression' '$OUT/holm2.err' && grep -q '^compare: undecided: 4 of 4' '$OUT/holm2.err'"
-run bh "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust bh --format csv
+run bh $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust bh --format csv
 check "--adjust bh: p_adj = 4/2 x 0.0079 = 0.0159 in the csv" \
     "$PY" -c "import sys; sys.exit(abs(float('$(field bh bench atomic p_adj)') - 4 / 2 * 2 / 252) > 1e-12)"
 
-run old "$CMP" "$FIX/compare_a.csv" "$FIX/compare_old_schema.csv"
+run old $CMP "$FIX/compare_a.csv" "$FIX/compare_old_schema.csv"
 check "a file without variant/writer_rate compares (exit 0, got $rc)" [ "$rc" -eq 0 ]
 check "old schema: the lookup row is only in A" has old.err "not compared: 1 benchmark(s) only in A, 0 only in B"
 check "old schema: 3 benchmarks compared" has old.out "geomean B/A over 3 benchmarks"
 
 # --- too few repetitions to reach alpha ---------------------------------------
-run reps3 "$CMP" "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv"
+run reps3 $CMP "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv"
 check "3 vs 3 repetitions: exit 2, cannot decide (got $rc)" [ "$rc" -eq 2 ]
 check "3 vs 3: the report still prints, verdict same*" grep -qE '^atomic hammer .* 2\.000 +0\.1000  same\*$' "$OUT/reps3.out"
 check "3 vs 3: note says why and what to do" has reps3.err "too few clean repetitions to ever reach p < 0.05 (nA, nB = 3, 3: smallest possible p up to 0.1)"
 check "3 vs 3: the +100% is named as unconfirmed" has reps3.err "compare: note: unconfirmed (underpowered): atomic hammer threads=1"
 check "3 vs 3: last line explains the exit" \
     [ "$(tail -n 1 "$OUT/reps3.err")" = "compare: undecided: 1 of 1 benchmark(s) have too few clean repetitions to reach p < 0.05 (use 5 or more repetitions a side (--reps 5), or the gate, ./run.sh compare --rev BASE)" ]
-run reps3a "$CMP" "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv" --alpha 0.2
+run reps3a $CMP "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv" --alpha 0.2
 check "3 vs 3 with --alpha 0.2: p = 0.1 suffices, exit 1 (got $rc)" [ "$rc" -eq 1 ]
 
 # --- the hand-checked cases through the CLI, as CSV and JSON -------------------
-run ties "$CMP" "$FIX/compare_ties_a.csv" "$FIX/compare_ties_b.csv" --format csv
+run ties $CMP "$FIX/compare_ties_a.csv" "$FIX/compare_ties_b.csv" --format csv
 check "ties via CLI: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 check "ties via CLI: U = 2.5" [ "$(field ties bench atomic u)" = "2.5" ]
 check "ties via CLI: normal approximation" [ "$(field ties bench atomic p_method)" = "normal" ]
 check "ties via CLI: p = 0.13666" "$PY" -c "import sys; sys.exit(abs(float('$(field ties bench atomic p)') - 0.13666) > 5e-5)"
-run exact "$CMP" "$FIX/compare_exact_a.csv" "$FIX/compare_exact_b.csv" --format csv
+run exact $CMP "$FIX/compare_exact_a.csv" "$FIX/compare_exact_b.csv" --format csv
 check "exact via CLI: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 check "exact via CLI: p = 2/252" "$PY" -c "import sys; sys.exit(abs(float('$(field exact bench atomic p)') - 2/252) > 1e-12)"
 check "exact via CLI: verdict slower" [ "$(field exact bench atomic verdict)" = "slower" ]
 
-run csv "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format csv
+run csv $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format csv
 check "csv: exit 1 as for the table (got $rc)" [ "$rc" -eq 1 ]
 check "csv parses: 6 rows, a geomean and a floor_geomean row, the key columns" "$PY" -c '
 import csv, sys
@@ -197,7 +198,7 @@ ok = (kinds.count("bench") == 4 and kinds.count("floor") == 2 and kinds[-2:] == 
 sys.exit(not ok)' "$OUT/csv.out"
 check "csv: stderr still names the regression" has csv.err "compare: regression: atomic hammer"
 
-run json "$CMP" "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format json
+run json $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format json
 check "json: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 check "json parses: benchmarks, floors, geomean, regressions, warnings, exit" "$PY" -c '
 import json, sys
@@ -241,36 +242,36 @@ bad_case() {  # bad_case NAME EXPECTED-TEXT COMPARE-ARGS...
         bash -c "[ ! -s '$OUT/bad-$name.out' ] && ! grep -q Traceback '$OUT/bad-$name.err'"
 }
 A=$FIX/compare_a.csv
-bad_case "missing file" "no such file" "$CMP" "$OUT/nope.csv" "$A"
-bad_case "missing file (B)" "no such file" "$CMP" "$A" "$OUT/nope.csv"
-bad_case "a directory" "is a directory" "$CMP" "$A" "$OUT/a-directory.csv"
-bad_case "unreadable (binary)" "not UTF-8" "$CMP" "$A" "$OUT/binary.csv"
+bad_case "missing file" "no such file" $CMP "$OUT/nope.csv" "$A"
+bad_case "missing file (B)" "no such file" $CMP "$A" "$OUT/nope.csv"
+bad_case "a directory" "is a directory" $CMP "$A" "$OUT/a-directory.csv"
+bad_case "unreadable (binary)" "not UTF-8" $CMP "$A" "$OUT/binary.csv"
 if [ "$(id -u)" -ne 0 ]; then
     cp "$A" "$OUT/noperm.csv"; chmod 000 "$OUT/noperm.csv"
-    bad_case "unreadable (permissions)" "cannot read" "$CMP" "$A" "$OUT/noperm.csv"
+    bad_case "unreadable (permissions)" "cannot read" $CMP "$A" "$OUT/noperm.csv"
 fi
-bad_case "empty file" "empty file" "$CMP" "$OUT/empty.csv" "$A"
-bad_case "one byte, no header" "lacks required column" "$CMP" "$A" "$OUT/empty-ish.csv"
-bad_case "wrong schema (no ns_per_op)" "header lacks required column(s) ns_per_op" "$CMP" "$A" "$FIX/compare_bad_header.csv"
-bad_case "header only" "no data rows" "$CMP" "$OUT/header-only.csv" "$A"
-bad_case "no rows in common" "no benchmark in common" "$CMP" "$A" "$FIX/compare_disjoint.csv"
-bad_case "NaN" "ns_per_op 'nan' is not a finite number" "$CMP" "$A" "$OUT/nan.csv"
-bad_case "inf" "ns_per_op 'inf' is not a finite number" "$CMP" "$OUT/inf.csv" "$A"
-bad_case "negative" "ns_per_op '-9.900' is negative" "$CMP" "$A" "$OUT/negative.csv"
-bad_case "non-numeric" "ns_per_op 'fast' is not a number" "$CMP" "$A" "$OUT/text.csv"
-bad_case "zero ns_per_op" "ns_per_op '0.000' is not positive" "$CMP" "$A" "$OUT/zero.csv"
-bad_case "non-numeric threads" "threads 'one' is not a number" "$CMP" "$A" "$OUT/threads.csv"
-bad_case "NaN writer_rate" "writer_rate 'NaN' is not a finite number" "$CMP" "$A" "$OUT/writer_nan.csv"
-bad_case "short row mid-file" "line 3: 13 fields, header has 16" "$CMP" "$A" "$OUT/short_middle.csv"
+bad_case "empty file" "empty file" $CMP "$OUT/empty.csv" "$A"
+bad_case "one byte, no header" "lacks required column" $CMP "$A" "$OUT/empty-ish.csv"
+bad_case "wrong schema (no ns_per_op)" "header lacks required column(s) ns_per_op" $CMP "$A" "$FIX/compare_bad_header.csv"
+bad_case "header only" "no data rows" $CMP "$OUT/header-only.csv" "$A"
+bad_case "no rows in common" "no benchmark in common" $CMP "$A" "$FIX/compare_disjoint.csv"
+bad_case "NaN" "ns_per_op 'nan' is not a finite number" $CMP "$A" "$OUT/nan.csv"
+bad_case "inf" "ns_per_op 'inf' is not a finite number" $CMP "$OUT/inf.csv" "$A"
+bad_case "negative" "ns_per_op '-9.900' is negative" $CMP "$A" "$OUT/negative.csv"
+bad_case "non-numeric" "ns_per_op 'fast' is not a number" $CMP "$A" "$OUT/text.csv"
+bad_case "zero ns_per_op" "ns_per_op '0.000' is not positive" $CMP "$A" "$OUT/zero.csv"
+bad_case "non-numeric threads" "threads 'one' is not a number" $CMP "$A" "$OUT/threads.csv"
+bad_case "NaN writer_rate" "writer_rate 'NaN' is not a finite number" $CMP "$A" "$OUT/writer_nan.csv"
+bad_case "short row mid-file" "line 3: 13 fields, header has 16" $CMP "$A" "$OUT/short_middle.csv"
 bad_case "truncated last row (fixture)" "truncated last row (line 33: 9 of 16 fields, no trailing newline)" \
-    "$CMP" "$A" "$FIX/compare_truncated.csv"
-bad_case "truncated last row, cut in a quoted field" "truncated last row" "$CMP" "$A" "$OUT/cut_nonl.csv"
-bad_case "truncated last row, with newline" "truncated last row (line 32: 13 of 16 fields)" "$CMP" "$A" "$OUT/cut_nl.csv"
-bad_case "every row failed its check" "every row failed its self-check" "$CMP" "$A" "$OUT/allfail.csv"
-bad_case "bad --threshold" "--threshold -1 must be" "$CMP" "$A" "$A" --threshold -1
-bad_case "bad --alpha" "--alpha 1.5 must be between 0 and 1" "$CMP" "$A" "$A" --alpha 1.5
-bad_case "bad --format" "invalid choice" "$CMP" "$A" "$A" --format xml
-bad_case "one file only" "required" "$CMP" "$A"
+    $CMP "$A" "$FIX/compare_truncated.csv"
+bad_case "truncated last row, cut in a quoted field" "truncated last row" $CMP "$A" "$OUT/cut_nonl.csv"
+bad_case "truncated last row, with newline" "truncated last row (line 32: 13 of 16 fields)" $CMP "$A" "$OUT/cut_nl.csv"
+bad_case "every row failed its check" "every row failed its self-check" $CMP "$A" "$OUT/allfail.csv"
+bad_case "bad --threshold" "--threshold -1 must be" $CMP "$A" "$A" --threshold -1
+bad_case "bad --alpha" "--alpha 1.5 must be between 0 and 1" $CMP "$A" "$A" --alpha 1.5
+bad_case "bad --format" "invalid choice" $CMP "$A" "$A" --format xml
+bad_case "one file only" "required" $CMP "$A"
 bad_case "run.sh compare, missing file" "no such file" "$SRC/run.sh" compare "$A" "$OUT/nope.csv"
 
 run runsh "$SRC/run.sh" compare "$A" "$FIX/compare_slower.csv" --format csv
@@ -363,7 +364,7 @@ write("apart_b", [row("atomic", "hammer", 0, 10.0, pair=p, position=2,
                       disturbed="" if p > 3 else "canary 1.30") for p in range(1, 7)], ("pair", "position"))
 EOF
 
-run clean "$CMP" "$OUT/clean_a.csv" "$OUT/clean_b.csv"
+run clean $CMP "$OUT/clean_a.csv" "$OUT/clean_b.csv"
 check "disturbed attempts are left out: B's clean figures equal A's, exit 0 (got $rc)" [ "$rc" -eq 0 ]
 check "disturbed: counted per side, with the repetition that never got a clean attempt" \
     has clean.err "compare: note: disturbed attempts left out: A 3 of 15 attempts disturbed (1 repetition without a clean one); B 6 of 18 attempts disturbed"
@@ -372,38 +373,38 @@ check "disturbed: 6 clean repetitions a side compared" grep -qE '^atomic hammer 
 check "fast path differs for percpu hammer: warned" \
     has clean.err "compare: warning: percpu hammer threads=1: the fast path differs (A rseq, B atomic)"
 check "fast path: atomic (n/a on both sides) not warned" bash -c "! grep -q 'atomic hammer threads=1: the fast path' '$OUT/clean.err'"
-run busy "$CMP" "$OUT/clean_a.csv" "$OUT/busy_b.csv"
+run busy $CMP "$OUT/clean_a.csv" "$OUT/busy_b.csv"
 check "mostly disturbed: still compared on the clean ones (exit 0, got $rc)" [ "$rc" -eq 0 ]
 check "mostly disturbed: a loud warning" \
     has busy.err "compare: warning: MOST OF B'S REPETITIONS WERE DISTURBED: 12 of 18 attempts disturbed;"
-run dirty "$CMP" "$OUT/clean_a.csv" "$OUT/dirty_b.csv"
+run dirty $CMP "$OUT/clean_a.csv" "$OUT/dirty_b.csv"
 check "a benchmark both measured but B never cleanly: not silently dropped, exit 2 (got $rc)" \
     bash -c "[ $rc -eq 2 ] && grep -q 'not compared: percpu hammer threads=1: measured on both sides but never cleanly' '$OUT/dirty.err' && grep -q '^compare: undecided: 1 of 2' '$OUT/dirty.err'"
 bad_case "every repetition disturbed" "every repetition was disturbed: 5 of 5 attempts disturbed (5 repetitions without a clean one); nothing clean to compare" \
-    "$CMP" "$OUT/clean_a.csv" "$OUT/alldisturbed.csv"
+    $CMP "$OUT/clean_a.csv" "$OUT/alldisturbed.csv"
 
 cat "$FIX/compare_a.csv" "$FIX/compare_a.csv" >"$OUT/doubled.csv"
-run doubled "$CMP" "$OUT/doubled.csv" "$FIX/compare_slower.csv" --format json
+run doubled $CMP "$OUT/doubled.csv" "$FIX/compare_slower.csv" --format json
 check "a file joined with itself: each row counted once (same p as the single file, 2/252)" \
     "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not (abs(d["benchmarks"][0]["p"] - 2/252) < 1e-12 and d["a"]["duplicate_rows"] == 31 and d["benchmarks"][0]["n_a"] == 5))' "$OUT/doubled.out"
 check "a file joined with itself: warned" has doubled.err "31 row(s) repeat an earlier row exactly"
 cat "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_a.csv" >"$OUT/doubled3a.csv"
 cat "$FIX/compare_3reps_b.csv" "$FIX/compare_3reps_b.csv" >"$OUT/doubled3b.csv"
-run doubled3 "$CMP" "$OUT/doubled3a.csv" "$OUT/doubled3b.csv"
+run doubled3 $CMP "$OUT/doubled3a.csv" "$OUT/doubled3b.csv"
 check "3 vs 3 joined with themselves stays 3 vs 3: undecided, exit 2, no regression (got $rc)" \
     bash -c "[ $rc -eq 2 ] && ! grep -q '^compare: regression' '$OUT/doubled3.err'"
 bad_case "the same repetition with other figures" "line 8: repeats the measurement of line 4 (atomic hammer 1, rep 2, attempt 0)" \
-    "$CMP" "$OUT/clean_a.csv" "$OUT/conflict.csv"
+    $CMP "$OUT/clean_a.csv" "$OUT/conflict.csv"
 
-run floorsonly "$CMP" "$OUT/floors_a.csv" "$OUT/floors_only.csv"
+run floorsonly $CMP "$OUT/floors_a.csv" "$OUT/floors_only.csv"
 check "only floors in common: exit 2, never 0 (got $rc)" [ "$rc" -eq 2 ]
 check "only floors in common: says nothing was compared" \
     has floorsonly.err "compare: nothing compared: the files share only floors (1), no benchmark"
-run short "$CMP" "$OUT/clean_a.csv" "$OUT/short_b.csv"
+run short $CMP "$OUT/clean_a.csv" "$OUT/short_b.csv"
 check "one benchmark with 2 repetitions beside a decided one: exit 2, not 0 (got $rc)" [ "$rc" -eq 2 ]
 check "one undecidable benchmark: named in the exit line" has short.err "compare: undecided: 1 of 2 benchmark(s)"
 
-run paired "$CMP" "$OUT/paired_a.csv" "$OUT/paired_b.csv"
+run paired $CMP "$OUT/paired_a.csv" "$OUT/paired_b.csv"
 check "gate files (pair column): paired analysis finds atomic 10% slower (exit 1, got $rc)" [ "$rc" -eq 1 ]
 check "paired: regressions named for atomic only" \
     [ "$(sed -n 's/^compare: regression: \([^ ]*\) .*/\1/p' "$OUT/paired.err" | sort -u | tr '\n' ' ')" = "atomic " ]
@@ -411,19 +412,19 @@ check "paired: the report says so, with pairs, interval and detectable change" \
     bash -c "grep -q 'paired: Wilcoxon signed rank' '$OUT/paired.out' && grep -qE '^atomic hammer +1 +40 .* 1\.[01][0-9]{2} +\[1\.[0-9]{3}, 1\.[0-9]{3}\] .*%  slower$' '$OUT/paired.out'"
 check "paired: defaults Holm, alpha 0.01, 3%" has paired.out "beyond ±3% and p < 0.01 (p Holm-adjusted over the benchmarks)"
 check "paired: regression line carries the interval" grep -qE '^compare: regression: atomic hammer threads=1: .*95% \[1\.[0-9]{3}, 1\.[0-9]{3}\]' "$OUT/paired.err"
-run pairedsame "$CMP" "$OUT/paired_a.csv" "$OUT/paired_same.csv"
+run pairedsame $CMP "$OUT/paired_a.csv" "$OUT/paired_same.csv"
 check "paired, no change: exit 0 (got $rc)" [ "$rc" -eq 0 ]
-run pairedjson "$CMP" "$OUT/paired_a.csv" "$OUT/paired_b.csv" --format json
+run pairedjson $CMP "$OUT/paired_a.csv" "$OUT/paired_b.csv" --format json
 check "paired json: analysis, n_pairs, interval and detectable per row" "$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 b = d["benchmarks"]
 sys.exit(not (d["analysis"] == "paired" and all(r["n_pairs"] == 40 and r["ci_low"] <= r["ratio"] <= r["ci_high"]
               and 0 < r["detectable_pct"] < 10 for r in b) and d["exit"] == 1))' "$OUT/pairedjson.out"
-run apart "$CMP" "$OUT/apart_a.csv" "$OUT/apart_b.csv"
+run apart $CMP "$OUT/apart_a.csv" "$OUT/apart_b.csv"
 check "paired: clean on both sides but never in the same pair: undecided, exit 2 (got $rc)" \
     bash -c "[ $rc -eq 2 ] && grep -q '^compare: undecided: none of the 1 benchmark(s) measured on both sides has a clean pair' '$OUT/apart.err'"
-run halfpaired "$CMP" "$OUT/paired_a.csv" "$OUT/clean_b.csv"
+run halfpaired $CMP "$OUT/paired_a.csv" "$OUT/clean_b.csv"
 check "one gate file and one plain file: compared unpaired, said so" has halfpaired.err "only one file has process pairs: compared unpaired"
 
 # Relative paths mean the caller's directory, through run.sh too.
@@ -440,7 +441,7 @@ check "./run.sh compare with relative paths from another directory: read there (
 BASE=$(find "$SRC/results/baseline" -name '*.csv' 2>/dev/null | sort | head -n 1)
 check "a committed baseline run exists (results/baseline/*.csv)" test -n "$BASE" -a -f "$BASE"
 if [ -n "$BASE" ]; then
-    run base "$PY" "$CMP" "$BASE" "$BASE" --format json
+    run base $CMP "$BASE" "$BASE" --format json
     check "baseline vs itself: exit 0 (got $rc)" [ "$rc" -eq 0 ]
     check "baseline vs itself: nothing on stderr (its sidecar is read, the same on both sides)" \
         test ! -s "$OUT/base.err"

@@ -6,7 +6,7 @@
 # refused before anything runs or is created, a binary that writes no CSV,
 # ^C and SIGTERM (130/143, nothing temporary left), relative paths, and
 # --rev on a small git repository whose "build" is a fake. No timing is
-# asserted: the gate's power on the real benchmark is bench/gate_power.py's.
+# asserted: the gate's power on the real benchmark is .ci/gate_power.py's.
 #     usage: tests/test_gate.sh SRC_DIR OUT_DIR
 set -euo pipefail
 
@@ -238,7 +238,7 @@ git -C "$R" commit -q -am slower
 cp "$OUT/fake-a" "$R/fake-krefbench"      # the working tree: as fast as base again
 revgate() {  # revgate NAME REVS...: bench/gate.py with --repo R (as run.sh passes its own)
     local name=$1; shift
-    run "$name" "$PY" "$SRC/bench/gate.py" --repo "$R" "$@" --pairs 12 --out "$OUT/$name"
+    run "$name" "$PY" -m analysis.gate --repo "$R" "$@" --pairs 12 --out "$OUT/$name"
 }
 revgate rev2 --rev HEAD~1 --rev HEAD
 check "--rev BASE --rev OTHER: both built in worktrees, atomic slower (exit 1, got $rc)" \
@@ -255,7 +255,7 @@ check "--rev: a build that fails -> exit 2 naming the log (got $rc)" \
 check "--rev: nothing temporary left, worktrees removed" \
     bash -c "[ \$(find '$TMPDIR' -mindepth 1 -maxdepth 1 | wc -l) -eq 0 ] && [ \$(git -C '$R' worktree list | wc -l) -eq 1 ]"
 
-# --- bench/gate_power.py on a tree whose build makes a fake with the injection --
+# --- .ci/gate_power.py on a tree whose build makes a fake with the injection --
 P=$OUT/power-src
 mkdir -p "$P"
 sed 's/^SLOWDOWN, MODE = 1.0, ""$/SLOWDOWN, MODE = @SLOWDOWN@, ""/' "$OUT/fake-a" >"$P/fake-krefbench.in"
@@ -271,7 +271,7 @@ configure_file(fake-krefbench.in ${CMAKE_BINARY_DIR}/bench/krefbench @ONLY
                FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
 add_custom_target(krefbench ALL)
 EOF
-run power "$PY" "$SRC/bench/gate_power.py" --k 2 --pct 10 --src "$P" --build-dir "$OUT/power-build" \
+run power "$PY" "$SRC/.ci/gate_power.py" --k 2 --pct 10 --src "$P" --build-dir "$OUT/power-build" \
     --out "$OUT/power-run" -- --pairs 12
 check "gate_power: K = 2 at 10% on fakes: PASS, exit 0 (got $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q '^gate_power: PASS' '$OUT/power.out'"
@@ -279,7 +279,7 @@ check "gate_power: counts false alarms and detections" \
     bash -c "grep -q '^gate_power: same vs same: exit 0 in 2 of 2 (false alarms, exit 1: 0; undecided, exit 2: 0)' '$OUT/power.out' && grep -q '^gate_power: same vs 10% slower: atomic and only atomic named, exit 1, in 2 of 2' '$OUT/power.out'"
 check "gate_power: the builds' injection reached the binaries (A/B ratio of atomic private@1 ~1.10)" \
     grep -qE '^gate_power: atomic private@1: A/B ratio median 1\.(09|10|11)' "$OUT/power.out"
-run power0 "$PY" "$SRC/bench/gate_power.py" --k 1 --pct 1 --src "$P" --build-dir "$OUT/power-build1" \
+run power0 "$PY" "$SRC/.ci/gate_power.py" --k 1 --pct 1 --src "$P" --build-dir "$OUT/power-build1" \
     --out "$OUT/power-run1" -- --pairs 12 --threshold 5
 check "gate_power: a 1% injection under a 5% threshold is not detected: FAIL, exit 1 (got $rc)" \
     bash -c "[ $rc -eq 1 ] && grep -q '^gate_power: FAIL' '$OUT/power0.out'"

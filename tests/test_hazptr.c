@@ -1,5 +1,5 @@
 /*
- * Hazard pointers (core/hazptr.h): a protected object is never reclaimed, an
+ * Hazard pointers (core/lib/hazptr.h): a protected object is never reclaimed, an
  * unprotected one is reclaimed exactly once, the retire threshold scans on
  * its own, and under readers and a replacing writer no reader ever sees a
  * reclaimed object (poisoned before free; asan catches a late read), with
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "core/hazptr.h"
+#include "core/lib/hazptr.h"
 
 #define LIVE   0x1111111111111111ull
 #define POISON 0xdeaddeaddeaddeadull

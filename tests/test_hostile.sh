@@ -58,7 +58,6 @@ rc=0
 check "A. --placement 0,1: exit 0 (got $rc)" test "$rc" -eq 0
 pycheck "A. round trip" '
 import csv, sys
-sys.path.insert(0, sys.argv[2] + "/bench")
 def ok(c, what): print(("ok - " if c else "FAIL - ") + "A. " + what)
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 ok(rows and all(len(r) == len(rows[0]) for r in rows), "every row has as many fields as the header")
@@ -66,7 +65,7 @@ d = [dict(zip(rows[0], r)) for r in rows[1:]]
 ok(d and all(r["placement"] == "0,1" for r in d), "the placement reads back as given (%r)" % [r["placement"] for r in d][:1])
 ok(d and all(r["cpus"] == "0,1" for r in d), "the CPUs read back as a list")
 try:
-    import results
+    from analysis import results
     keys = [results.parse_row(dict(r), "row %d" % i) for i, r in enumerate(d)]
     ok(keys and all(k[3] == "0,1" for k in keys), "bench/results.py parses each row back to placement 0,1")
 except Exception as e:

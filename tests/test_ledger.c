@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "check.h"
-#include "ledger.h"
-#include "writer.h"
+#include "workloads/ledger.h"
+#include "workloads/writer.h"
 
 static void check_balanced_books_pass(void)
 {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # "A backend is one header and one line": in a copy of this source tree, add
-# a copy of `atomic` named `atomic2` (core/atomic2.h, identifiers renamed) and
+# a copy of `atomic` named `atomic2` (core/backends/atomic2.h, identifiers renamed) and
 # one line in core/backends.list, and nothing else; build; then the runtime
 # table, kref.h, the benchmark, compare and plot must all know it. Also: a
 # list line naming a header that does not exist stops the configure step
@@ -28,16 +28,16 @@ cp "$work/tree/core/backends.list" "$work/orig/backends.list"
 sed -E -e 's/\bkref_atomic/kref_atomic2/g' \
        -e 's/\b(KB_[A-Z_]+_)atomic\b/\1atomic2/g' \
        -e 's/\((atomic)\)/(atomic2)/g' \
-       -e 's/KREFBENCH_CORE_ATOMIC_H/KREFBENCH_CORE_ATOMIC2_H/g' \
+       -e 's/KREFBENCH_CORE_BACKENDS_ATOMIC_H/KREFBENCH_CORE_BACKENDS_ATOMIC2_H/g' -e 's/KREFBENCH_CORE_ATOMIC_H/KREFBENCH_CORE_ATOMIC2_H/g' \
        -e 's/KREF_ATOMIC_INIT/KREF_ATOMIC2_INIT/g' \
        -e 's/^ \* Backend `atomic`:/ * Backend `atomic2` (a test copy of `atomic`):/' \
-       "$work/tree/core/atomic.h" > "$work/tree/core/atomic2.h"
+       "$work/tree/core/backends/atomic.h" > "$work/tree/core/backends/atomic2.h"
 # --- the one line ---
 echo "atomic2" >> "$work/tree/core/backends.list"
 
-echo "--- the whole change (diff -u; core/atomic2.h against core/atomic.h) ---"
+echo "--- the whole change (diff -u; core/backends/atomic2.h against core/backends/atomic.h) ---"
 diff -u "$work/orig/backends.list" "$work/tree/core/backends.list" | sed 's|'"$work"'/||'
-diff -u "$work/tree/core/atomic.h" "$work/tree/core/atomic2.h" | sed 's|'"$work"'/||'
+diff -u "$work/tree/core/backends/atomic.h" "$work/tree/core/backends/atomic2.h" | sed 's|'"$work"'/||'
 echo "---"
 check "nothing else differs from the source tree" \
     diff -rq -x atomic2.h -x backends.list -x build "$src/core" "$work/tree/core"
@@ -80,18 +80,22 @@ print(("ok - " if {r["workload"] for r in mine} == {"hammer", "private"} else "F
 # compare and plot order and style backends by the same list.
 pycheck "compare and plot know atomic2" '
 import sys
-sys.path[:0] = [sys.argv[1] + "/bench", sys.argv[1] + "/plots"]
-import backend_names, compare, plot, matplotlib
-order = backend_names.BACKEND_ORDER
+import os
+os.environ["KREFBENCH_BIN"] = sys.argv[2]
+sys.path[:0] = [sys.argv[1] + "/bench"]
+from analysis import charts as plot, compare, names
+import matplotlib
+order = names.backend_order()
 print(("ok - " if order[-1] == "atomic2" else "FAIL - ") + f"the list read by Python ends with atomic2: {order}")
-print(("ok - " if compare.BACKEND_ORDER == order and plot.BACKEND_ORDER == order else "FAIL - ")
-      + "compare.py and plot.py use that list")
+key = lambda b: compare.sort_key((b, "hammer", 1, "cores", "1", "0", "", "0"))
+print(("ok - " if sorted(order, key=key) == list(order) else "FAIL - ")
+      + "compare orders backends by the binary's list")
 st = plot.Style(set(order))
 colors = [tuple(st.color[b]) for b in order]
 markers = [str(st.marker[b]) for b in order]
 print(("ok - " if len(set(colors)) == len(order) else "FAIL - ") + f"{len(order)} backends, {len(set(colors))} colours")
 print(("ok - " if len(set(markers)) == len(order) else "FAIL - ") + f"{len(order)} backends, {len(set(markers))} markers")
-' "$work/tree"
+' "$work/tree" "$build/bench/krefbench"
 
 # A line for a backend whose header does not exist: a clear configure error.
 echo "ghost" >> "$work/tree/core/backends.list"
@@ -100,7 +104,7 @@ if cmake -S "$work/tree" -B "$work/ghost-build" >"$work/ghost.log" 2>&1; then
 else
     # CMake wraps long messages: look at the log as one line.
     check "configure names the missing header" \
-        grep -q "backend 'ghost' needs core/ghost.h, which does not exist" <<<"$(tr -s ' \n' '  ' <"$work/ghost.log")"
+        grep -q "backend 'ghost' needs core/backends/ghost.h, which does not exist" <<<"$(tr -s ' \n' '  ' <"$work/ghost.log")"
 fi
 
 check_summary

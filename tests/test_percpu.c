@@ -1,5 +1,5 @@
 /*
- * The per-CPU backend (core/percpu.h) directly, under concurrency:
+ * The per-CPU backend (core/backends/percpu.h) directly, under concurrency:
  *
  * 1. slot layout: 8 bytes apart within a CPU's block, CPUs' blocks whole pages
  *    apart, and a get lands in the current CPU's slot;
@@ -31,7 +31,7 @@
 
 #include "check.h"
 #include "without_rseq.h"
-#include "core/percpu.h"
+#include "core/backends/percpu.h"
 
 
 #if defined(KREFBENCH_TSAN)

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/percpu.h"
+#include "core/backends/percpu.h"
 
 static atomic_int releases, confirms;
 static atomic_int confirm_saw_live;	/* tryget_live result inside confirm: must be 0 */
@@ -321,7 +321,7 @@ static void exit_semantics(void)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("percpu_ref API (core/percpu.h), %d possible CPUs\n", kb_possible_cpus());
+	printf("percpu_ref API (core/backends/percpu.h), %d possible CPUs\n", kb_possible_cpus());
 	regression_double_kill();
 	regression_reinit_atomic();
 	flags();

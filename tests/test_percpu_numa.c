@@ -1,5 +1,5 @@
 /*
- * Where the per-CPU arena's memory lands (core/percpu.c): CPU c's block of
+ * Where the per-CPU arena's memory lands (core/backends/percpu.c): CPU c's block of
  * slots must be allocated by CPU c's own first write, so that on a NUMA
  * machine it sits on c's node, as the kernel's per-CPU chunks do. That needs
  * init, read, the fold after kill and reinit never to write a slot that is
@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/percpu.h"
+#include "core/backends/percpu.h"
 
 /* CHECK_EQ with a formatted description. */
 #define EXPECT_EQ(a, b, ...)							\

@@ -1,5 +1,5 @@
 /*
- * The rcuref backend (core/rcuref.h) against include/linux/rcuref.h and
+ * The rcuref backend (core/backends/rcuref.h) against include/linux/rcuref.h and
  * lib/rcuref.c:
  *
  * 1. zones, single-threaded, on the stored value itself: ONEREF after init,
@@ -26,7 +26,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "core/rcuref.h"
+#include "core/backends/rcuref.h"
 
 #if defined(KREFBENCH_TSAN)
 #define RACE_ROUNDS 4000

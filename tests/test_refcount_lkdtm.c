@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/refcount.h"
+#include "core/backends/refcount.h"
 
 /* ---- warning bookkeeping ---- */
 

@@ -42,8 +42,8 @@ print(("ok - " if len(links) >= 9 else "FAIL - ") + f"{len(links)} charts linked
 missing = [p for pair in links for p in pair if not os.path.isfile(os.path.join(d, p))]
 print(("ok - " if not missing else "FAIL - ") + f"every linked PNG and SVG exists beside it {missing[:3]}")
 ' "$md"
-if [ -x "$top/bench/decide.py" ] || [ -f "$top/bench/decide.py" ]; then
-	check "md: the decision sections of bench/decide.py" grep -q '^#### long-lived hot object' "$md"
+if [ -f "$top/bench/analysis/decide.py" ]; then
+	check "md: the decision sections of decide.py" grep -q '^#### long-lived hot object' "$md"
 fi
 
 # --- a run with the newer columns: churn vs uses, tail and release latency,

@@ -1,5 +1,5 @@
 /*
- * The per-CPU fast path as an rseq critical section (core/rseq.h), and its
+ * The per-CPU fast path as an rseq critical section (core/lib/rseq.h), and its
  * fallback:
  *
  * 1. which path `percpu` runs, and that it is the one claimed: on the rseq
@@ -44,8 +44,8 @@
 
 #include "check.h"
 #include "without_rseq.h"
-#include "core/percpu.h"
-#include "core/rseq.h"
+#include "core/backends/percpu.h"
+#include "core/lib/rseq.h"
 
 
 #if defined(KREFBENCH_TSAN)

@@ -25,11 +25,11 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "core/brc.h"
-#include "core/fileref.h"
-#include "core/refcache.h"
-#include "core/sloppy.h"
-#include "core/snzi.h"
+#include "core/backends/brc.h"
+#include "core/backends/fileref.h"
+#include "core/backends/refcache.h"
+#include "core/backends/sloppy.h"
+#include "core/backends/snzi.h"
 
 static atomic_int released;
 

@@ -1,7 +1,7 @@
 /*
  * The kref contract, checked on every backend through the runtime table
  * (kb_backends[]), then the per-CPU backend's own contract through
- * core/percpu.h (percpu_ref: tryget/tryget_live, kill, reinit, arenas).
+ * core/backends/percpu.h (percpu_ref: tryget/tryget_live, kill, reinit, arenas).
  *
  * For each counting backend:
  *   init -> read 1; get -> 2; put returns 0 without releasing;
@@ -25,8 +25,8 @@
 
 #include "check.h"
 #include "core/backends.h"
-#include "core/cpu.h"
-#include "core/percpu.h"
+#include "core/lib/cpu.h"
+#include "core/backends/percpu.h"
 
 
 /* ---- a release callback that records how and where it ran ---- */
@@ -383,7 +383,7 @@ static void backend_table(void)
 	CHECK(kb_backend_find("no-such-backend") == NULL, "kb_backend_find(unknown) is NULL");
 }
 
-/* ---- percpu_ref specifics, through core/percpu.h ---- */
+/* ---- percpu_ref specifics, through core/backends/percpu.h ---- */
 
 static atomic_int pc_releases;
 static void pc_release(struct kref_percpu *r)
@@ -633,7 +633,7 @@ int main(void)
 	printf("kref contract through the runtime table (%u backends)\n", kb_nbackends);
 	backend_table();
 
-	printf("percpu_ref specifics (core/percpu.h), %d possible CPUs, %zu bytes/object\n",
+	printf("percpu_ref specifics (core/backends/percpu.h), %d possible CPUs, %zu bytes/object\n",
 	       kb_possible_cpus(), kb_percpu_bytes_per_object());
 	percpu_tryget();
 	percpu_reinit();

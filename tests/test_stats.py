@@ -18,10 +18,7 @@ import sys
 if len(sys.argv) != 2:
     print("usage: tests/test_stats.py SRC_DIR", file=sys.stderr)
     sys.exit(2)
-sys.path.insert(0, os.path.join(sys.argv[1], "bench"))
-import compare  # noqa: E402
-import results  # noqa: E402
-import stats  # noqa: E402
+from analysis import compare, results, stats  # PYTHONPATH=bench (tests/CMakeLists.txt)
 
 passed = failed = 0
 

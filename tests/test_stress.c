@@ -49,8 +49,8 @@
 
 #include "check.h"
 #include "core/backends.h"
-#include "core/percpu.h"
-#include "core/refcount.h"
+#include "core/backends/percpu.h"
+#include "core/backends/refcount.h"
 
 #if defined(KREFBENCH_ASAN)
 #include <sanitizer/asan_interface.h>

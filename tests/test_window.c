@@ -21,10 +21,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "disturbance.h"
-#include "harness.h"
-#include "row.h"
-#include "stats.h"
+#include "measure/disturbance.h"
+#include "workloads/harness.h"
+#include "measure/row.h"
+#include "measure/median.h"
 
 static bool near(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(1, fabs(b)); }
 

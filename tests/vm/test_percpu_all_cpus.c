@@ -29,7 +29,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "core/percpu.h"
+#include "core/backends/percpu.h"
 
 #define MAXW	8	/* workers (fewer when fewer CPUs are allowed) */
 #define NREFS	4

@@ -1,0 +1,479 @@
+#!/usr/bin/python3
+"""Which scheme for which object life: the decision sections of a run.
+
+One module for the run's summary (./run.sh prints render_text() after the
+sweep) and the report (bench/report.py renders the same data):
+
+    sections(results, sidecar) -> [section, ...]
+
+`results` is what bench/results.py's load() returns (clean repetitions
+only), `sidecar` the run's JSON (or None). A section is a dict:
+
+    title    "long-lived hot object", "short-lived object shared by N threads",
+             "lookup-mostly table", "object whose count is read often"
+    answer   one sentence: which backend wins here, by what cost
+    columns  the table's header
+    rows     the table's rows (text cells), ranked by the cost that matters
+    notes    crossovers, memory price, projections, caveats
+
+Every figure is the median of the clean repetitions with its spread: the
+half-width of a distribution-free interval for the median, in percent
+(95% from 6 repetitions; below that [min, max], as bench/stats.c does).
+A backend that could not take part (no rows) is "n/a". Sections whose
+workload is not in the run are left out.
+
+    usage: decide.py RESULTS.csv     prints the sections as text
+"""
+
+import math
+import os
+import sys
+
+# Run as a file (python3 bench/analysis/decide.py, as after a sweep): the
+# package's one bootstrap onto the path. As a module (-m analysis.decide) it is not needed.
+if not __package__:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "analysis"
+from . import names, results as R  # noqa: E402
+from .stats import median_interval  # noqa: E402,F401  (decide.median_interval: report, tests)
+
+
+# ---------------------------------------------------------------- figures
+
+class Figure:
+    """A median with its spread (percent), or nothing; '~' when it comes from
+    disturbed repetitions (the benchmark had no clean one)."""
+
+    def __init__(self, values, scale=1.0, disturbed=False):
+        self.disturbed = disturbed
+        vals = [v * scale for v in values if v is not None and math.isfinite(v)]
+        mi = median_interval(vals)
+        self.n = len(vals)
+        self.median = mi[0] if mi else None
+        self.spread = (100 * max(mi[2] - mi[0], mi[0] - mi[1]) / mi[0]
+                       if mi and mi[0] > 0 else 0.0)
+        self.lo, self.hi = (mi[1], mi[2]) if mi else (None, None)
+
+    def __bool__(self):
+        return self.median is not None
+
+    def text(self, unit=""):
+        if self.median is None:
+            return "n/a"
+        return f"{num(self.median)}{unit}±{self.spread:.0f}%{'~' if self.disturbed else ''}"
+
+
+def num(v):
+    if v is None:
+        return "n/a"
+    if v == int(v) and abs(v) < 1e6:
+        return f"{int(v):,}"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def to_float(text):
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+class Run:
+    """The rows of one results file, grouped for lookups."""
+
+    def __init__(self, res, sidecar):
+        self.rows = [r for r in res.benches]
+        self.meta = sidecar or {}
+        self.backends = []
+        for r in self.rows:
+            if r["backend"] not in self.backends:
+                self.backends.append(r["backend"])
+        self.memory = {}
+        for r in self.rows:
+            if r["backend"] not in self.memory and to_float(r.get("mem_bytes")) is not None:
+                self.memory[r["backend"]] = tuple(to_float(r.get(c)) for c in
+                                                  ("mem_bytes", "mem_bytes_64", "mem_bytes_256"))
+
+    def select(self, workload, backend=None, threads=None, variant=None, writer=None):
+        out = []
+        for r in self.rows:
+            if r["workload"] != workload:
+                continue
+            if backend is not None and r["backend"] != backend:
+                continue
+            if threads is not None and r["threads"] != threads:
+                continue
+            if variant is not None and r["variant"] != variant:
+                continue
+            if writer is not None and (to_float(r["writer_rate"]) or 0) != writer:
+                continue
+            out.append(r)
+        return out
+
+    def threads(self, workload):
+        return sorted({r["threads"] for r in self.rows if r["workload"] == workload})
+
+    def ns(self, workload, backend, **kw):
+        rows = self.select(workload, backend, **kw)
+        return Figure([r["ns_per_op"] for r in rows], disturbed=any(r.get("_disturbed") for r in rows))
+
+    def column(self, workload, backend, column, scale=1.0, **kw):
+        rows = self.select(workload, backend, **kw)
+        return Figure([to_float(r.get(column)) for r in rows], scale,
+                      disturbed=any(r.get("_disturbed") for r in rows))
+
+    def memory_text(self, backend):
+        m = self.memory.get(backend)
+        if not m:
+            return "n/a"
+        return " / ".join(f"{v:.0f}" if v is not None else "n/a" for v in m)
+
+    def cpus_here(self):
+        """The CPUs percpu's read sums: the possible CPUs (the sidecar's)."""
+        for key in ("possible_cpus", "pus"):
+            v = self.meta.get(key)
+            if isinstance(v, (int, float)) and v > 0:
+                return int(v)
+        return None
+
+
+def ranked(run, figures):
+    """[(backend, Figure)] by median, schemes first, then n/a and null."""
+    have = [(b, f) for b, f in figures if f]
+    have.sort(key=lambda bf: (bf[0] in names.not_schemes(), bf[1].median))
+    return have + [(b, f) for b, f in figures if not f]
+
+
+def winner_text(rank, what, unit="ns"):
+    schemes = [(b, f) for b, f in rank if f and b not in names.not_schemes()]
+    if not schemes:
+        return "no backend took part"
+    b, f = schemes[0]
+    text = f"{b}: {f.text(' ' + unit)} {what}"
+    if len(schemes) > 1:
+        b2, f2 = schemes[1]
+        text += f"; next {b2} ×{f2.median / f.median:.2f}" if f.median > 0 else ""
+        if f2.lo is not None and f.hi is not None and f2.lo <= f.hi:
+            text += " (within spread)"
+    return text
+
+
+MEMORY_HEADER = "bytes/object here / 64 / 256 CPUs"
+
+
+def memory_note(run, backends):
+    parts = [f"{b} {run.memory_text(b)}" for b in backends if b in run.memory]
+    return ("memory price, bytes per object at this machine's CPUs / 64 / 256: " + "; ".join(parts)
+            if parts else "")
+
+
+# ---------------------------------------------------------------- sections
+
+def long_lived(run):
+    counts = run.threads("hammer")
+    if not counts:
+        return None
+    top = counts[-1]
+    figs = [(b, run.ns("hammer", b, threads=top)) for b in run.backends]
+    rank = ranked(run, figs)
+    rows = []
+    for b, f in rank:
+        rows.append([b, f.text(), run.ns("hammer", b, threads=1).text() if top != 1 else f.text(),
+                     run.column("hammer", b, "lat_p99_ns", threads=top).text(),
+                     run.column("hammer", b, "lat_p999_ns", threads=top).text(),
+                     run.memory_text(b)])
+    notes = ["cost that matters: ns per get+put pair per thread on one shared object (hammer) at the "
+             f"most threads of this run ({top}); tail: sampled single pairs (one in 256 of a batch, a batch every 20 µs at most), each "
+             "including one clock read (null's p50 is that cost)"]
+    mem = memory_note(run, run.backends)
+    if mem:
+        notes.append(mem)
+    return {"title": "long-lived hot object",
+            "answer": winner_text(rank, f"per get+put at {top} threads"),
+            "columns": ["backend", f"ns/op @{top}", "ns/op @1", f"p99 ns @{top}", f"p99.9 ns @{top}",
+                        MEMORY_HEADER],
+            "rows": rows, "notes": notes}
+
+
+def churn_uses(run):
+    return sorted({int(to_float(r.get("uses")) or 0) for r in run.select("churn")
+                   if to_float(r.get("uses"))})
+
+
+def churn_figure(run, backend, threads, uses):
+    rows = [r for r in run.select("churn", backend, threads=threads)
+            if int(to_float(r.get("uses")) or 0) == uses]
+    return Figure([r["ns_per_op"] for r in rows], disturbed=any(r.get("_disturbed") for r in rows))
+
+
+def crossover(run, threads, a="percpu", b="refcount"):
+    """The smallest --uses at which a's median beats b's, with whether the
+    two intervals are apart there; None if it never does (or either is absent)."""
+    for u in churn_uses(run):
+        fa, fb = churn_figure(run, a, threads, u), churn_figure(run, b, threads, u)
+        if fa and fb and fa.median < fb.median:
+            apart = fa.hi is not None and fb.lo is not None and fa.hi < fb.lo
+            return u, fa, fb, apart
+    return None
+
+
+def short_lived(run):
+    counts = run.threads("churn")
+    uses = churn_uses(run)
+    if not counts or not uses:
+        return None
+    top = counts[-1]
+    figs = {b: {u: churn_figure(run, b, top, u) for u in uses} for b in run.backends}
+    rank = ranked(run, [(b, figs[b][uses[0]]) for b in run.backends])
+    rows = []
+    for b, _ in rank:
+        rel = run.column("release_latency", b, "lat_p50_ns", scale=1e-3, threads=top)
+        rel99 = run.column("release_latency", b, "lat_p99_ns", scale=1e-3, threads=top)
+        rows.append([b] + [figs[b][u].text() for u in uses] + [rel.text(" µs"), rel99.text(" µs"),
+                                                                run.memory_text(b)])
+    notes = [f"cost that matters: ns per object lifetime per thread (churn at {top} threads: born, "
+             "handed to every other thread, --uses get/put pairs by each holder, destroyed the way "
+             "the scheme frees); ranked by the shortest life (uses=" + str(uses[0]) + ")"]
+    for t in counts:
+        c = crossover(run, t)
+        if c is None:
+            if churn_figure(run, "percpu", t, uses[-1]) and churn_figure(run, "refcount", t, uses[-1]):
+                notes.append(f"crossover at {t} thread(s): percpu never beats refcount up to "
+                             f"uses={uses[-1]} on this machine")
+        else:
+            u, fa, fb, apart = c
+            notes.append(f"crossover at {t} thread(s): percpu beats refcount from uses={u} "
+                         f"({fa.text(' ns')} vs {fb.text(' ns')} per lifetime"
+                         f"{'' if apart else '; within spread'})")
+    if run.select("release_latency"):
+        via = {}
+        for r in run.select("release_latency"):
+            via.setdefault(r["backend"], r.get("release_via", ""))
+        deferred = sorted({v for v in via.values() if v and not v.startswith("at once")})
+        notes.append("release latency (last put or kill to release()): median and p99 over "
+                     "repetitions of each repetition's percentile; " +
+                     ("; ".join(f"{b}: {v}" for b, v in via.items() if v in deferred) or
+                      "every backend here releases at once"))
+    mem = memory_note(run, run.backends)
+    if mem:
+        notes.append(mem)
+    return {"title": f"short-lived object shared by {top} threads",
+            "answer": winner_text(rank, f"per lifetime at uses={uses[0]}"),
+            "columns": ["backend"] + [f"ns/life uses={u}" for u in uses] +
+                       ["release p50", "release p99", MEMORY_HEADER],
+            "rows": rows, "notes": notes}
+
+
+# lookup_rcu's reclamations, in bench/harness.c's order, with what each is.
+RECLAMATIONS = {
+    "memb": "RCU memb over liburcu's hash table",
+    "qsbr": "RCU qsbr, hash table",
+    "mb": "RCU mb, hash table",
+    "memb_array": "RCU memb over an array of slots",
+    "hazptr": "hazard pointers, array",
+    "typesafe": "objects reused at once, key re-checked, array",
+}
+
+
+def lookup_mostly(run):
+    counts = run.threads("lookup_rcu")
+    if not counts:
+        return None
+    top = counts[-1]
+    writers = sorted({to_float(r["writer_rate"]) or 0 for r in run.select("lookup_rcu", threads=top)})
+    present = {r["variant"] for r in run.select("lookup_rcu", threads=top)}
+    # memb is the kernel's path; the other reclamations (bench/lookup_rcu.c)
+    # get a column each, at the first writer rate.
+    variant = "memb" if "memb" in present else sorted(present)[0]
+    others = [v for v in RECLAMATIONS if v in present and v != variant]
+    w0 = writers[0]
+    flags = names.backend_flags()
+    blind = [b for b in run.backends if "no_get_unless_zero" in flags.get(b, ())]
+    figs = [(b, run.ns("lookup_rcu", b, threads=top, variant=variant, writer=w0) if b not in blind
+             else Figure([])) for b in run.backends]
+    rank = ranked(run, figs)
+    rows = []
+    for b, f in rank:
+        row = [b, f.text()]
+        for w in writers[1:]:
+            row.append("n/a" if b in blind else
+                       run.ns("lookup_rcu", b, threads=top, variant=variant, writer=w).text())
+        row += ["n/a" if b in blind else
+                run.ns("lookup_rcu", b, threads=top, variant=v, writer=w0).text() for v in others]
+        row += ["n/a" if b in blind else
+                run.column("lookup_rcu", b, "lat_p99_ns", threads=top, variant=variant, writer=w0).text(),
+                run.memory_text(b)]
+        rows.append(row)
+    notes = [f"cost that matters: ns per lookup (rcu_read_lock, find, get_unless_zero, unlock, put) "
+             f"per thread at {top} threads, reclamation {variant}"]
+    if others:
+        notes.append("other reclamations at " + f"w={num(w0)}/s: " + ", ".join(
+            f"{v} ({RECLAMATIONS[v]})" for v in others) +
+            "; memb_array, hazptr and typesafe share an array of slots, so compare them with each other "
+            "(the hash table's own lookup is in memb, qsbr and mb); n/a: typesafe needs a counter that "
+            "survives reuse (KB_TYPESAFE_<name>)")
+    if blind:
+        notes.append("n/a: " + ", ".join(blind) + " cannot offer get_unless_zero (KB_NO_GET_UNLESS_ZERO): "
+                     "every lookup misses, so its figure is no lookup's cost")
+    mem = memory_note(run, run.backends)
+    if mem:
+        notes.append(mem + " (a table holds many objects: this is the price that scales)")
+    return {"title": "lookup-mostly table",
+            "answer": winner_text(rank, f"per lookup at {top} threads, no writer" if w0 == 0 else
+                                  f"per lookup at {top} threads"),
+            "columns": ["backend", f"ns/lookup w={num(w0)}/s"] +
+                       [f"ns/lookup w={num(w)}/s" for w in writers[1:]] +
+                       [f"ns/lookup {v}" for v in others] +
+                       [f"p99 ns w={num(w0)}/s", MEMORY_HEADER],
+            "rows": rows, "notes": notes}
+
+
+def read_often(run):
+    counts = run.threads("read")
+    if not counts:
+        return None
+    top = counts[-1]
+    figs = [(b, run.ns("read", b, threads=top, variant="reader")) for b in run.backends]
+    rank = ranked(run, figs)
+    rows = []
+    for b, f in rank:
+        writers = run.ns("read", b, threads=top, variant="writers") if top > 1 else Figure([])
+        alone = run.ns("hammer", b, threads=top - 1) if top > 1 else Figure([])
+        effect = (f"×{writers.median / alone.median:.2f}" if writers and alone and alone.median > 0
+                  else "n/a")
+        rows.append([b, f.text(), run.ns("read", b, threads=1, variant="reader").text(),
+                     writers.text(), alone.text(), effect])
+    notes = [f"cost that matters: ns per kref_read beside {top - 1} writer(s) on the same object; "
+             "and what the reads do to the writers: their ns per get+put beside the reader against "
+             f"hammer at {top - 1} thread(s) (no reader)"]
+    cpus = run.cpus_here()
+    alone = run.ns("read", "percpu", threads=1, variant="reader")
+    busy = run.ns("read", "percpu", threads=top, variant="reader")
+    if cpus and alone:
+        for label, f in (("alone", alone), (f"beside {top - 1} writer(s)", busy)):
+            if not f:
+                continue
+            per = f.median / cpus
+            notes.append(f"percpu read {label}: {f.text(' ns')} at {cpus} CPUs = {num(per)} ns per CPU; "
+                         f"PROJECTION (not measured: assumes every CPU's slot costs what it does here; "
+                         f"remote NUMA slots cost more): {num(per * 64)} ns at 64 CPUs, "
+                         f"{num(per * 256)} ns at 256 CPUs")
+    return {"title": "object whose count is read often",
+            "answer": winner_text(rank, f"per read beside {top - 1} writer(s)"),
+            "columns": ["backend", f"ns/read @{top}", "ns/read alone", f"writers ns/op beside reader",
+                        f"hammer ns/op @{top - 1}", "writers' slowdown"],
+            "rows": rows, "notes": notes}
+
+
+def sections(results, sidecar=None):
+    """The sections for loaded results: bench/results.py's Results (clean
+    repetitions only) or load()'s (disturbed-only benchmarks added, '~')."""
+    run = Run(results, sidecar)
+    out = []
+    for make in (long_lived, short_lived, lookup_mostly, read_often):
+        s = make(run)
+        if s:
+            if any(r.get("_disturbed") for r in run.rows):
+                s["notes"].append("'~': no clean repetition of that benchmark (a busy machine): the "
+                                  "figure comes from its disturbed repetitions (each one's last attempt)")
+            out.append(s)
+    return out
+
+
+class Combined:
+    """results.load()'s clean repetitions, and for a benchmark with none (a
+    busy machine) every repetition's last attempt, marked _disturbed (the C
+    summary's '~' figures): a busy run still gets its sections, flagged."""
+
+    def __init__(self, path, clean):
+        import csv
+        self.benches = list(clean.benches) if clean else []
+        have = {R.benchmark_key(r) for r in self.benches}
+        last = {}
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            for row in csv.DictReader(f):
+                if row.get("backend") in (None, "backend", R.FLOOR_BACKEND) or \
+                        (row.get("check") or "").strip() not in ("", "ok"):
+                    continue
+                try:
+                    row["threads"] = int(row["threads"])
+                    row["ns_per_op"] = float(row["ns_per_op"])
+                    attempt = int(row.get("attempt") or 0)
+                except (KeyError, TypeError, ValueError):
+                    continue
+                for col, default in {**R.OPTIONAL_KEY_DEFAULTS, **R.OPTIONAL_DEFAULTS}.items():
+                    row.setdefault(col, default)
+                for col in R.CONFIG_COLUMNS + ("backend", "workload"):
+                    row[col] = (row.get(col) or "").strip()
+                key = R.benchmark_key(row)
+                if key in have:
+                    continue
+                row["_disturbed"] = True
+                ident = (key, row["rep"])
+                if ident not in last or attempt >= last[ident][0]:
+                    last[ident] = (attempt, row)
+        self.benches += [r for _, r in last.values()]
+
+
+def load(path):
+    """(results, sidecar, problem) for a results CSV; InputError when unusable."""
+    try:
+        clean = R.load(path, "decide")
+    except R.InputError as e:
+        if "every repetition was disturbed" not in str(e):
+            raise
+        clean = None
+    _, meta, problem = R.load_sidecar(path)
+    return Combined(path, clean), meta, problem
+
+
+# ---------------------------------------------------------------- text
+
+def render_text(secs):
+    lines = []
+    for s in secs:
+        lines.append("")
+        lines.append(f"== {s['title']} ==")
+        if s.get("answer"):
+            lines.append(f"best here: {s['answer']}")
+        table = [s["columns"]] + [[str(c) for c in row] for row in s["rows"]]
+        widths = [max(len(str(r[i])) for r in table) for i in range(len(s["columns"]))]
+        for row in table:
+            lines.append("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                                   for i, (c, w) in enumerate(zip(row, widths))))
+        for n in s.get("notes", []):
+            lines.append(f"  - {n}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] in ("-h", "--help"):
+        print("usage: decide.py RESULTS.csv", file=sys.stderr if len(argv) != 2 else sys.stdout)
+        return 0 if len(argv) == 2 else 2
+    try:
+        res, meta, problem = load(argv[1])
+    except (R.InputError, OSError) as e:
+        print(f"decide: {e}", file=sys.stderr)
+        return 2
+    if problem:
+        print(f"decide: {problem}", file=sys.stderr)
+    secs = sections(res, meta)
+    if not secs:
+        print("decide: this run has none of the workloads the decisions need "
+              "(hammer, churn, lookup_rcu, read)", file=sys.stderr)
+        return 0
+    sys.stdout.write("\nwhich scheme for which object life (medians of clean repetitions ±spread):")
+    sys.stdout.write(render_text(secs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

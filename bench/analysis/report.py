@@ -1,0 +1,1170 @@
+#!/usr/bin/python3
+"""One report that answers "which scheme, on my machines?".
+
+    bench/report.py RESULTS.csv [MORE.csv ...] [--out DIR]
+    bench/report.py --compare A.csv B.csv [--out DIR] [compare options ...]
+
+Writes DIR/report.html and DIR/report.md.
+
+report.html is one self-contained file: plotly.js (Debian's python3-plotly)
+and every chart's data are inline, nothing is fetched, so it opens offline.
+Charts are interactive (hover for the figures, click a legend entry, or use
+the backend and host filters at the top, which also hide table rows).
+report.md says the same in Markdown and links PNG and SVG charts written
+beside it with matplotlib (plots/plot.py's charts per host, plus this file's
+own for churn, tail latency, release latency and the cross-host view).
+
+Per results file (one host each; bench/results.py reads them, clean
+repetitions only):
+  machine and environment  from the sidecar <stem>.json
+  decision sections        from bench/decide.py (issue 12), one module that
+                           the run summary and this report both call; this
+                           file only renders what it returns (see
+                           decision_sections() for the interface)
+  where each scheme wins   per workload, the backend with the lowest median
+                           ns/op at 1 thread and at the host's highest thread
+                           count, with the runner-up and whether their
+                           [min, max] ranges overlap ("within spread")
+  charts                   throughput vs threads per workload with the floors;
+                           ns/op per backend (every clean repetition: the
+                           spread); churn vs uses, tail latency and release
+                           latency when the run has those workloads/columns
+                           (else the report says it has none)
+  self-checks              rows whose check was ok, and every one that was not
+  disturbed repetitions    counted, with a warning when most were
+  how to reproduce         the exact command line and git commit of the sidecar
+
+Several files: hosts side by side, each normalised to its own floors (the
+`norm` column: ns/op over the floor measured in the same round), and which
+scheme wins on which host.
+
+--compare A B: bench/compare.py A B --format json (its statistics, its
+verdicts; options after A and B pass through) rendered the same way.
+
+DIR defaults to <dir of CSV>/<stem>-report for one file, <dir of the first
+CSV>/report-<UTC time> for several, <dir of B>/<stem A>-vs-<stem B>-report for
+--compare. The report's own files in DIR are rewritten; an input file is
+never overwritten.
+
+Exit: 0 written; 2 bad input or arguments (one "report: " line on stderr);
+1 the report could not be written. With --compare, when the report was
+written, compare's own status: 0 no regression, 1 regression, 2 undecided
+(too few repetitions: the report says so).
+"""
+
+import argparse
+import contextlib
+import csv
+import datetime
+import html
+import io
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+
+from . import cli, names, results as R
+from .cli import InputError, WriteError
+from .outputs import prepare_out_dir, protected, safe_name
+from .results import config_label, config_of, median_stats as stats_of, varying_config
+
+TEMPLATE = os.path.join(os.path.dirname(os.path.realpath(__file__)), "report_template.html")
+THROUGHPUT_FLOORS = ("shared", "uncontended")
+LATENCY_COLUMNS = ("lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns")
+USES_COLUMN = "uses"
+ENV_FIELDS = (("host", "host"), ("cpu_model", "CPU"), ("topology", "topology"),
+              ("pus", "PUs"), ("kernel", "kernel"), ("compiler", "compiler"),
+              ("cflags", "flags"), ("glibc", "glibc"), ("git_commit", "git commit"),
+              ("governor", "governor"), ("boost_or_no_turbo", "boost"), ("smt", "SMT"),
+              ("rseq", "rseq"), ("tools", "tools"), ("placement", "placement"),
+              ("seed", "seed"), ("status", "status"))
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
+                 "toImageButtonOptions": {"format": "svg"}}
+
+
+def warn(msg):
+    cli.warn("report", msg)
+
+
+def esc(text):
+    return html.escape(str(text), quote=True)
+
+
+def md_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# ---------------------------------------------------------------- input
+
+class Host:
+    """One results file: its Results, sidecar and the label the report uses."""
+
+    def __init__(self, path, keep_going=False):
+        """keep_going: a file with nothing usable becomes a host whose
+        `problem` says why (the report names it) instead of an error."""
+        self.path = path
+        self.problem = None
+        self.failed_checks = []
+        try:
+            self.res = R.load(path, purpose="report")
+            if not self.res.benches:
+                raise R.InputError(f"{path}: only floor rows, no benchmark rows")
+        except R.InputError as e:
+            if not keep_going:
+                raise InputError(str(e))
+            self.res, self.problem = None, str(e)
+            warn(f"no usable results: {e}")
+        if self.res:
+            for w in self.res.warnings:
+                warn(w)
+            self.failed_checks = failed_checks(path)
+        _, meta, problem = R.load_sidecar(path) if os.path.isfile(path) else (None, None, None)
+        if problem:
+            warn(problem)
+        self.meta = meta or {}
+        self.label = str(self.meta.get("host") or "").strip() or \
+            os.path.splitext(os.path.basename(path))[0]
+
+    @property
+    def benches(self):
+        return self.res.benches
+
+    @property
+    def floors(self):
+        return self.res.floors
+
+
+def failed_checks(path):
+    """Rows whose self-check was not ok: (backend, workload, threads, check).
+    bench/results.py sets them aside and counts them; the report names them,
+    so it reads the check column of the (already validated) file once more."""
+    out = []
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            check = (row.get("check") or "").strip()
+            if check not in ("", "ok", "check") and row.get("backend") != "backend":
+                out.append((row.get("backend", "").strip(), row.get("workload", "").strip(),
+                            (row.get("threads") or "").strip(), check))
+    return out
+
+
+def unique_labels(hosts):
+    """Hosts named alike (one machine twice, or sidecars without a host) get
+    their directory (a fleet's per-host folder) or file name added."""
+    seen = {}
+    for h in hosts:
+        seen.setdefault(h.label, []).append(h)
+    for label, group in seen.items():
+        if len(group) < 2:
+            continue
+        dirs = [os.path.basename(os.path.dirname(os.path.abspath(h.path))) for h in group]
+        use_dirs = len(set(dirs)) == len(dirs)
+        for h, d in zip(group, dirs):
+            extra = d if use_dirs else os.path.splitext(os.path.basename(h.path))[0]
+            h.label = extra if extra == label else f"{label} ({extra})"
+    labels = [h.label for h in hosts]
+    for i, h in enumerate(hosts):
+        if labels.count(h.label) > 1:
+            h.label = f"{h.label} #{i + 1}"
+
+
+# ---------------------------------------------------------------- figures
+
+def fmt_num(x):
+    if x is None:
+        return "–"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e6:
+        return f"{x:.3g}"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def fmt_stats(st, unit=""):
+    """'12.3 ns (11.9–13.0, n=5)': the median and the range of the clean
+    repetitions."""
+    if st is None:
+        return "–"
+    med, lo, hi, n = st
+    if n == 1:
+        return f"{fmt_num(med)}{unit} (n=1)"
+    return f"{fmt_num(med)}{unit} ({fmt_num(lo)}–{fmt_num(hi)}, n={n})"
+
+
+def natural(cfg):
+    """Sort key of a config: numbers by value (uses=16 before uses=256)."""
+    import re
+    return tuple(tuple((0, float(x), "") if re.fullmatch(r"[0-9.]+", x) else (1, 0.0, x)
+                       for x in re.findall(r"[0-9.]+|[^0-9.]+", v or "")) for _, v in cfg)
+
+
+def categories(host):
+    """{(workload, cfg): rows} over the benchmark rows, in a stable order."""
+    cats = {}
+    for w in names.ordered({r["workload"] for r in host.benches}, names.workload_order()):
+        rows = [r for r in host.benches if r["workload"] == w]
+        cols = varying_config(rows, host.res.columns)
+        mine = {}
+        for r in rows:
+            mine.setdefault((w, config_of(r, cols)), []).append(r)
+        for cat in sorted(mine, key=lambda c: natural(c[1])):
+            cats[cat] = mine[cat]
+    return cats
+
+
+def cat_label(cat):
+    w, cfg = cat
+    return w + (f" ({config_label(cfg)})" if cfg else "")
+
+
+def wins(host):
+    """Per category and thread level (1 and the highest): the backends by
+    median ns/op, best first: [(backend, stats, norm_stats)]."""
+    out = []
+    for cat, rows in categories(host).items():
+        threads = sorted({r["threads"] for r in rows})
+        levels = [threads[0]] + ([threads[-1]] if threads[-1] != threads[0] else [])
+        for t in levels:
+            by_b = {}
+            for r in rows:
+                if r["threads"] == t and r["backend"] not in names.not_schemes():
+                    by_b.setdefault(r["backend"], []).append(r)
+            ranked = []
+            for b, rs in by_b.items():
+                st = stats_of([r["ns_per_op"] for r in rs])
+                ranked.append((b, st, stats_of([r["norm"] for r in rs])))
+            ranked.sort(key=lambda x: x[1][0])
+            if ranked:
+                out.append({"cat": cat, "threads": t, "ranked": ranked})
+    return out
+
+
+def win_text(entry, with_norm=False):
+    """'percpu 3.1 ns (2.9–3.3, n=5); next refcount ×4.2' with a note when
+    the two ranges overlap."""
+    ranked = entry["ranked"]
+    b, st, nst = ranked[0]
+    text = f"{b} {fmt_stats(st, ' ns')}"
+    if with_norm and nst is not None:
+        text = f"{b} {fmt_num(nst[0])}× floor ({fmt_num(st[0])} ns)"
+    if len(ranked) > 1:
+        b2, st2, _ = ranked[1]
+        text += f"; next {b2} ×{st2[0] / st[0]:.2f}"
+        if st2[1] <= st[2]:
+            text += " (within spread)"
+    return text
+
+
+# ---------------------------------------------------------------- decisions
+
+def decision_sections(host):
+    """The decision sections of decide.py for one host, as
+    (sections, note). The interface this report needs, and what it accepts:
+
+        decide.sections(results, sidecar) -> [section, ...]
+
+    a section being a dict (or an object with these attributes):
+        title    "long-lived hot object"
+        answer   one sentence: which scheme, and why (optional)
+        columns  the table's header
+        rows     the table's rows, each a list of cells (text or numbers)
+        notes    further lines: crossovers, memory price, caveats (optional)
+
+    Where decide fails, there are no sections and the note says why (the
+    "where each scheme wins" table still stands)."""
+    from . import decide
+    try:
+        # decide.load(): the clean repetitions, and for a benchmark with none
+        # its disturbed ones marked '~' -- the sections the run's summary printed.
+        results, meta, _ = decide.load(host.path)
+        raw = decide.sections(results, meta if meta is not None else host.meta)
+    except Exception as e:  # its failure must not lose the rest of the report
+        return [], f"decide failed on {host.path}: {type(e).__name__}: {e}"
+    out = []
+    for s in raw or []:
+        get = (lambda k, d=None: s.get(k, d)) if isinstance(s, dict) else \
+            (lambda k, d=None: getattr(s, k, d))
+        out.append({"title": str(get("title", "") or ""), "answer": str(get("answer", "") or ""),
+                    "columns": [str(c) for c in (get("columns") or [])],
+                    "rows": [[c for c in row] for row in (get("rows") or [])],
+                    "notes": [str(n) for n in (get("notes") or [])]})
+    return out, "" if out else "bench/decide.py returned no sections for this run"
+
+
+# ---------------------------------------------------------------- plotly charts
+
+class Charts:
+    """plotly figures as HTML fragments (no plotly.js: the page holds it once)."""
+
+    def __init__(self, backends):
+        try:
+            import plotly.graph_objects as go
+            import plotly.io as pio
+            from plotly import colors
+        except ImportError as e:
+            raise WriteError(f"plotly is not available ({e}); install python3-plotly")
+        self.go, self.pio = go, pio
+        palette = list(colors.qualitative.Plotly) + list(colors.qualitative.Dark24)
+        self.color = {b: palette[i % len(palette)]
+                      for i, b in enumerate(names.ordered(backends, names.backend_order()))}
+        self.count = 0
+
+    def html(self, fig, title, height=420):
+        fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height,
+                          margin={"l": 60, "r": 20, "t": 50, "b": 60},
+                          template="plotly_white", legend={"title": {"text": "backend"}})
+        self.count += 1
+        return ('<div class="chart">' +
+                self.pio.to_html(fig, full_html=False, include_plotlyjs=False,
+                                 config=PLOTLY_CONFIG) + "</div>")
+
+    def floor_lines(self, fig, host, placements, threads, field="ops_per_s"):
+        for name in THROUGHPUT_FLOORS:
+            rows = [r for r in host.floors if r["workload"] == name]
+            rows = [r for r in rows if r["placement"] in placements] or rows
+            by_t = {}
+            for r in rows:
+                if threads[0] <= r["threads"] <= threads[-1]:
+                    by_t.setdefault(r["threads"], []).append(r[field])
+            if not by_t:
+                continue
+            ts = sorted(by_t)
+            ys = [statistics.median(by_t[t]) for t in ts]
+            if len(ts) == 1:
+                ts, ys = [threads[0], threads[-1]], ys * 2
+            fig.add_trace(self.go.Scatter(
+                x=ts, y=ys, mode="lines", name=f"floor: {name}",
+                line={"dash": "dash", "color": "#555" if name == "shared" else "#999"},
+                meta={"backend": "floor", "host": host.label},
+                hovertemplate=f"floor {name}<br>%{{x}} threads: %{{y:.4g}} ops/s<extra></extra>"))
+
+    def throughput(self, host, cat, rows):
+        go = self.go
+        fig = go.Figure()
+        threads = sorted({r["threads"] for r in rows})
+        for b in names.ordered({r["backend"] for r in rows}, names.backend_order()):
+            by_t = {}
+            for r in rows:
+                if r["backend"] == b:
+                    by_t.setdefault(r["threads"], []).append(r["ops_per_s"])
+            ts = sorted(by_t)
+            st = [stats_of(by_t[t]) for t in ts]
+            fig.add_trace(go.Scatter(
+                x=ts, y=[s[0] for s in st], mode="lines+markers", name=b,
+                line={"color": self.color.get(b)}, legendgroup=b,
+                meta={"backend": b, "host": host.label},
+                error_y={"type": "data", "symmetric": False,
+                         "array": [s[2] - s[0] for s in st],
+                         "arrayminus": [s[0] - s[1] for s in st]},
+                customdata=[[s[1], s[2], s[3]] for s in st],
+                hovertemplate=(f"{b}<br>%{{x}} threads: %{{y:.4g}} ops/s"
+                               "<br>range %{customdata[0]:.4g}–%{customdata[1]:.4g},"
+                               " n=%{customdata[2]}<extra></extra>")))
+        self.floor_lines(fig, host, {r["placement"] for r in rows}, threads)
+        fig.update_yaxes(type="log", title="ops/s, all threads (median, bars min–max)")
+        fig.update_xaxes(title="threads", tickvals=threads,
+                         type="log" if threads[-1] / threads[0] >= 8 else "linear")
+        return self.html(fig, f"{host.label}: throughput — {cat_label(cat)}")
+
+    def nsop_boxes(self, host, cats):
+        """Every clean repetition at each category's highest thread count, a
+        box per backend: the spread is the picture."""
+        go = self.go
+        fig = go.Figure()
+        points = {}
+        for cat, rows in cats.items():
+            tmax = max(r["threads"] for r in rows)
+            for r in rows:
+                if r["threads"] == tmax:
+                    points.setdefault(r["backend"], []).append(
+                        (f"{cat_label(cat)} @{tmax}", r["ns_per_op"]))
+        for b in names.ordered(points, names.backend_order()):
+            xs, ys = zip(*points[b])
+            fig.add_trace(go.Box(x=list(xs), y=list(ys), name=b, legendgroup=b,
+                                 meta={"backend": b, "host": host.label},
+                                 marker={"color": self.color.get(b), "size": 4},
+                                 boxpoints="all", jitter=0.3, pointpos=0,
+                                 hovertemplate=f"{b}<br>%{{x}}<br>%{{y:.4g}} ns/op<extra></extra>"))
+        fig.update_layout(boxmode="group")
+        fig.update_yaxes(type="log", title="ns per op, per thread (each clean repetition)")
+        fig.update_xaxes(title="workload @ threads", tickangle=-30)
+        return self.html(fig, f"{host.label}: ns/op per backend at the highest thread count",
+                         height=500)
+
+    def by_x(self, host, rows, xcol, ycol, title, xtitle, ytitle, log_x=True):
+        """One line per backend of median ycol against a numeric xcol."""
+        go = self.go
+        fig = go.Figure()
+        for b in names.ordered({r["backend"] for r in rows}, names.backend_order()):
+            by_x = {}
+            for r in rows:
+                if r["backend"] != b:
+                    continue
+                x, y = to_float(r.get(xcol)), to_float(r.get(ycol))
+                if x is not None and y is not None:
+                    by_x.setdefault(x, []).append(y)
+            if not by_x:
+                continue
+            xs = sorted(by_x)
+            st = [stats_of(by_x[x]) for x in xs]
+            fig.add_trace(go.Scatter(
+                x=xs, y=[s[0] for s in st], mode="lines+markers", name=b, legendgroup=b,
+                line={"color": self.color.get(b)}, meta={"backend": b, "host": host.label},
+                error_y={"type": "data", "symmetric": False,
+                         "array": [s[2] - s[0] for s in st],
+                         "arrayminus": [s[0] - s[1] for s in st]},
+                hovertemplate=f"{b}<br>{xtitle} %{{x}}: %{{y:.4g}}<extra></extra>"))
+        fig.update_xaxes(title=xtitle, type="log" if log_x else "linear")
+        fig.update_yaxes(title=ytitle, type="log")
+        return self.html(fig, f"{host.label}: {title}")
+
+    def latency_bars(self, host, rows, title):
+        """p50/p99/p99.9/max per backend (medians over repetitions), grouped."""
+        go = self.go
+        fig = go.Figure()
+        cols = [c for c in LATENCY_COLUMNS if any(to_float(r.get(c)) is not None for r in rows)]
+        backends = names.ordered({r["backend"] for r in rows}, names.backend_order())
+        for b in backends:
+            rs = [r for r in rows if r["backend"] == b]
+            ys = []
+            for c in cols:
+                st = stats_of([to_float(r.get(c)) for r in rs])
+                ys.append(st[0] if st else None)
+            fig.add_trace(go.Bar(x=[c.replace("lat_", "").replace("_ns", "") for c in cols],
+                                 y=ys, name=b, legendgroup=b, marker={"color": self.color.get(b)},
+                                 meta={"backend": b, "host": host.label},
+                                 hovertemplate=f"{b} %{{x}}: %{{y:.4g}} ns<extra></extra>"))
+        fig.update_layout(barmode="group")
+        fig.update_yaxes(type="log", title="ns (median over repetitions)")
+        return self.html(fig, f"{host.label}: {title}")
+
+    def cross_host_norm(self, hosts, cat_names):
+        """norm (ns/op over the host's own floor) at each host's highest thread
+        count: one bar group per backend, one colour per host, per workload."""
+        go = self.go
+        out = []
+        for w in cat_names:
+            fig = go.Figure()
+            for h in hosts:
+                rows = [r for r in h.benches if cat_label(cat_of(h, r)) == w]
+                if not rows:
+                    continue
+                tmax = max(r["threads"] for r in rows)
+                by_b = {}
+                for r in rows:
+                    if r["threads"] == tmax and r["norm"] is not None:
+                        by_b.setdefault(r["backend"], []).append(r["norm"])
+                if not by_b:  # no norm here (no matching floor): nothing to draw
+                    continue
+                bs = names.ordered(by_b, names.backend_order())
+                st = [stats_of(by_b[b]) for b in bs]
+                fig.add_trace(go.Bar(
+                    x=bs, y=[s[0] for s in st], name=f"{h.label} @{tmax}",
+                    meta={"host": h.label},
+                    error_y={"type": "data", "symmetric": False,
+                             "array": [s[2] - s[0] for s in st],
+                             "arrayminus": [s[0] - s[1] for s in st]},
+                    hovertemplate=f"{h.label}<br>%{{x}}: %{{y:.3g}}× its floor<extra></extra>"))
+            if not fig.data:
+                continue
+            fig.update_layout(barmode="group", legend={"title": {"text": "host @threads"}})
+            fig.update_yaxes(type="log", title="× the host's own floor (norm)")
+            out.append(self.html(fig, f"all hosts: {w}, normalised to each host's floors"))
+        return out
+
+
+def to_float(text):
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    try:
+        v = float(str(text).strip())
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+_CAT_CACHE = {}
+
+
+def cat_of(host, row):
+    """The category (workload, cfg) a row belongs to in its host."""
+    key = id(host)
+    if key not in _CAT_CACHE:
+        _CAT_CACHE[key] = {id(r): cat for cat, rows in categories(host).items() for r in rows}
+    return _CAT_CACHE[key][id(row)]
+
+
+def latency_rows(host, workloads):
+    """Rows of these workloads at their highest thread count that carry the
+    tail-latency columns."""
+    rows = [r for r in host.benches if r["workload"] in workloads and
+            any(to_float(r.get(c)) is not None for c in LATENCY_COLUMNS)]
+    if not rows:
+        return []
+    tmax = max(r["threads"] for r in rows)
+    return [r for r in rows if r["threads"] == tmax]
+
+
+# ---------------------------------------------------------------- matplotlib (report.md)
+
+def md_charts(hosts, out_dir, protect):
+    """PNG + SVG for report.md: charts.py's charts per host (one module
+    draws the throughput and ns/op charts), and the churn, latency and
+    cross-host charts drawn here. Returns {host label: [(title, stem)]}."""
+    from . import charts as P
+    charts = {}
+    for h in hosts:
+        sub = safe_name(h.label) if len(hosts) > 1 else ""
+        d = os.path.join(out_dir, sub) if sub else out_dir
+        os.makedirs(d, exist_ok=True)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                _, files = P.render_results(h.res, h.meta, d)
+        except (P.WriteError, P.InputError) as e:
+            raise WriteError(str(e))
+        stems = []
+        for f in files:
+            if f.endswith(".png"):
+                rel = os.path.relpath(os.path.splitext(f)[0], out_dir)
+                stems.append((os.path.basename(rel).replace("-", " "), rel))
+        stems += extra_md_charts(h, d, out_dir, protect)
+        charts[h.label] = stems
+    if len(hosts) > 1:
+        charts[""] = cross_host_md_chart(hosts, out_dir, protect)
+    return charts
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "krefbench",
+                                "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
+    return plt
+
+
+def save(plt, fig, d, name, out_dir, protect):
+    for ext in ("png", "svg"):
+        path = os.path.join(d, f"{name}.{ext}")
+        if os.path.realpath(path) in protect:
+            raise WriteError(f"refusing to overwrite input file {path}")
+        try:
+            fig.savefig(path, dpi=110, bbox_inches="tight",
+                        metadata={"Software": None} if ext == "png" else {"Date": None})
+        except OSError as e:
+            raise WriteError(f"cannot write {path}: {e.strerror or e}")
+    plt.close(fig)
+    return os.path.relpath(os.path.join(d, name), out_dir)
+
+
+def extra_md_charts(h, d, out_dir, protect):
+    plt = _plt()
+    out = []
+    churn = [r for r in h.benches if r["workload"] == "churn"]
+    if churn and USES_COLUMN in h.res.columns:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for b in names.ordered({r["backend"] for r in churn}, names.backend_order()):
+            by_x = {}
+            for r in churn:
+                x = to_float(r.get(USES_COLUMN))
+                if r["backend"] == b and x is not None:
+                    by_x.setdefault(x, []).append(r["ns_per_op"])
+            xs = sorted(by_x)
+            if xs:
+                st = [stats_of(by_x[x]) for x in xs]
+                ax.errorbar(xs, [s[0] for s in st], yerr=[[s[0] - s[1] for s in st],
+                                                         [s[2] - s[0] for s in st]],
+                            label=b, marker="o", capsize=2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("uses per lifetime")
+        ax.set_ylabel("ns per lifetime (median, whiskers min–max)")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set_title(f"{h.label}: churn — cost of an object's life against its uses")
+        out.append(("churn vs uses", save(plt, fig, d, "churn-uses", out_dir, protect)))
+    for name, workloads, title in (("tail-latency", ("hammer", "lookup_rcu"),
+                                    "tail latency of single get+put pairs"),
+                                   ("release-latency", ("release_latency",),
+                                    "release latency: last put (or kill) to release()")):
+        rows = latency_rows(h, workloads)
+        if not rows:
+            continue
+        cols = [c for c in LATENCY_COLUMNS if any(to_float(r.get(c)) is not None for r in rows)]
+        backends = names.ordered({r["backend"] for r in rows}, names.backend_order())
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        width = 0.8 / max(1, len(backends))
+        for bi, b in enumerate(backends):
+            ys = []
+            for c in cols:
+                st = stats_of([to_float(r.get(c)) for r in rows if r["backend"] == b])
+                ys.append(st[0] if st else 0)
+            ax.bar([i - 0.4 + width * (bi + 0.5) for i in range(len(cols))], ys,
+                   width * 0.92, label=b)
+        ax.set_xticks(range(len(cols)))
+        ax.set_xticklabels([c.replace("lat_", "").replace("_ns", "") for c in cols])
+        ax.set_yscale("log")
+        ax.set_ylabel("ns (median over repetitions)")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set_title(f"{h.label}: {title} @{rows[0]['threads']} threads")
+        out.append((title, save(plt, fig, d, name, out_dir, protect)))
+    return out
+
+
+def cross_host_md_chart(hosts, out_dir, protect):
+    """norm at each host's highest thread count, hammer and private (or the
+    first workloads all hosts share): bars per backend, one colour per host."""
+    plt = _plt()
+    shared = set.intersection(*[{r["workload"] for r in h.benches} for h in hosts])
+    workloads = [w for w in names.ordered(shared, names.workload_order())][:2]
+    out = []
+    for w in workloads:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        backends = names.ordered({r["backend"] for h in hosts for r in h.benches
+                            if r["workload"] == w and r["norm"] is not None}, names.backend_order())
+        if not backends:
+            plt.close(fig)
+            continue
+        width = 0.8 / len(hosts)
+        for hi, h in enumerate(hosts):
+            rows = [r for r in h.benches if r["workload"] == w and r["norm"] is not None]
+            if not rows:
+                continue
+            tmax = max(r["threads"] for r in rows)
+            st = [stats_of([r["norm"] for r in rows if r["backend"] == b and r["threads"] == tmax])
+                  for b in backends]
+            xs = [i - 0.4 + width * (hi + 0.5) for i in range(len(backends))]
+            ax.bar([x for x, s in zip(xs, st) if s], [s[0] for s in st if s], width * 0.92,
+                   yerr=[[s[0] - s[1] for s in st if s], [s[2] - s[0] for s in st if s]],
+                   capsize=2, label=f"{h.label} @{tmax}")
+        ax.set_xticks(range(len(backends)))
+        ax.set_xticklabels(backends, rotation=30)
+        ax.set_yscale("log")
+        ax.set_ylabel("× the host's own floor (norm)")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set_title(f"all hosts: {w}, each normalised to its own floors")
+        out.append((f"all hosts, {w}", save(plt, fig, out_dir, f"hosts-norm-{safe_name(w)}",
+                                             out_dir, protect)))
+    return out
+
+
+# ---------------------------------------------------------------- the document
+
+class Doc:
+    """The report written twice at once: HTML body and Markdown."""
+
+    def __init__(self):
+        self.html, self.md = [], []
+
+    def h(self, level, text, anchor=None, attrs=""):
+        a = f' id="{esc(anchor)}"' if anchor else ""
+        self.html.append(f"<h{level}{a}{attrs}>{esc(text)}</h{level}>")
+        self.md.append(f"\n{'#' * level} {text}\n")
+
+    def p(self, text, cls=None):
+        c = f' class="{cls}"' if cls else ""
+        self.html.append(f"<p{c}>{esc(text)}</p>")
+        self.md.append(f"{'**' + text + '**' if cls == 'warn' else text}\n")
+
+    def code(self, text):
+        self.html.append(f"<pre><code>{esc(text)}</code></pre>")
+        self.md.append(f"```\n{text}\n```\n")
+
+    def table(self, columns, rows, table_id=None, backend_col=None, host_col=None, cls=None):
+        tid = f' id="{esc(table_id)}"' if table_id else ""
+        c = f' class="{cls}"' if cls else ""
+        out = [f"<table{tid}{c}><thead><tr>" +
+               "".join(f"<th>{esc(x)}</th>" for x in columns) + "</tr></thead><tbody>"]
+        for row in rows:
+            attrs = ""
+            if backend_col is not None:
+                attrs += f' data-backend="{esc(row[backend_col])}"'
+            if host_col is not None:
+                attrs += f' data-host="{esc(row[host_col])}"'
+            out.append(f"<tr{attrs}>" + "".join(f"<td>{esc(x)}</td>" for x in row) + "</tr>")
+        out.append("</tbody></table>")
+        self.html.append("".join(out))
+        self.md.append("| " + " | ".join(md_cell(x) for x in columns) + " |")
+        self.md.append("|" + "---|" * len(columns))
+        for row in rows:
+            self.md.append("| " + " | ".join(md_cell(x) for x in row) + " |")
+        self.md.append("")
+
+    def raw_html(self, text):
+        self.html.append(text)
+
+    def md_image(self, title, stem):
+        self.md.append(f"![{title}]({stem}.png) ([svg]({stem}.svg))\n")
+
+    def section(self, host=None):
+        attr = f' data-host="{esc(host)}"' if host is not None else ""
+        self.html.append(f'<section{attr}>')
+
+    def end_section(self):
+        self.html.append("</section>")
+
+
+def env_rows(hosts):
+    rows = []
+    for key, name in ENV_FIELDS:
+        vals = [h.meta.get(key) for h in hosts]
+        if all(v in (None, "") for v in vals):
+            continue
+        rows.append([name] + ["–" if v in (None, "") else str(v) for v in vals])
+    pmu = [h.meta.get("perf_events", {}).get("hardware_pmu") if isinstance(
+        h.meta.get("perf_events"), dict) else None for h in hosts]
+    if any(v is not None for v in pmu):
+        rows.append(["hardware PMU"] + ["yes" if v else ("no" if v is not None else "–")
+                                        for v in pmu])
+    rows.append(["results file"] + [h.path for h in hosts])
+    return rows
+
+
+def reproduce_lines(h):
+    cmd = h.meta.get("command_line")
+    commit = h.meta.get("git_commit")
+    lines = []
+    commit = str(commit or "").strip()
+    if commit and commit != "unknown":
+        sha = commit[:-len("-dirty")] if commit.endswith("-dirty") else commit
+        lines.append(f"git checkout {sha}" + ("   # the run's tree had uncommitted changes: "
+                                              "this is its base, not exactly what ran"
+                                              if sha != commit else ""))
+    if cmd:
+        args = str(cmd).split()[1:]
+        drop = {"--results-dir", "--print-path-to", "--out"}
+        kept, skip = [], False
+        for a in args:
+            if skip:
+                skip = False
+                continue
+            if a in drop:
+                skip = True
+                continue
+            if any(a.startswith(d + "=") for d in drop):
+                continue
+            kept.append(a)
+        lines.append("./run.sh bench " + " ".join(kept))
+    return cmd, lines
+
+
+def decisions(doc, h):
+    """The decision sections of one host, rendered."""
+    sections, note = decision_sections(h)
+    doc.h(3, "Which scheme for which object life")
+    if note:
+        doc.p(note, cls="note")
+    for s in sections:
+        doc.h(4, s["title"])
+        if s["answer"]:
+            doc.p(s["answer"], cls="answer")
+        if s["columns"] and s["rows"]:
+            doc.table(s["columns"], [[fmt_cell(c) for c in row] for row in s["rows"]],
+                      cls="decision", backend_col=0 if s["columns"][0] == "backend" else None)
+        for n in s["notes"]:
+            doc.p(n, cls="note")
+
+
+def host_sections(doc, charts, h, multi, md_chart_list):
+    doc.section(h.label)
+    doc.h(2, f"{h.label}" if multi else "The answer on this machine", anchor=f"host-{safe_name(h.label)}")
+    decisions(doc, h)
+    # Where each scheme wins (lowest median ns/op).
+    doc.h(3, "Where each scheme wins (lowest median ns/op)")
+    rows = []
+    for e in wins(h):
+        rows.append([cat_label(e["cat"]), e["threads"], e["ranked"][0][0], win_text(e),
+                     len(e["ranked"])])
+    doc.table(["workload", "threads", "winner", "median (range, n); runner-up", "backends"],
+              rows, table_id=f"wins-{safe_name(h.label)}", cls="wins", backend_col=2)
+    # Health of the run.
+    doc.h(3, "Self-checks and disturbance")
+    res = h.res
+    ok = res.n_rows - res.skipped_check
+    doc.p(f"Self-checks: {ok} of {res.n_rows} rows ok" +
+          (", every one" if not res.skipped_check else f", {res.skipped_check} failed") + ".",
+          cls=None if not res.skipped_check else "warn")
+    if h.failed_checks:
+        counted = {}
+        for f in h.failed_checks:
+            counted[f] = counted.get(f, 0) + 1
+        doc.table(["backend", "workload", "threads", "check", "rows"],
+                  [list(f) + [n] for f, n in counted.items()], backend_col=0)
+    dist = res.dropped_text() or f"no disturbed repetitions (of {res.attempts} attempts)"
+    doc.p(f"Disturbed repetitions: {dist}. Figures use clean repetitions only.",
+          cls="warn" if res.mostly_disturbed else None)
+    if res.mostly_disturbed:
+        doc.p("MOST REPETITIONS WERE DISTURBED: the machine was busy; figures rest on the "
+              "few clean ones.", cls="warn")
+    # Charts.
+    doc.h(3, "Charts")
+    cats = categories(h)
+    for cat, rows_ in cats.items():
+        doc.raw_html(charts.throughput(h, cat, rows_))
+    doc.raw_html(charts.nsop_boxes(h, cats))
+    churn = [r for r in h.benches if r["workload"] == "churn"]
+    missing = []
+    if churn and USES_COLUMN in h.res.columns:
+        doc.raw_html(charts.by_x(h, churn, USES_COLUMN, "ns_per_op",
+                                 "churn — ns per object lifetime against uses",
+                                 "uses per lifetime", "ns per lifetime"))
+    else:
+        missing.append("churn vs uses (no `churn` rows" +
+                       ("" if not churn else f" with a `{USES_COLUMN}` column") + ")")
+    tail = latency_rows(h, ("hammer", "lookup_rcu"))
+    if tail:
+        doc.raw_html(charts.latency_bars(h, tail, f"tail latency of single get+put pairs "
+                                                  f"@{tail[0]['threads']} threads"))
+    else:
+        missing.append("tail latency (no `lat_p99_ns` figures for hammer or lookup_rcu)")
+    rel = latency_rows(h, ("release_latency",))
+    rel_rows = [r for r in h.benches if r["workload"] == "release_latency"]
+    if rel:
+        doc.raw_html(charts.latency_bars(h, rel, "release latency: last put (or kill) to release()"))
+    elif rel_rows:
+        doc.raw_html(charts.nsop_boxes(h, {("release_latency", ()): rel_rows}))
+    else:
+        missing.append("release latency (no `release_latency` rows)")
+    if missing:
+        doc.p("This run has no " + "; no ".join(missing) + ".", cls="note")
+    for title, stem in md_chart_list:
+        doc.md_image(title, stem)
+    # Reproduce.
+    doc.h(3, "How to reproduce")
+    cmd, lines = reproduce_lines(h)
+    if cmd:
+        doc.p("The exact command of this run (sidecar command_line):")
+        doc.code(str(cmd))
+        doc.p("The same from a checkout of that commit:")
+        doc.code("\n".join(lines))
+    else:
+        doc.p("The sidecar records no command line (no sidecar beside the CSV?).", cls="warn")
+    doc.end_section()
+
+
+def fmt_cell(c):
+    if isinstance(c, float):
+        return fmt_num(c)
+    return "–" if c is None else str(c)
+
+
+def cross_host(doc, charts, hosts, md_chart_list):
+    doc.h(2, "All hosts side by side", anchor="hosts")
+    doc.p("Each host is normalised to its own floors (norm: ns/op over the floor measured in "
+          "the same round: uncontended at 1 thread and for private, shared above), so machines "
+          "of different sizes compare on one scale. The cell names the scheme with the lowest "
+          "median ns/op there, and its norm.")
+    per_host = {h.label: {(cat_label(e["cat"]), "1" if e["threads"] == 1 else "max"): e
+                          for e in wins(h)} for h in hosts}
+    keys = []
+    for h in hosts:
+        for k in per_host[h.label]:
+            if k not in keys:
+                keys.append(k)
+    rows = []
+    for k in keys:
+        cells = []
+        winners = set()
+        for h in hosts:
+            e = per_host[h.label].get(k)
+            if e:
+                winners.add(e["ranked"][0][0])
+                cells.append(f"{win_text(e, with_norm=True)} @{e['threads']}")
+            else:
+                cells.append("–")
+        agree = "same everywhere" if len(winners) == 1 and "–" not in cells else \
+            ("differs by host" if len(winners) > 1 else "")
+        rows.append([k[0], "1 thread" if k[1] == "1" else "highest"] + cells + [agree])
+    doc.table(["workload", "threads"] + [h.label for h in hosts] + ["winner"], rows,
+              table_id="hosts-wins", cls="wins")
+    cat_names = names.ordered({cat_label(c) for h in hosts for c in categories(h)}, ())
+    cat_names = sorted(cat_names, key=lambda n: (names.workload_order().index(n.split(" ")[0])
+                                                 if n.split(" ")[0] in names.workload_order() else 99, n))
+    for frag in charts.cross_host_norm(hosts, cat_names):
+        doc.raw_html(frag)
+    for title, stem in md_chart_list:
+        doc.md_image(title, stem)
+
+
+def filter_html(backends, hosts):
+    boxes = "".join(f'<label><input type="checkbox" value="{esc(b)}" data-kind="backend" checked>'
+                    f"{esc(b)}</label>" for b in backends)
+    hb = ""
+    if len(hosts) > 1:
+        hb = "<br>hosts: " + "".join(
+            f'<label><input type="checkbox" value="{esc(h)}" data-kind="host" checked>'
+            f"{esc(h)}</label>" for h in hosts)
+    return f'<div id="filter">show backends: {boxes}{hb}</div>'
+
+
+def write_files(out_dir, title, doc, protect, filters=""):
+    try:
+        import plotly.offline
+        plotly_js = plotly.offline.get_plotlyjs()
+    except ImportError as e:
+        raise WriteError(f"plotly is not available ({e}); install python3-plotly")
+    try:
+        with open(TEMPLATE, encoding="utf-8") as f:
+            template = f.read()
+    except OSError as e:
+        raise WriteError(f"cannot read the template {TEMPLATE}: {e.strerror or e}")
+    page = (template.replace("@TITLE@", esc(title))
+            .replace("@FILTER@", filters)
+            .replace("@BODY@", "\n".join(doc.html))
+            .replace("@PLOTLYJS@", plotly_js.replace("</script", "<\\/script")))
+    md = f"# {title}\n" + "\n".join(doc.md) + "\n"
+    for name, text in (("report.html", page), ("report.md", md)):
+        path = os.path.join(out_dir, name)
+        if os.path.realpath(path) in protect:
+            raise WriteError(f"refusing to overwrite input file {path}")
+        tmp = path + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(page if name.endswith("html") else md)
+            os.replace(tmp, path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise WriteError(f"cannot write {path}: {e.strerror or e}")
+    return os.path.join(out_dir, "report.html"), os.path.join(out_dir, "report.md")
+
+
+def report_results(paths, out_dir, keep_going=False, notes=()):
+    every = [Host(p, keep_going) for p in paths]
+    unique_labels(every)
+    hosts = [h for h in every if h.res is not None]
+    unusable = [h for h in every if h.res is None]
+    if out_dir is None:
+        first = os.path.dirname(paths[0]) or "."
+        if len(paths) == 1:
+            out_dir = os.path.join(first, os.path.splitext(os.path.basename(paths[0]))[0] + "-report")
+        else:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            out_dir = os.path.join(first, f"report-{stamp}")
+    prepare_out_dir(out_dir)
+    protect = protected(paths)
+    backends = names.ordered({r["backend"] for h in hosts for r in h.benches}, names.backend_order())
+    charts = Charts(backends)
+    md_list = md_charts(hosts, out_dir, protect)
+    doc = Doc()
+    multi = len(every) > 1
+    labels = ", ".join(h.label for h in every)
+    title = f"krefbench: which scheme, on {labels}?"
+    for n in notes:
+        doc.p(n, cls="warn" if "FAILED" in n else None)
+    for h in unusable:
+        doc.p(f"{h.label}: NO USABLE RESULTS: {h.problem}", cls="warn")
+    if not hosts:
+        doc.p("No host has usable results, so there is nothing to rank or chart.", cls="warn")
+    for h in every:
+        what = ", ".join(str(h.meta[k]) for k in ("cpu_model", "topology", "kernel")
+                         if h.meta.get(k))
+        doc.p(f"{h.label}: {what or 'no sidecar: machine unknown'} "
+              f"({os.path.basename(h.path)}; environment in full at the end).")
+    doc.p(f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} "
+          f"by bench/report.py from {len(every)} results file{'s' if len(every) > 1 else ''}. "
+          "An op is one get+put pair (or one lookup); figures are medians of clean "
+          "repetitions with their range and count; norm divides by a floor measured "
+          "in the same round.")
+    if len(hosts) > 1:
+        cross_host(doc, charts, hosts, md_list.get("", []))
+    for h in hosts:
+        host_sections(doc, charts, h, multi, md_list.get(h.label, []))
+    for h in unusable:
+        # No clean repetition: no charts, but decide.py's sections from the
+        # disturbed ones, each figure marked '~', as the run's summary shows them.
+        doc.section(h.label)
+        doc.h(2, f"{h.label}: no clean repetitions", anchor=f"host-{safe_name(h.label)}")
+        doc.p(h.problem, cls="warn")
+        decisions(doc, h)
+        doc.end_section()
+    doc.h(2, "Machines and environment", anchor="machines")
+    doc.table(["", *[h.label for h in every]], env_rows(every), table_id="machines-table")
+    html_path, md_path = write_files(out_dir, title, doc, protect,
+                                     filter_html(backends, [h.label for h in hosts]))
+    print(f"report: {charts.count} interactive charts, {len(hosts)} host(s) with usable results"
+          + (f", {len(unusable)} without" if unusable else ""))
+    return html_path, md_path
+
+
+# ---------------------------------------------------------------- --compare
+
+def report_compare(path_a, path_b, extra, out_dir):
+    cmd = [sys.executable, os.path.join(BENCH_DIR, "compare.py"), path_a, path_b,
+           *extra, "--format", "json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        doc_json = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except ValueError:
+        doc_json = None
+    # Exit 2 is bad input (no JSON), or "could not tell" (its JSON says so):
+    # the latter is a result to show.
+    if proc.returncode not in (0, 1) and not (proc.returncode == 2 and doc_json
+                                              and doc_json.get("exit") == 2):
+        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        raise InputError(lines[-1] if lines else f"compare.py exited {proc.returncode}")
+    if doc_json is None:
+        raise WriteError("compare.py printed no JSON")
+    if out_dir is None:
+        sa = os.path.splitext(os.path.basename(path_a))[0]
+        sb = os.path.splitext(os.path.basename(path_b))[0]
+        out_dir = os.path.join(os.path.dirname(path_b) or ".", f"{sa}-vs-{sb}-report")
+    prepare_out_dir(out_dir)
+    protect = protected([path_a, path_b])
+    stderr_lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    doc = Doc()
+    a, b = doc_json["a"], doc_json["b"]
+    c = doc_json["counts"]
+    verdict = {1: "REGRESSION", 2: "UNDECIDED (too few repetitions to tell; see the notes)"}.get(
+        doc_json["exit"], "no significant regression")
+    title = (f"krefbench compare: {os.path.basename(path_a)} → {os.path.basename(path_b)}: "
+             f"{verdict}")
+    doc.p(f"A (baseline) {a['path']}, B (candidate) {b['path']}; {doc_json['analysis']} "
+          f"analysis: {doc_json['test']}; threshold {doc_json['threshold_pct']:g}%, "
+          f"alpha {doc_json['alpha']:g}, adjustment {doc_json['adjust']}.")
+    doc.h(2, "Verdict", anchor="verdict")
+    doc.table(["", "value"], [
+        ["verdict", verdict], ["slower", c.get("slower", 0)], ["faster", c.get("faster", 0)],
+        ["same", c.get("same", 0)], ["underpowered rows", doc_json["underpowered"]],
+        ["geomean B/A (benchmarks)", fmt_ratio(doc_json["geomean"])],
+        ["geomean B/A (floors: the machine)", fmt_ratio(doc_json["floor_geomean"])],
+        ["disturbed attempts A / B", f"{a['disturbed_attempts']} of {a['attempts']} / "
+                                     f"{b['disturbed_attempts']} of {b['attempts']}"]],
+        table_id="verdict-table", cls="decision")
+    for r in doc_json["regressions"]:
+        doc.p(f"regression: {r}", cls="warn")
+    for line in stderr_lines:
+        doc.p(line, cls="note")
+    go_charts = Charts(set())
+    go = go_charts.go
+    rows = doc_json["benchmarks"]
+    colours = {"slower": "#d62728", "faster": "#2ca02c", "same": "#9e9e9e"}
+    fig = go.Figure()
+    for v in ("slower", "faster", "same"):
+        rs = [r for r in rows if r["verdict"] == v]
+        if not rs:
+            continue
+        err = {}
+        if any(r.get("ci_low") is not None for r in rs):
+            err = {"error_x": {"type": "data", "symmetric": False,
+                               "array": [(r["ci_high"] or r["ratio"]) - r["ratio"] for r in rs],
+                               "arrayminus": [r["ratio"] - (r["ci_low"] or r["ratio"]) for r in rs]}}
+        fig.add_trace(go.Bar(x=[r["ratio"] for r in rs], y=[r["label"] for r in rs],
+                             orientation="h", name=v, marker={"color": colours[v]},
+                             meta={"backend": v}, legendgroup=v,
+                             customdata=[[r["median_a"], r["median_b"], r["p"]] for r in rs],
+                             hovertemplate=("%{y}<br>B/A %{x:.3f}<br>A %{customdata[0]:.4g} ns,"
+                                            " B %{customdata[1]:.4g} ns<br>p %{customdata[2]:.3g}"
+                                            "<extra></extra>"), **err))
+    fig.add_vline(x=1.0, line_dash="dash")
+    fig.update_xaxes(title="B/A of median ns/op (bars: 95% interval where paired)", type="log")
+    fig.update_layout(legend={"title": {"text": "verdict"}})
+    doc.h(2, "Ratios", anchor="ratios")
+    doc.raw_html(go_charts.html(fig, "B/A per benchmark", height=max(400, 18 * len(rows) + 120)))
+    stem = compare_md_chart(rows, out_dir, protect)
+    doc.md_image("B/A per benchmark", stem)
+    table = []
+    for r in rows + doc_json["floors"]:
+        ci = (f"{r['ci_low']:.3f}–{r['ci_high']:.3f}" if r.get("ci_low") is not None and
+              r.get("ci_high") is not None else "–")
+        table.append([r["label"], r["kind"], fmt_num(r["median_a"]), fmt_num(r["median_b"]),
+                      f"{r['ratio']:.3f}", ci, f"{r['p']:.3g}" if r.get("p") is not None else "–",
+                      f"{r['n_a']}/{r['n_b']}", r["verdict"] + ("*" if r.get("underpowered") else "")])
+    doc.table(["benchmark", "kind", "A ns/op", "B ns/op", "B/A", "interval", "p", "n A/B",
+               "verdict"], table, table_id="compare-table", cls="decision")
+    doc.h(2, "How to reproduce", anchor="reproduce")
+    doc.code(f"./run.sh compare {' '.join([path_a, path_b] + extra)}")
+    write_files(out_dir, title, doc, protect)
+    return os.path.join(out_dir, "report.html"), os.path.join(out_dir, "report.md"), doc_json["exit"]
+
+
+def fmt_ratio(x):
+    return "–" if x is None else f"{x:.3f}"
+
+
+def compare_md_chart(rows, out_dir, protect):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * len(rows) + 1)))
+    colours = {"slower": "#d62728", "faster": "#2ca02c", "same": "0.62"}
+    ys = range(len(rows))
+    ax.barh(list(ys), [r["ratio"] - 1 for r in rows], left=1,
+            color=[colours.get(r["verdict"], "0.5") for r in rows])
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels([r["label"] for r in rows], fontsize=7)
+    ax.axvline(1.0, color="0.3", linestyle="--")
+    ax.set_xlabel("B/A of median ns/op (red slower, green faster, grey same)")
+    return save(plt, fig, out_dir, "compare-ratio", out_dir, protect)
+
+
+# ---------------------------------------------------------------- CLI
+
+def parse_args(argv):
+    p = cli.Parser(prog="report.py", description="report.html + report.md from results files.")
+    p.add_argument("results", nargs="*", metavar="RESULTS.csv")
+    p.add_argument("--out", metavar="DIR")
+    p.add_argument("--compare", nargs=2, metavar=("A.csv", "B.csv"))
+    p.add_argument("--keep-going", action="store_true",
+                   help="a file with nothing usable is named in the report, not an error")
+    p.add_argument("--note", action="append", default=[],
+                   help="a line to show under the title (bench/fleet.py: the command, failed hosts)")
+    if "--compare" in argv:
+        # --compare A B [--out DIR] [compare.py's options, passed on as given]
+        i = argv.index("--compare")
+        if len(argv) < i + 3 or argv[i + 1].startswith("-") or argv[i + 2].startswith("-"):
+            raise InputError("--compare needs two results files: --compare A.csv B.csv")
+        rest, extra, out = argv[:i] + argv[i + 3:], [], None
+        j = 0
+        while j < len(rest):
+            if rest[j] == "--out":
+                if j + 1 >= len(rest):
+                    raise InputError("--out needs a directory")
+                out, j = rest[j + 1], j + 2
+                continue
+            if rest[j].startswith("--out="):
+                out = rest[j][len("--out="):]
+            elif rest[j] in ("-h", "--help"):
+                p.print_help()
+                sys.exit(0)
+            else:
+                extra.append(rest[j])
+            j += 1
+        return argparse.Namespace(compare=argv[i + 1:i + 3], out=out, results=[],
+                                  keep_going=False, note=[]), extra
+    args, extra = p.parse_known_args(argv)
+    if extra:
+        raise InputError(f"unknown option(s): {' '.join(extra)} (see --help)")
+    if not args.results:
+        raise InputError("give RESULTS.csv [MORE.csv ...] or --compare A.csv B.csv")
+    for path in args.results:
+        if args.results.count(path) > 1:
+            raise InputError(f"{path} is given twice")
+    return args, []
+
+
+def run(argv):
+    args, extra = parse_args(argv)
+    if args.compare:
+        html_path, md_path, status = report_compare(args.compare[0], args.compare[1],
+                                                    extra, args.out)
+    else:
+        html_path, md_path = report_results(args.results, args.out, args.keep_going,
+                                            args.note)
+        status = cli.EXIT_OK
+    print(f"report: {html_path}")
+    print(f"report: {md_path}")
+    return status
+
+
+def main(argv=None):
+    return cli.guarded("report", lambda: run(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,5 +2,6 @@
 
 Run a command as a module with bench/ on the path (run.sh does this):
     PYTHONPATH=bench python3 -m analysis.compare A.csv B.csv
-Modules import each other relatively; none edits sys.path.
+Modules import each other relatively; only decide.py, run as a file, puts
+bench/ on the path itself.
 """

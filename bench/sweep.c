@@ -153,7 +153,7 @@ static void register_workload_knobs(struct kb_sweep *sw, const struct kb_workloa
 	int nvariants = !w->variants ? 1 : w->uses_flavor ? sw->opt.nflavors : sw->opt.nvariants;
 	int nrates = w->uses_writer ? sw->opt.nwriter_rates : 1;
 
-	/* The lifecycle workloads (bench/lifecycle.h): churn has a row per
+	/* The lifecycle workloads (bench/workloads/lifecycle.h): churn has a row per
 	 * --uses, read its reader and writers rows; "n/a" where a backend
 	 * cannot take part. */
 	if (w == &kb_workload_churn) {
@@ -463,7 +463,7 @@ int kb_sweep_run(struct kb_sweep *sw)
 	for (int first = 0, end; first < sw->nentries; first = end) {
 		for (end = first; end < sw->nentries && sw->entries[end].threads == sw->entries[first].threads; end++)
 			;
-		sw->canary.n = 0;	/* a reference per thread count: see bench/disturbance.h */
+		sw->canary.n = 0;	/* a reference per thread count: see bench/measure/disturbance.h */
 		warm_up(sw, first, end);
 		for (int round = 0; round < sw->opt.reps; round++) {
 			int nfloors = 0, n = 0, dropped_before = sw->attempts_dropped;

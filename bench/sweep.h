@@ -10,7 +10,7 @@
  *      seeded generator (--seed; the sidecar records it), so that drift
  *      and neighbours fall on every row alike and each row's norm divides
  *      by a floor measured minutes, not seconds, from it;
- *   3. a disturbed repetition (bench/disturbance.h) is written with its
+ *   3. a disturbed repetition (bench/measure/disturbance.h) is written with its
  *      reasons and retried, up to --retries times.
  * Google Benchmark's JSON is rewritten after every round, so it always parses.
  */

@@ -5,7 +5,7 @@
  * threads of a run, lines them up at its start barrier, carries per-thread
  * counters and writes the JSON its own tools read; krefbench's scheduler
  * (bench/sweep.c) decides what runs when, one repetition at a time, and its
- * threads time themselves over a common window (bench/window.h).
+ * threads time themselves over a common window (bench/measure/window.h).
  *
  * One registration is one benchmark at one thread count. gb_run_once() runs
  * it once: setup(), then `threads` threads each call body() once, then

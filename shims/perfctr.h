@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-/* In the order of the CSV columns (bench/results.h). */
+/* In the order of the CSV columns (bench/measure/results_writer.h). */
 enum kb_perf_event {
 	KB_PERF_CYCLES,
 	KB_PERF_INSTRUCTIONS,

@@ -1,6 +1,6 @@
 /*
  * churn's accounting can fail: the workload's own per-thread loop
- * (bench/churn.h) over three broken test-only backends must be caught, each
+ * (bench/workloads/churn.h) over three broken test-only backends must be caught, each
  * with its own verdict, and over a correct one must pass:
  *
  *   early   the put that brings the count to 1 releases (one reference
@@ -113,7 +113,7 @@ struct worker {
 	int t, lifetimes, done;
 };
 
-/* The workload's thread: lifetimes, stop, wait for all, drain (bench/churn.c). */
+/* The workload's thread: lifetimes, stop, wait for all, drain (bench/workloads/churn.c). */
 static void *worker(void *arg)
 {
 	struct worker *w = arg;

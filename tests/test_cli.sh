@@ -143,14 +143,14 @@ elif [[ "$GOT_HEADER" == "$HEADER",* ]]; then
 else
     fail "tiny run: CSV header starts with the documented columns (got '$GOT_HEADER')"
 fi
-# The binary writes the header its source declares (bench/results.h).
+# The binary writes the header its source declares (bench/measure/results_writer.h).
 SRC_HEADER=$("$PY" -c '
 import re, sys
 text = open(sys.argv[1]).read()
 m = re.search(r"#define\s+KB_CSV_HEADER((?:\s*\"[^\"]*\"\s*\\?)+)", text)
 print("".join(re.findall(r"\"([^\"]*)\"", m.group(1))) if m else "")
-' "$SRC/bench/results.h" 2>/dev/null || true)
-check "tiny run: CSV header is bench/results.h's KB_CSV_HEADER" test -n "$SRC_HEADER" -a "$GOT_HEADER" = "$SRC_HEADER"
+' "$SRC/bench/measure/results_writer.h" 2>/dev/null || true)
+check "tiny run: CSV header is bench/measure/results_writer.h's KB_CSV_HEADER" test -n "$SRC_HEADER" -a "$GOT_HEADER" = "$SRC_HEADER"
 check "tiny run: sidecar run.json exists" test -f "$WORK/run.json"
 check "tiny run: run.json is valid JSON (json.tool)" "$PY" -m json.tool "$WORK/run.json" /dev/null
 check "tiny run: run.gbench.json exists" test -s "$WORK/run.gbench.json"

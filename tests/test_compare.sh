@@ -1,5 +1,5 @@
 #!/bin/bash
-# Tests bench/compare.py on results files (the U test against hand-checked
+# Tests bench/analysis/compare.py on results files (the U test against hand-checked
 # cases, verdicts, exit codes, clean repetitions only, duplicates, nothing
 # compared, the paired analysis of a gate's joined files, every bad input,
 # formats, sidecars) and plots/plot.py --compare. The gate's runs (--bin,

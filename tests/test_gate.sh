@@ -1,5 +1,5 @@
 #!/bin/bash
-# Tests the regression gate's runs (bench/gate.py through ./run.sh compare
+# Tests the regression gate's runs (bench/analysis/gate.py through ./run.sh compare
 # --bin/--rev) with fake krefbench programs whose figures are known: process
 # pairs in random order after a warm-up pair, ASLR off, staged copies at
 # paths of equal length, the default sweep, verdicts and exit codes, options
@@ -236,7 +236,7 @@ git -C "$R" add -A && git -C "$R" commit -q -m base
 cp "$OUT/fake-slower" "$R/fake-krefbench"
 git -C "$R" commit -q -am slower
 cp "$OUT/fake-a" "$R/fake-krefbench"      # the working tree: as fast as base again
-revgate() {  # revgate NAME REVS...: bench/gate.py with --repo R (as run.sh passes its own)
+revgate() {  # revgate NAME REVS...: bench/analysis/gate.py with --repo R (as run.sh passes its own)
     local name=$1; shift
     run "$name" "$PY" -m analysis.gate --repo "$R" "$@" --pairs 12 --out "$OUT/$name"
 }

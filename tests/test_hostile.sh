@@ -67,9 +67,9 @@ ok(d and all(r["cpus"] == "0,1" for r in d), "the CPUs read back as a list")
 try:
     from analysis import results
     keys = [results.parse_row(dict(r), "row %d" % i) for i, r in enumerate(d)]
-    ok(keys and all(k[3] == "0,1" for k in keys), "bench/results.py parses each row back to placement 0,1")
+    ok(keys and all(k[3] == "0,1" for k in keys), "bench/analysis/results.py parses each row back to placement 0,1")
 except Exception as e:
-    ok(False, "bench/results.py parses every row (%s: %s)" % (type(e).__name__, e))
+    ok(False, "bench/analysis/results.py parses every row (%s: %s)" % (type(e).__name__, e))
 ' "$WORK/place.csv" "$SRC"
 
 # ---- B. a full disk ----

@@ -1,5 +1,5 @@
 /*
- * The lookup workloads' self-check and writer (bench/ledger.c, bench/writer.c):
+ * The lookup workloads' self-check and writer (bench/workloads/ledger.c, bench/workloads/writer.c):
  * the ledger must fail on each kind of bad books, so a green lookup row means
  * something; the writer must tick and stop.
  */

@@ -92,7 +92,7 @@ bad_case "non-numeric ns_per_op" "$FIX/plot_bad_number.csv"
 bad_case "empty file" "$OUT/empty.csv"
 bad_case "header only, no rows" "$FIX/plot_header_only.csv"
 
-# --- rules shared with compare (bench/results.py) that plot used to let pass:
+# --- rules shared with compare (bench/analysis/results.py) that plot used to let pass:
 # exit 2, one 'plot: ' line saying what is wrong, and the charts already in
 # --out left as they were (nothing deleted, nothing rewritten).
 charts_sum() {  # contents and modification times of the charts in $charts

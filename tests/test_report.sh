@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./run.sh report (bench/report.py): report.html and report.md from the
+# ./run.sh report (bench/analysis/report.py): report.html and report.md from the
 # committed baseline, from a file with the churn, latency and disturbance
 # columns, from two hosts, and from a comparison; bad input; and the page in
 # headless chromium (tests/report_browser.py: no console error, no request,

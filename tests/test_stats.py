@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Tests of bench/stats.py and of compare.py's paired analysis on constructed
+"""Tests of bench/analysis/stats.py and of compare.py's paired analysis on constructed
 data: hand-checked values, then the properties the gate relies on (a known
 shift is found, no shift is not, the false-alarm rate stays at or below
 alpha even when the machine drifts, 3 vs 3 never decides).

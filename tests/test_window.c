@@ -1,6 +1,6 @@
 /*
- * The measurement model's arithmetic (bench/window.h, bench/disturbance.h,
- * bench/stats.h, bench/row.h), on hand-made threads with known stamps:
+ * The measurement model's arithmetic (bench/measure/window.h, bench/measure/disturbance.h,
+ * bench/measure/median.h, bench/measure/row.h), on hand-made threads with known stamps:
  *
  * - the window runs from t0 to the last exit; skews; fairness = fewest /
  *   most ops in the window (not a ratio of loop durations: two threads with

@@ -20,7 +20,7 @@ present, gives the title (cpu_model, topology, host).
 
 --compare A B draws one chart instead, compare-ratio: B/A of the median ns per
 op of every benchmark the two files share, one horizontal bar each, coloured
-by the verdict of bench/compare.py (same statistics, same --threshold and
+by the verdict of bench/analysis/compare.py (same statistics, same --threshold and
 --alpha and --adjust; red slower, green faster, grey same, hatched when too few
 repetitions to reach alpha), a line at 1.0 and the threshold band shaded;
 floors below, apart. DIR defaults to <dir of B>/<stem A>-vs-<stem B>-compare.
@@ -29,13 +29,13 @@ Exit status: 0 charts written; 2 bad input or bad arguments (one line on
 stderr starting "plot: "); 1 the charts could not be written.
 
 Layout of this file:
-  load_results()   one CSV, parsed and validated by bench/results.py (the
+  load_results()   one CSV, parsed and validated by bench/analysis/results.py (the
                    loader compare.py uses too)          -> its Results
   load_sidecar()   the optional JSON beside it          -> dict
   series()/median_stats()  aggregation over repetitions
   draw_*()         one function per chart kind, each returns a Figure
   render_results() draws every chart of one Results into a directory
-  render_compare() --compare: rows from bench/compare.py (its loader, U test
+  render_compare() --compare: rows from bench/analysis/compare.py (its loader, U test
                    and verdicts: one definition) drawn by draw_compare()
   main()           argument handling and error reporting
 """
@@ -76,7 +76,7 @@ LINESTYLES = ("-", "--", "-.", ":")
 # ---------------------------------------------------------------- input
 
 def load_results(path):
-    """bench/results.py's validated Results (clean repetitions whose check is
+    """bench/analysis/results.py's validated Results (clean repetitions whose check is
     ok); plus what the charts need: at least one benchmark row. Raises
     InputError."""
     try:
@@ -384,7 +384,7 @@ def load_compare_module():
 
 
 def compare_rows(cmp, path_a, path_b, threshold, alpha, adjust):
-    """The comparison rows of bench/compare.py; InputError on bad input."""
+    """The comparison rows of bench/analysis/compare.py; InputError on bad input."""
     try:
         a = cmp.load_results(path_a)
         b = cmp.load_results(path_b)

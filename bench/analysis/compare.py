@@ -2,7 +2,7 @@
 """Regression report between two krefbench results files; fails on a
 significant regression.
 
-    bench/compare.py A.csv B.csv [--threshold PCT] [--alpha A] [--adjust none|holm|bh]
+    bench/analysis/compare.py A.csv B.csv [--threshold PCT] [--alpha A] [--adjust none|holm|bh]
                      [--format table|csv|json] [--label-a TEXT] [--label-b TEXT]
 
 A is the baseline, B the candidate. Rows are grouped by the benchmark key
@@ -10,18 +10,18 @@ A is the baseline, B the candidate. Rows are grouped by the benchmark key
 writer_rate; a file without the variant or writer_rate column reads as ""
 and 0, so files of older versions compare). Only clean repetitions count:
 rows whose check is not ok and disturbed attempts are set aside, and how
-many were is said per side (bench/results.py reads the files).
+many were is said per side (bench/analysis/results.py reads the files).
 
 Two analyses, chosen by the files:
 
 UNPAIRED (two ordinary runs). Per key: the median ns_per_op of A and of B,
 the ratio B/A, and a two-sided Mann-Whitney U test over the repetitions
-(bench/stats.py): exact without ties below 50 repetitions a side, else the
+(bench/analysis/stats.py): exact without ties below 50 repetitions a side, else the
 normal approximation with tie and continuity correction. Defaults:
 --threshold 5, --alpha 0.05, --adjust none.
 
 PAIRED (both files carry a `pair` column: the joined output of the gate,
-bench/gate.py, where A and B ran as many short process pairs, in random
+bench/analysis/gate.py, where A and B ran as many short process pairs, in random
 order within each pair). Per key and pair: d = log(B/A) of the pair's
 median clean ns_per_op. The ratio is exp(Hodges-Lehmann estimate of d)
 with its 95% confidence interval, the test is Wilcoxon's signed rank on d,
@@ -83,7 +83,7 @@ DEFAULTS = {"unpaired": {"threshold": 5.0, "alpha": 0.05, "adjust": "none"},
             "paired": {"threshold": 3.0, "alpha": 0.01, "adjust": "holm"}}
 POWER = 0.8             # of the "detectable" figure
 
-# The statistics live in bench/stats.py; these names stay here for the
+# The statistics live in bench/analysis/stats.py; these names stay here for the
 # callers that know them from compare (plots/plot.py, the tests).
 ranks, u_counts, exact_p, normal_p = stats.ranks, stats.u_counts, stats.exact_p, stats.normal_p
 mann_whitney, adjust_p, geomean = stats.mann_whitney, stats.adjust_p, stats.geomean
@@ -103,7 +103,7 @@ def note(msg):
 # ---------------------------------------------------------------- input
 
 def load_results(path):
-    """A validated results file (bench/results.py), plus what the comparison
+    """A validated results file (bench/analysis/results.py), plus what the comparison
     adds: samples, ns_per_op per benchmark key; sidecar (by sidecar_check)."""
     res = results.load(path, purpose="compare")
     res.samples = {}        # key -> [ns_per_op, ...]   (clean repetitions)
@@ -463,7 +463,7 @@ def render_json(rep, warnings):
 # ---------------------------------------------------------------- CLI
 
 def add_analysis_options(p):
-    """The options of the analysis, shared with bench/gate.py."""
+    """The options of the analysis, shared with bench/analysis/gate.py."""
     p.add_argument("--threshold", type=float, metavar="PCT",
                    help="smallest change that counts, in percent (default: 5 unpaired, "
                         "3 paired)")
@@ -493,7 +493,7 @@ def parse_args(argv):
                 epilog="Exit: 0 every benchmark compared and none slower; 1 regression; 2 "
                        "bad input, nothing compared, or too few repetitions to decide. "
                        "The gate: ./run.sh compare --rev BASE, or --bin A --bin B "
-                       "(bench/gate.py, README.md).")
+                       "(bench/analysis/gate.py, README.md).")
     p.add_argument("a", metavar="A.csv")
     p.add_argument("b", metavar="B.csv")
     add_analysis_options(p)
@@ -516,7 +516,7 @@ def describe(res, given):
 def analyse(a, b, args):
     """The report of two loaded files, with args' options (None: the
     analysis' default); prints it and the notes; returns the exit status.
-    bench/gate.py calls this on the files it joined."""
+    bench/analysis/gate.py calls this on the files it joined."""
     paired = a.paired and b.paired
     mode = "paired" if paired else "unpaired"
     threshold = DEFAULTS[mode]["threshold"] if args.threshold is None else args.threshold

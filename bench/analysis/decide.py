@@ -2,11 +2,11 @@
 """Which scheme for which object life: the decision sections of a run.
 
 One module for the run's summary (./run.sh prints render_text() after the
-sweep) and the report (bench/report.py renders the same data):
+sweep) and the report (bench/analysis/report.py renders the same data):
 
     sections(results, sidecar) -> [section, ...]
 
-`results` is what bench/results.py's load() returns (clean repetitions
+`results` is what bench/analysis/results.py's load() returns (clean repetitions
 only), `sidecar` the run's JSON (or None). A section is a dict:
 
     title    "long-lived hot object", "short-lived object shared by N threads",
@@ -18,7 +18,7 @@ only), `sidecar` the run's JSON (or None). A section is a dict:
 
 Every figure is the median of the clean repetitions with its spread: the
 half-width of a distribution-free interval for the median, in percent
-(95% from 6 repetitions; below that [min, max], as bench/stats.c does).
+(95% from 6 repetitions; below that [min, max], as bench/measure/median.c does).
 A backend that could not take part (no rows) is "n/a". Sections whose
 workload is not in the run are left out.
 
@@ -272,7 +272,7 @@ def short_lived(run):
             "rows": rows, "notes": notes}
 
 
-# lookup_rcu's reclamations, in bench/harness.c's order, with what each is.
+# lookup_rcu's reclamations, in bench/workloads/harness.c's order, with what each is.
 RECLAMATIONS = {
     "memb": "RCU memb over liburcu's hash table",
     "qsbr": "RCU qsbr, hash table",
@@ -290,7 +290,7 @@ def lookup_mostly(run):
     top = counts[-1]
     writers = sorted({to_float(r["writer_rate"]) or 0 for r in run.select("lookup_rcu", threads=top)})
     present = {r["variant"] for r in run.select("lookup_rcu", threads=top)}
-    # memb is the kernel's path; the other reclamations (bench/lookup_rcu.c)
+    # memb is the kernel's path; the other reclamations (bench/workloads/lookup_rcu.c)
     # get a column each, at the first writer rate.
     variant = "memb" if "memb" in present else sorted(present)[0]
     others = [v for v in RECLAMATIONS if v in present and v != variant]
@@ -374,7 +374,7 @@ def read_often(run):
 
 
 def sections(results, sidecar=None):
-    """The sections for loaded results: bench/results.py's Results (clean
+    """The sections for loaded results: bench/analysis/results.py's Results (clean
     repetitions only) or load()'s (disturbed-only benchmarks added, '~')."""
     run = Run(results, sidecar)
     out = []

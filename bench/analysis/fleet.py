@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """The sweep on every host of an Ansible inventory, then one report of them all.
 
-    bench/fleet.py --repo TOP INVENTORY [--rev REV] [--remote-dir DIR] [bench options ...]
+    bench/analysis/fleet.py --repo TOP INVENTORY [--rev REV] [--remote-dir DIR] [bench options ...]
     (./run.sh fleet INVENTORY [...] passes --repo)
 
 1. Packs the project's tree (the working tree as it is, uncommitted changes
    and new files included, without build/ and results/; or `git archive REV`
    with --rev) into results/fleet-<UTC>/tree.tar.gz.
-2. Runs bench/fleet.yml with ansible-playbook over INVENTORY: each host gets
+2. Runs bench/analysis/fleet.yml with ansible-playbook over INVENTORY: each host gets
    the tree in <remote dir>/<inventory name> (default ~/krefbench-fleet), and
    its own ./run.sh bench installs what is missing (as root, or the host
    fails with the apt-get line), builds and runs the sweep with the bench
@@ -17,7 +17,7 @@
    in results/fleet-<UTC>/ansible.log.
 3. Names every host that failed, with its error (the failed task and the
    last lines of its error; an unreachable host, ssh's message), and writes
-   the cross-host report of the others with bench/report.py into
+   the cross-host report of the others with bench/analysis/report.py into
    results/fleet-<UTC>/ (report.html, report.md).
 
 The inventory is Ansible's own (INI or YAML), e.g.

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The regression gate: did B make a benchmark slower than A, on this machine?
 
-    bench/gate.py --rev BASE [--rev OTHER]       build both sides, then the gate
-    bench/gate.py --bin A/krefbench --bin B/krefbench
+    bench/analysis/gate.py --rev BASE [--rev OTHER]       build both sides, then the gate
+    bench/analysis/gate.py --bin A/krefbench --bin B/krefbench
         [--pairs N] [--max-seconds S] [--max-pairs N] [--seed N] [--out DIR]
         [--threshold PCT] [--alpha A] [--adjust none|holm|bh] [--format table|csv|json]
         [krefbench sweep options: --backends --workloads --threads --time --reps ...
@@ -30,7 +30,7 @@ as README "Did a change make it slower?" describes and CI proves:
     neither gets a different stack or heap layout, and a rebuild while the
     gate runs cannot change what runs.
   * Each side's rows are joined into DIR/a.csv and DIR/b.csv with two more
-    columns, `pair` and `position` (1 ran first); bench/compare.py then runs
+    columns, `pair` and `position` (1 ran first); bench/analysis/compare.py then runs
     the paired analysis on them (signed rank per row, Holm over the rows,
     Hodges-Lehmann ratio and interval, the smallest detectable change), on
     clean repetitions only. `./run.sh compare DIR/a.csv DIR/b.csv` redoes it.

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """One report that answers "which scheme, on my machines?".
 
-    bench/report.py RESULTS.csv [MORE.csv ...] [--out DIR]
-    bench/report.py --compare A.csv B.csv [--out DIR] [compare options ...]
+    bench/analysis/report.py RESULTS.csv [MORE.csv ...] [--out DIR]
+    bench/analysis/report.py --compare A.csv B.csv [--out DIR] [compare options ...]
 
 Writes DIR/report.html and DIR/report.md.
 
@@ -14,10 +14,10 @@ report.md says the same in Markdown and links PNG and SVG charts written
 beside it with matplotlib (plots/plot.py's charts per host, plus this file's
 own for churn, tail latency, release latency and the cross-host view).
 
-Per results file (one host each; bench/results.py reads them, clean
+Per results file (one host each; bench/analysis/results.py reads them, clean
 repetitions only):
   machine and environment  from the sidecar <stem>.json
-  decision sections        from bench/decide.py (issue 12), one module that
+  decision sections        from bench/analysis/decide.py (issue 12), one module that
                            the run summary and this report both call; this
                            file only renders what it returns (see
                            decision_sections() for the interface)
@@ -38,7 +38,7 @@ Several files: hosts side by side, each normalised to its own floors (the
 `norm` column: ns/op over the floor measured in the same round), and which
 scheme wins on which host.
 
---compare A B: bench/compare.py A B --format json (its statistics, its
+--compare A B: bench/analysis/compare.py A B --format json (its statistics, its
 verdicts; options after A and B pass through) rendered the same way.
 
 DIR defaults to <dir of CSV>/<stem>-report for one file, <dir of the first
@@ -138,7 +138,7 @@ class Host:
 
 def failed_checks(path):
     """Rows whose self-check was not ok: (backend, workload, threads, check).
-    bench/results.py sets them aside and counts them; the report names them,
+    bench/analysis/results.py sets them aside and counts them; the report names them,
     so it reads the check column of the (already validated) file once more."""
     out = []
     with open(path, encoding="utf-8-sig", newline="") as f:
@@ -294,7 +294,7 @@ def decision_sections(host):
                     "columns": [str(c) for c in (get("columns") or [])],
                     "rows": [[c for c in row] for row in (get("rows") or [])],
                     "notes": [str(n) for n in (get("notes") or [])]})
-    return out, "" if out else "bench/decide.py returned no sections for this run"
+    return out, "" if out else "bench/analysis/decide.py returned no sections for this run"
 
 
 # ---------------------------------------------------------------- plotly charts
@@ -969,7 +969,7 @@ def report_results(paths, out_dir, keep_going=False, notes=()):
         doc.p(f"{h.label}: {what or 'no sidecar: machine unknown'} "
               f"({os.path.basename(h.path)}; environment in full at the end).")
     doc.p(f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} "
-          f"by bench/report.py from {len(every)} results file{'s' if len(every) > 1 else ''}. "
+          f"by bench/analysis/report.py from {len(every)} results file{'s' if len(every) > 1 else ''}. "
           "An op is one get+put pair (or one lookup); figures are medians of clean "
           "repetitions with their range and count; norm divides by a floor measured "
           "in the same round.")
@@ -1113,7 +1113,7 @@ def parse_args(argv):
     p.add_argument("--keep-going", action="store_true",
                    help="a file with nothing usable is named in the report, not an error")
     p.add_argument("--note", action="append", default=[],
-                   help="a line to show under the title (bench/fleet.py: the command, failed hosts)")
+                   help="a line to show under the title (bench/analysis/fleet.py: the command, failed hosts)")
     if "--compare" in argv:
         # --compare A B [--out DIR] [compare.py's options, passed on as given]
         i = argv.index("--compare")

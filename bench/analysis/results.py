@@ -25,7 +25,7 @@ attempts (a non-empty `disturbed`: the run retried them, each attempt is its
 own row) -- counted, with the repetitions that never got a clean attempt.
 
 Each (benchmark key, pair, rep, attempt) is one measurement (`pair` is the
-process pair of a gate's joined files, bench/gate.py; empty elsewhere). A
+process pair of a gate's joined files, bench/analysis/gate.py; empty elsewhere). A
 row repeated byte for byte (a file concatenated with itself) is dropped and
 counted; the same measurement with different figures is an error, since it
 would count one repetition twice.
@@ -50,7 +50,7 @@ CONFIG_COLUMNS = ("placement", "objects", "work_ns", "variant", "writer_rate")
 KEY_COLUMNS = ("backend", "workload", "threads") + CONFIG_COLUMNS
 # Key columns added after the first schema: their value when absent.
 OPTIONAL_KEY_DEFAULTS = {"variant": "", "writer_rate": "0"}
-# Measurement columns added later (the measurement model; bench/gate.py's
+# Measurement columns added later (the measurement model; bench/analysis/gate.py's
 # joined files): their value when absent, which means "clean, one attempt".
 OPTIONAL_DEFAULTS = {"attempt": "0", "disturbed": "", "canary_ns": "", "fast_path": "",
                      "pair": ""}

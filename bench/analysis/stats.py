@@ -1,5 +1,5 @@
 """Rank statistics for comparing krefbench runs (standard library only): the
-two-sample test of bench/compare.py and the paired test of bench/gate.py.
+two-sample test of bench/analysis/compare.py and the paired test of bench/analysis/gate.py.
 
     mann_whitney(a, b)         unpaired: U, two-sided p, method, smallest p
     signed_rank(d)             paired: Wilcoxon signed-rank on differences

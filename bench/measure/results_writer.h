@@ -35,7 +35,7 @@ struct kb_row {
 	char check[200];
 	const char *variant;	/* lookup flavour or variant; "" otherwise */
 	double writer_rate;
-	/* the measurement model (bench/window.h, bench/disturbance.h) */
+	/* the measurement model (bench/measure/window.h, bench/measure/disturbance.h) */
 	int attempt;
 	char disturbed[256];	/* "" when clean */
 	uint64_t window_ns, ops, start_skew_ns, stop_skew_ns;
@@ -46,7 +46,7 @@ struct kb_row {
 	double canary_ns, canary_ratio;	/* ratio < 0: no reference yet */
 	const char *fast_path;	/* rseq, atomic or n/a */
 	double rseq_restarts_per_mop;	/* < 0: n/a */
-	/* bench/latency.h: sampled single operations (hammer, lookup_rcu) or
+	/* bench/measure/latency.h: sampled single operations (hammer, lookup_rcu) or
 	 * releases (release_latency); < 0: empty */
 	int uses;		/* churn: get/put pairs per holder per lifetime; 0: empty */
 	double lat_p50_ns, lat_p99_ns, lat_p999_ns, lat_max_ns, lat_samples;

@@ -1,7 +1,7 @@
 /*
  * A row of the sweep (one benchmark: backend x workload x knobs x threads)
  * and what its repetitions gave; and the derived columns of one
- * repetition's CSV row, from its window (bench/window.h):
+ * repetition's CSV row, from its window (bench/measure/window.h):
  *
  *   ns_per_op   threads x window / ops (window / ops for serial work)
  *   ops_per_s   ops / window
@@ -52,7 +52,7 @@ void kb_row_from_result(struct kb_row *row, const struct gb_result *r, uint64_t 
 /* ns_per_op, ops_per_s, fairness and the window's own columns. */
 void kb_row_derive(struct kb_row *row, const struct kb_window_result *w, int threads);
 /* kb_row_derive over the threads the workload counts, then what it reported
- * beside its window (bench/latency.h) and the backend's memory per object. */
+ * beside its window (bench/measure/latency.h) and the backend's memory per object. */
 void kb_row_beside(struct kb_row *row, const struct kb_entry *e, const struct kb_window_result *w);
 double kb_row_norm(const struct kb_entry *entries, const struct kb_entry *e, double ns_per_op);	/* < 0: no floor */
 const char *kb_fast_path(const char *backend);

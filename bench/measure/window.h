@@ -16,7 +16,7 @@
  *   fairness   = fewest / most operations of any thread in the window
  *
  * where window runs from t0 to the last thread's exit. Next to the window
- * each thread also notes what disturbance detection needs (bench/disturbance.h):
+ * each thread also notes what disturbance detection needs (bench/measure/disturbance.h):
  * its CPU time and involuntary switches over the window, the CPU it ran on
  * at both ends, rseq restarts, and a fixed-cost canary timed just before
  * and just after.

@@ -1,4 +1,4 @@
-/* churn: the workload over every backend (bench/churn.h says what it does and proves). */
+/* churn: the workload over every backend (bench/workloads/churn.h says what it does and proves). */
 #include "churn.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* churn's books: the counts, the poison and the quarantine (bench/churn.h). */
+/* churn's books: the counts, the poison and the quarantine (bench/workloads/churn.h). */
 #include "churn.h"
 
 #include <pthread.h>

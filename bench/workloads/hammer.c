@@ -4,7 +4,7 @@
  * Tail latency: in a sampled batch (at most one per KB_LAT_PERIOD_NS), one
  * get+put pair in every KB_LAT_STRIDE (256) is timed on its own, between two
  * clock reads, into a per-thread histogram merged after the loop
- * (bench/latency.h). Every other pair runs the very loop of an unsampled
+ * (bench/measure/latency.h). Every other pair runs the very loop of an unsampled
  * run; --no-latency times none (the overhead, measured).
  * A sample includes one clock read: the `null` row's lat_p50_ns is that cost.
  */

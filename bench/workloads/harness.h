@@ -44,7 +44,7 @@ struct kb_obj {
 
 struct kb_window;
 
-/* Per thread of a run: the window's own stamps and counts (bench/window.h). */
+/* Per thread of a run: the window's own stamps and counts (bench/measure/window.h). */
 struct kb_thread {
 	uint64_t ops;			/* operations in the window (hot) */
 	uint64_t deadline;		/* the window's end, a private copy */
@@ -135,7 +135,7 @@ extern const struct kb_workload kb_workload_hammer, kb_workload_private,
 
 /* lookup_rcu's reclamation, the index of body2's second dimension: the RCU
  * flavours over liburcu's hash table, then memb, hazard pointers and
- * type-stable reuse over an array of slots (bench/lookup_rcu.c). */
+ * type-stable reuse over an array of slots (bench/workloads/lookup_rcu.c). */
 enum { KB_RCU_MEMB, KB_RCU_QSBR, KB_RCU_MB, KB_RCU_MEMB_ARRAY, KB_RCU_HAZPTR, KB_RCU_TYPESAFE, KB_NRCU };
 extern const char *const kb_rcu_flavor_names[];
 
@@ -181,7 +181,7 @@ void kb_obj_released(void *ref);
  * perf_event counters per thread (shims/perfctr.h): the events the startup
  * probe found counting, or none (NULL, --no-perf). Opened in the prologue,
  * started when the window opens and stopped when the thread leaves it
- * (bench/window.c), then read in the epilogue and published as counters the
+ * (bench/measure/window.c), then read in the epilogue and published as counters the
  * library sums over threads. Nothing per operation or per batch.
  */
 extern const struct kb_perf_probe *kb_perf_config;

@@ -614,7 +614,7 @@ static inline struct lk_obj *lk_typesafe_get_##B(struct lk_ctx *ctx, unsigned lo
 		RCU_UNLOCK_memb();						\
 	} while (0)
 
-/* One lookup in every KB_LAT_STRIDE of a sampled batch is timed alone (bench/latency.h). */
+/* One lookup in every KB_LAT_STRIDE of a sampled batch is timed alone (bench/measure/latency.h). */
 #define LOOKUP(B, F)								\
 static void lookup_##B##_##F(struct gb_state *st, void *vrun)			\
 {										\

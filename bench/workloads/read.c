@@ -10,7 +10,7 @@
  *            reads cost the writers (n/a at 1 thread)
  *
  * percpu's read sums every CPU's slot of the object, so its cost grows
- * with the CPUs of the machine: bench/decide.py reports it per CPU and
+ * with the CPUs of the machine: bench/analysis/decide.py reports it per CPU and
  * projects it, as a projection, to 64 and 256 CPUs.
  */
 #include "harness.h"

@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
-# krefbench: the one entry point. See README.md.
-#
-#   ./run.sh              install deps, build Release, run the default sweep, plot, summarise
-#   ./run.sh test         build and run every test: release, tsan, asan, arm64 (core/ under qemu)
-#   ./run.sh bench ...    the benchmark binary with options (./run.sh bench --help)
-#   ./run.sh plot FILE    charts from a results file
+# krefbench: the one entry point (usage() below lists the commands; README.md
+# says more). A dispatcher: install what is missing, build, exec the program
+# that does the work.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +26,25 @@ report_test_deps=(chromium)
 fleet_deps=(ansible)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
+
+usage() {
+	cat <<'USAGE'
+usage: ./run.sh [COMMAND] [ARGS...]     (README.md has the details)
+
+  ./run.sh [BENCH OPTIONS]       the default sweep: install what is missing, build, measure,
+                                 then plots, the decision sections and report.html
+  ./run.sh test [FLAVOUR...]     every test: release tsan asan arm64 vm (or the flavours named)
+  ./run.sh bench [OPTIONS]       the benchmark binary alone (./run.sh bench --help)
+  ./run.sh profile B W [T] ...   one benchmark under perf (./run.sh profile --help)
+  ./run.sh compare A.csv B.csv   compare two results files (./run.sh compare --help)
+  ./run.sh compare --rev BASE    the regression gate: this tree against BASE, paired in time
+  ./run.sh compare --bin A --bin B   the gate between two krefbench binaries
+  ./run.sh report FILE...        report.html + report.md: which scheme for which object life
+  ./run.sh plot FILE             charts (PNG + SVG) from a results file
+  ./run.sh fleet INVENTORY ...   the sweep on every host of an Ansible inventory, one report
+  ./run.sh help                  this list
+USAGE
+}
 
 # missing_packages PKG...: those not installed (of A|B: A, unless B is there).
 missing_packages() {
@@ -72,19 +88,15 @@ install_deps() {
 
 jobs() { nproc 2>/dev/null || echo 2; }
 
-# build FLAVOUR: configure and build into build/FLAVOUR.
+# build FLAVOUR: configure (CMakePresets.json's preset of that name: the one
+# recipe, shared with the gate) and build into build/FLAVOUR.
 build() {
-	local flavour=$1 sanitize="" extra=()
+	local flavour=$1
 	case $flavour in
-		release) ;;
-		tsan) sanitize=thread ;;
-		asan) sanitize=address ;;
-		# core/ and its tests only, cross-compiled; ctest runs them under qemu-user.
-		arm64) extra=(-DCMAKE_TOOLCHAIN_FILE="$top/tests/arm64-toolchain.cmake" -DKREFBENCH_CORE_ONLY=ON) ;;
+		release | tsan | asan | arm64) ;;
 		*) die "unknown build flavour '$flavour'" ;;
 	esac
-	cmake -S "$top" -B "$top/build/$flavour" -DCMAKE_BUILD_TYPE=Release \
-		-DKREFBENCH_SANITIZE="$sanitize" "${extra[@]}" >"$top/build/$flavour.configure.log" 2>&1 ||
+	cmake --preset "$flavour" -S "$top" -B "$top/build/$flavour" >"$top/build/$flavour.configure.log" 2>&1 ||
 		{ cat "$top/build/$flavour.configure.log" >&2; return 1; }
 	cmake --build "$top/build/$flavour" -j "$(jobs)" >"$top/build/$flavour.build.log" 2>&1 ||
 		{ tail -n 60 "$top/build/$flavour.build.log" >&2; return 1; }
@@ -107,12 +119,8 @@ test_flavour() {
 		echo "$flavour: build failed"
 		return 1
 	fi
-	# TSAN_OPTIONS: a race report fails the test (exit 66) and names both stacks.
-	# ASAN/UBSAN: any error aborts the test; leaks are errors.
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$top/tests/tsan.supp" \
-	ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
-	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-		ctest --test-dir "$top/build/$flavour" --output-on-failure -j "$(jobs)" >"$log" 2>&1 || true
+	# The sanitizers' options are the tests' own (tests/CMakeLists.txt).
+	ctest --test-dir "$top/build/$flavour" --output-on-failure -j "$(jobs)" >"$log" 2>&1 || true
 	total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -n1)
 	failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -n1)
 	if [ -z "$total" ]; then
@@ -404,7 +412,7 @@ case "${1:-}" in
 	compare) shift; cmd_compare "$@" ;;
 	report) shift; cmd_report "$@" ;;
 	fleet) shift; cmd_fleet "$@" ;;
+	-h | --help | help) usage ;;
 	"" | --*) cmd_main "$@" ;;
-	-h | help) sed -n '2,8p' "$0" ;;
 	*) die "unknown command '$1' (try: ./run.sh help)" ;;
 esac

@@ -37,6 +37,8 @@ import subprocess
 import sys
 import time
 
+from analysis import cli, gate  # PYTHONPATH=bench (.ci/run, tests/CMakeLists.txt)
+
 REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), os.pardir))
 
 
@@ -45,24 +47,15 @@ def say(msg):
 
 
 def build(src, pct, build_dir):
-    """build_dir/bench/krefbench from src with the given injection; exits 2
-    on failure."""
-    log = build_dir + ".log"
-    with open(log, "w") as f:
-        ok = subprocess.run(["cmake", "-S", src, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-                             "-DKREFBENCH_TESTS=OFF", f"-DKREFBENCH_TEST_SLOW_PUT_PCT={pct}"],
-                            stdout=f, stderr=subprocess.STDOUT).returncode == 0 and \
-            subprocess.run(["cmake", "--build", build_dir, "-j", str(os.cpu_count() or 2),
-                            "--target", "krefbench"], stdout=f, stderr=subprocess.STDOUT
-                           ).returncode == 0
-    binary = os.path.join(build_dir, "bench", "krefbench")
-    if not ok or not os.access(binary, os.X_OK):
-        with open(log, errors="replace") as f:
-            sys.stderr.write("".join(f.readlines()[-30:]))
-        print(f"gate_power: building with KREFBENCH_TEST_SLOW_PUT_PCT={pct} failed (log: {log})",
+    """build_dir/bench/krefbench from src with the given injection (the
+    gate's own build, the project's one recipe); exits 2 on failure."""
+    try:
+        return gate.build(src, build_dir, build_dir + ".log",
+                          [f"KREFBENCH_TEST_SLOW_PUT_PCT={pct}"])
+    except cli.InputError as e:
+        print(f"gate_power: building with KREFBENCH_TEST_SLOW_PUT_PCT={pct} failed: {e}",
               file=sys.stderr)
         sys.exit(2)
-    return binary
 
 
 def one_gate(kind, i, bin_a, bin_b, out, gate_opts):

@@ -89,7 +89,7 @@ order = names.backend_order()
 print(("ok - " if order[-1] == "atomic2" else "FAIL - ") + f"the list read by Python ends with atomic2: {order}")
 key = lambda b: compare.sort_key((b, "hammer", 1, "cores", "1", "0", "", "0"))
 print(("ok - " if sorted(order, key=key) == list(order) else "FAIL - ")
-      + "compare orders backends by the binary's list")
+      + "compare orders backends by the list from the binary")
 st = plot.Style(set(order))
 colors = [tuple(st.color[b]) for b in order]
 markers = [str(st.marker[b]) for b in order]

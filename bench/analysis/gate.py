@@ -247,11 +247,20 @@ def run_logged(cmd, log, cwd=None):
         return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=cwd).returncode
 
 
-def build(src, build_dir, log):
-    """A Release krefbench (no tests) from src; its path, or InputError."""
+PRESETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.realpath(__file__)))), "CMakePresets.json")
+
+
+def build(src, build_dir, log, defines=()):
+    """A krefbench (no tests) from src with the project's one recipe, the
+    release preset of CMakePresets.json, plus -D defines; its path, or
+    InputError. A revision older than the presets is built with this tree's
+    recipe (the file is copied into its worktree)."""
     jobs = str(os.cpu_count() or 2)
-    ok = (run_logged(["cmake", "-S", src, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-                      "-DKREFBENCH_TESTS=OFF"], log) == 0 and
+    if not os.path.exists(os.path.join(src, "CMakePresets.json")):
+        shutil.copy(PRESETS, os.path.join(src, "CMakePresets.json"))
+    ok = (run_logged(["cmake", "--preset", "release", "-S", src, "-B", build_dir,
+                      "-DKREFBENCH_TESTS=OFF", *[f"-D{d}" for d in defines]], log) == 0 and
           run_logged(["cmake", "--build", build_dir, "-j", jobs, "--target", "krefbench"],
                      log) == 0)
     binary = os.path.join(build_dir, "bench", "krefbench")

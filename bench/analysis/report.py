@@ -997,9 +997,12 @@ def report_results(paths, out_dir, keep_going=False, notes=()):
 # ---------------------------------------------------------------- --compare
 
 def report_compare(path_a, path_b, extra, out_dir):
-    cmd = [sys.executable, os.path.join(BENCH_DIR, "compare.py"), path_a, path_b,
-           *extra, "--format", "json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # compare in a process of its own: its exit status and stderr are part
+    # of what the page shows, exactly as `./run.sh compare` gives them.
+    cmd = [sys.executable, "-m", "analysis.compare", path_a, path_b, *extra, "--format", "json"]
+    package_parent = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": package_parent})
     try:
         doc_json = json.loads(proc.stdout) if proc.stdout.strip() else None
     except ValueError:

@@ -48,6 +48,7 @@ static int merge_explicit(struct kref_brc *r, long extra)
 	long local = (long)atomic_load_explicit(&r->local, memory_order_relaxed);
 	long s = atomic_load_explicit(&r->shared, memory_order_relaxed), n;
 
+	KB_TEST_HOOK("brc.merge_explicit.counts_read", r);
 	atomic_store_explicit(&r->owner, NULL, memory_order_relaxed);
 	atomic_store_explicit(&r->local, 0, memory_order_relaxed);
 	do {

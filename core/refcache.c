@@ -64,6 +64,7 @@ static void *epoch_thread(void *arg)
 	(void)arg;
 	for (;;) {
 		nanosleep(&period, NULL);
+		KB_TEST_HOOK("refcache.epoch_thread.tick", NULL);
 		kb_refcache_epoch();
 	}
 	return NULL;
@@ -113,6 +114,7 @@ static struct kref_refcache *epoch_locked(void)
 		pthread_spin_lock(&c->lock);
 		flush_cache(c);
 		pthread_spin_unlock(&c->lock);
+		KB_TEST_HOOK("refcache.epoch_locked.cache_flushed", c);
 	}
 	for (c = registry; c; c = c->next)	/* the review: everybody still */
 		pthread_spin_lock(&c->lock);

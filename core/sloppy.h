@@ -128,6 +128,7 @@ static inline bool kb_sloppy_give_spare(struct kref_sloppy *r)
 				return true;
 		} else if (atomic_compare_exchange_weak_explicit(slot, &s, SLOPPY_KEEP,
 				memory_order_release, memory_order_relaxed)) {
+			KB_TEST_HOOK("sloppy.give_spare.surplus_taken", r);
 			/* s + 1 - KEEP back to the centre: KEEP spares stay
 			 * counted, so this never reaches zero. */
 			atomic_fetch_sub_explicit(&r->central, s + 1 - SLOPPY_KEEP, memory_order_acq_rel);

@@ -48,6 +48,7 @@ static int merge_explicit(struct kref_brc *r, long extra)
 	long local = (long)atomic_load_explicit(&r->local, memory_order_relaxed);
 	long s = atomic_load_explicit(&r->shared, memory_order_relaxed), n;
 
+	KB_TEST_HOOK("brc.merge_explicit.counts_read", r);
 	atomic_store_explicit(&r->owner, NULL, memory_order_relaxed);
 	atomic_store_explicit(&r->local, 0, memory_order_relaxed);
 	do {
@@ -71,6 +72,8 @@ static void merge_list(struct kref_brc *q)
 	}
 }
 
+/* Takes t's queue. An exiting owner's take that finds the queue empty
+ * removes the owner instead (alive false): later queuers merge themselves. */
 static struct kref_brc *take_queue(struct kb_brc_thread *t, bool exiting)
 {
 	struct kref_brc *q;
@@ -79,10 +82,8 @@ static struct kref_brc *take_queue(struct kb_brc_thread *t, bool exiting)
 	q = t->queue;
 	t->queue = NULL;
 	atomic_store_explicit(&t->pending, false, memory_order_relaxed);
-	if (exiting) {
+	if (exiting && !q)
 		t->alive = false;
-		atomic_fetch_add_explicit(&exit_merges, 1, memory_order_relaxed);	/* under the lock */
-	}
 	pthread_mutex_unlock(&t->lock);
 	return q;
 }
@@ -92,9 +93,25 @@ void kb_brc_merge_my_queue(void)
 	merge_list(take_queue(kb_brc_self(), false));
 }
 
+/*
+ * As CPython's _Py_brc_remove_thread: merge every queued object before the
+ * owner is removed, because no refcount operation of the owner is safe
+ * after that: other threads then treat its objects as abandoned and merge
+ * them directly. A merge here may release an object whose release drops
+ * another object this thread owns (a plain local decrement, safe only while
+ * nobody else merges that object), and other threads may queue more
+ * meanwhile; so merge until a take finds the queue empty, and that take,
+ * under the queue's lock, removes the owner. Counted in exit_merges before
+ * the first take, so that sync, which may find the queue already taken,
+ * waits for these merges.
+ */
 static void merge_at_exit(void *t)
 {
-	merge_list(take_queue(t, true));
+	struct kref_brc *q;
+
+	atomic_fetch_add_explicit(&exit_merges, 1, memory_order_relaxed);
+	while ((q = take_queue(t, true)))
+		merge_list(q);
 	atomic_fetch_sub_explicit(&exit_merges, 1, memory_order_release);
 	kb_brc_me = NULL;
 }

@@ -20,8 +20,14 @@
  *   does not decrement; it marks QUEUED and hands the object, and with it
  *   that reference, to the owner's queue. The owner merges queued objects
  *   (its local count plus shared's, less the queue's reference) at its next
- *   put, at thread exit, or when sync() runs: release if that is 0. If the
- *   owner has exited, the queuing thread merges at once (local is frozen);
+ *   put, at thread exit, or when sync() runs: release if that is 0. An
+ *   exiting owner merges until its queue is empty, objects queued while it
+ *   merges included, and only then is removed, as CPython's
+ *   _Py_brc_remove_thread (Python/brc.c) does: a release run by those merges
+ *   may drop another object it owns with a plain local decrement, which is
+ *   safe only while no other thread treats that object as abandoned. If the
+ *   owner has been removed, the queuing thread merges at once (local is
+ *   frozen: the owner does no refcount operation after removal);
  *   if the owner merged meanwhile (its put of a shared-counted reference
  *   took local to 0), the queuing thread drops the reference from shared.
  * So a release triggered by a non-owner is deferred to the owner:

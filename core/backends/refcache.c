@@ -21,6 +21,7 @@ void kb_refcache_flush_entry(struct kb_refcache_entry *e)
 	long d = e->delta, n;
 	int live = 0;
 
+	e->obj = NULL;
 	e->delta = 0;
 	if (e->release)
 		atomic_store_explicit(&r->release, e->release, memory_order_relaxed);
@@ -35,10 +36,19 @@ void kb_refcache_flush_entry(struct kb_refcache_entry *e)
 	}
 }
 
+/*
+ * Evicts every entry that names an object, zero deltas included: an entry
+ * exists only because its thread operated on the object since the last
+ * flush, and that flush is what marks the object dirty. Gets and puts that
+ * cancel out in one cache still mean someone held a reference during the
+ * epoch; were they skipped, a reference moving from cache to cache could
+ * net 0 in each at its flush, and the review would find zero and clean
+ * while the reference is held.
+ */
 static void flush_cache(struct kb_refcache_cache *c)
 {
 	for (unsigned int i = 0; i < REFCACHE_WAYS; i++)
-		if (c->e[i].delta)
+		if (c->e[i].obj)
 			kb_refcache_flush_entry(&c->e[i]);
 }
 
@@ -47,9 +57,7 @@ static void release_cache(void *arg)
 	struct kb_refcache_cache *c = arg;
 
 	pthread_spin_lock(&c->lock);
-	flush_cache(c);
-	for (unsigned int i = 0; i < REFCACHE_WAYS; i++)
-		c->e[i].obj = NULL;
+	flush_cache(c);		/* and empties it */
 	pthread_spin_unlock(&c->lock);
 	pthread_mutex_lock(&epoch_lock);
 	c->in_use = false;
@@ -64,6 +72,7 @@ static void *epoch_thread(void *arg)
 	(void)arg;
 	for (;;) {
 		nanosleep(&period, NULL);
+		KB_TEST_HOOK("refcache.epoch_thread.tick", NULL);
 		kb_refcache_epoch();
 	}
 	return NULL;
@@ -113,6 +122,7 @@ static struct kref_refcache *epoch_locked(void)
 		pthread_spin_lock(&c->lock);
 		flush_cache(c);
 		pthread_spin_unlock(&c->lock);
+		KB_TEST_HOOK("refcache.epoch_locked.cache_flushed", c);
 	}
 	for (c = registry; c; c = c->next)	/* the review: everybody still */
 		pthread_spin_lock(&c->lock);

@@ -10,14 +10,20 @@
  * collision evicts the entry, which applies its delta to the object's global
  * count. The true count is the global count plus every cache's delta, so a
  * global count of zero proves nothing by itself. Epochs decide: each epoch
- * flushes every cache; an object whose global count reached zero is queued
- * for review, and any flush that touches it marks it dirty. At the end of
- * an epoch (every cache held still for that instant) an object is released
- * when its count is zero and no flush touched it since the previous epoch's
- * end: zero for two epochs, so every delta that existed then has been
- * applied and was zero. release() therefore runs exactly once, from whoever
- * runs the epoch, an epoch or two after the last put: puts return 0, and
- * frees are delayed (KB_EPOCH_RELEASE). Epochs run on a background thread,
+ * evicts every entry of every cache, applying its delta to the object; an
+ * object whose global count reached zero is queued for review, and any
+ * eviction of it marks it dirty. A zero delta is evicted too (RadixVM's
+ * refcache.hh: "evict all cache entries (even those with zero deltas)"): an
+ * entry exists only because its thread got or put the object since the last
+ * epoch, so it held a reference then, and gets and puts that cancel out in
+ * one cache can be a reference passing through to another cache. At the
+ * end of an epoch (every cache held still for that instant) an object is
+ * released when its count is zero and no eviction touched it since the
+ * previous epoch's end: then no cache named it at that end, so the count
+ * seen zero there was the true count, and nobody can get a reference from
+ * zero. release() therefore runs exactly once, never while a reference is
+ * held, from whoever runs the epoch, an epoch or two after the last put:
+ * puts return 0, and frees are delayed (KB_EPOCH_RELEASE). Epochs run on a background thread,
  * started with the first cache, every REFCACHE_EPOCH_MS (RadixVM's per-core
  * timer), so release() runs there, like an RCU callback: never inside a
  * caller's get or put, whatever locks it holds. kb_refcache_sync() runs
@@ -37,7 +43,9 @@
  * backend (caches of exited threads are reused): memory grows with objects
  * plus threads. A get or put takes the caller's own cache lock (an atomic on
  * a line only the epoch also touches) and writes the caller's cache line;
- * each epoch's review stops every thread's get/put for its length.
+ * a collision evicts the entry's object (an RMW on its line) whatever its
+ * delta, and each epoch evicts every object a cache named; each epoch's
+ * review stops every thread's get/put for its length.
  */
 #ifndef KREFBENCH_CORE_REFCACHE_H
 #define KREFBENCH_CORE_REFCACHE_H
@@ -80,7 +88,8 @@ struct kb_refcache_cache {
 
 extern __thread struct kb_refcache_cache *kb_refcache_mine;
 struct kb_refcache_cache *kb_refcache_cache_slow(void);
-/* Applies an entry's delta to its object (cache lock held). */
+/* Evicts an entry (cache lock held): applies its delta, even 0, to its
+ * object, marks the object dirty, and empties the entry. */
 void kb_refcache_flush_entry(struct kb_refcache_entry *e);
 /* Runs epochs until everything dead before the call is released, and waits
  * for releases other epochs already took out. Not from a release(). */
@@ -111,7 +120,7 @@ static kb_always_inline void kb_refcache_add(struct kref_refcache *r, long d,
 
 	pthread_spin_lock(&c->lock);
 	if (kb_unlikely(e->obj != r)) {
-		if (e->delta)
+		if (e->obj)
 			kb_refcache_flush_entry(e);
 		e->obj = r;
 		e->release = NULL;

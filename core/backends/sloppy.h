@@ -6,14 +6,18 @@
  * references that CPU holds: central = references in use + all spares.
  * A put gives its reference to this CPU as a spare (no shared write); a get
  * takes a spare of this CPU if there is one, else one from the central
- * count. When a CPU holds more than SLOPPY_MAX spares, a put returns all
- * but SLOPPY_KEEP of them to the central count. Because spares are counted
- * centrally, the central count can reach zero only when no spare is left:
- * zero is decided by reconciling. kill() reconciles: it takes every CPU's
- * spares back (an atomic exchange per CPU leaves the DEAD mark, after which
- * that CPU's gets and puts go to the central count) and drops the initial
- * reference; from then on the put that takes the central count to zero
- * releases, exactly once. Before kill the count never reaches zero (the
+ * count. When a CPU already holds SLOPPY_MAX spares, a put returns all but
+ * SLOPPY_KEEP of them to the central count and drops its own reference
+ * there. Because spares are counted centrally, the central count can reach
+ * zero only when no spare is left: zero is decided by reconciling. Every
+ * subtraction from the central count that can reach zero is tested: the
+ * surplus goes back while the putter's own reference is still counted
+ * centrally, and the putter's drop that follows is tested, so a kill that
+ * reconciles between a put's two steps cannot leave a zero nobody acts on.
+ * kill() reconciles: it takes every CPU's spares back (an atomic exchange
+ * per CPU leaves the DEAD mark, after which that CPU's gets and puts go to
+ * the central count) and drops the initial reference; from then on the put
+ * that takes the central count to zero releases, exactly once. Before kill the count never reaches zero (the
  * initial reference), so, like percpu_ref, a sloppy counter needs its
  * kill: the final drop is kill (core/kref.h starts refs reconciled, so its
  * last put releases). get_unless_zero: always offered (a spare, or an
@@ -27,7 +31,8 @@
  * each CPU's words on its own pages) + 32; a get or put is a CAS on this
  * CPU's word (a lock-prefixed op on a line nobody else writes; the paper's
  * per-core counters assume the same), a central RMW when this CPU has no
- * spare for a get or too many after a put. The thread may migrate between
+ * spare for a get, two (the surplus, then the put's own reference) when a
+ * put finds its CPU's slot full. The thread may migrate between
  * reading its CPU and the CAS, hence atomics rather than plain adds.
  */
 #ifndef KREFBENCH_CORE_SLOPPY_H
@@ -112,8 +117,17 @@ static inline kb_must_check bool kref_sloppy_get_unless_zero(struct kref_sloppy 
 	return kb_sloppy_take_spare(kb_sloppy_slot(r)) || kb_sloppy_central_inc_not_zero(r);
 }
 
-/* Gives the reference to this CPU as a spare (false: reconciled, the caller
- * must drop it centrally). */
+/*
+ * Gives the reference to this CPU as a spare. False: the caller must drop
+ * it from the central count, with a test for zero. That is so when the CPU
+ * is reconciled (DEAD), and when its slot is full: the CAS takes the slot
+ * from s down to SLOPPY_KEEP and s - KEEP spares go back to the centre, but
+ * the caller's own reference does not become a spare. Between that CAS and
+ * the subtraction, kill may reconcile the KEEP spares and drop the initial
+ * reference; the caller's reference, still counted centrally, keeps the
+ * count above zero through the subtraction, and the caller's own drop, the
+ * one that can reach zero, is tested.
+ */
 static inline bool kb_sloppy_give_spare(struct kref_sloppy *r)
 {
 	atomic_long *slot = kb_sloppy_slot(r);
@@ -128,10 +142,10 @@ static inline bool kb_sloppy_give_spare(struct kref_sloppy *r)
 				return true;
 		} else if (atomic_compare_exchange_weak_explicit(slot, &s, SLOPPY_KEEP,
 				memory_order_release, memory_order_relaxed)) {
-			/* s + 1 - KEEP back to the centre: KEEP spares stay
-			 * counted, so this never reaches zero. */
-			atomic_fetch_sub_explicit(&r->central, s + 1 - SLOPPY_KEEP, memory_order_acq_rel);
-			return true;
+			KB_TEST_HOOK("sloppy.give_spare.surplus_taken", r);
+			/* Cannot reach zero: the caller's reference is counted. */
+			atomic_fetch_sub_explicit(&r->central, s - SLOPPY_KEEP, memory_order_acq_rel);
+			return false;
 		}
 	}
 }

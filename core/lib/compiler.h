@@ -68,4 +68,19 @@ void __tsan_ignore_thread_end(void);
 #define kb_acquire_after_dec(counter) atomic_thread_fence(memory_order_acquire)
 #endif
 
+/*
+ * Test hooks: a named point inside a two-step update where a forced-schedule
+ * test (tests/test_forced.c) stops the thread and runs the racing operation.
+ * Only kb_core_hooks (core/CMakeLists.txt) and that test are compiled with
+ * KREFBENCH_TEST_HOOKS; everywhere else a hook is no code at all, so the
+ * benchmark's hot paths are the same with or without them. The test defines
+ * kb_test_hook(). Step names are "<scheme>.<function>.<point>".
+ */
+#if defined(KREFBENCH_TEST_HOOKS)
+void kb_test_hook(const char *step, void *obj);
+#define KB_TEST_HOOK(step, obj) kb_test_hook((step), (void *)(obj))
+#else
+#define KB_TEST_HOOK(step, obj) ((void)0)
+#endif
+
 #endif

@@ -15,13 +15,13 @@ deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
 # `./run.sh test` also cross-builds core/ and its tests for arm64 and runs them
 # under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
 # through Debian multiarch. A|B: either package will do (A is installed).
-test_deps=(libbenchmark-tools spin gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
+test_deps=(libbenchmark-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
 # `./run.sh test vm` boots a 64-vCPU guest (tests/vm/run_vm.sh): the emulator and
 # a static busybox for its init; its kernel is downloaded there with apt-get download.
 vm_deps=(qemu-system-x86 busybox-static)
-# The report's browser test (tests/test_report.sh, in the release flavour)
-# opens report.html in chromium.
-report_test_deps=(chromium)
+# The release flavour also opens report.html in chromium (tests/test_report.sh)
+# and model-checks the small algorithms with spin (tests/test_models.sh).
+release_test_deps=(chromium spin)
 # `./run.sh fleet` drives the hosts with Ansible (bench/analysis/fleet.py, fleet.yml).
 fleet_deps=(ansible)
 
@@ -148,7 +148,7 @@ cmd_test() {
 	[ $# -gt 0 ] || flavours=(release tsan asan arm64 vm)
 	for flavour in "${flavours[@]}"; do
 		case $flavour in
-			release) extra+=("${report_test_deps[@]}") ;;
+			release) extra+=("${release_test_deps[@]}") ;;
 			tsan | asan) ;;
 			arm64) extra+=("${test_deps[@]}") ;;
 			vm) extra+=("${vm_deps[@]}") ;;

@@ -1,6 +1,6 @@
 /*
  * Forced schedules: each case stops one thread exactly inside a scheme's
- * critical gap (a KB_TEST_HOOK, core/compiler.h, compiled in only here and
+ * critical gap (a KB_TEST_HOOK, core/lib/compiler.h, compiled in only here and
  * in kb_core_hooks) and runs the racing operation there, in another thread,
  * every run. Threads hand the baton to each other through one stage counter
  * under a mutex; nothing sleeps and hopes.
@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/brc.h"
-#include "core/refcache.h"
-#include "core/sloppy.h"
+#include "core/backends/brc.h"
+#include "core/backends/refcache.h"
+#include "core/backends/sloppy.h"
 
 #if !defined(KREFBENCH_TEST_HOOKS)
 #error "test_forced needs the hooks: link kb_core_hooks (it defines KREFBENCH_TEST_HOOKS)"

@@ -1,5 +1,5 @@
 /*
- * percpu_ref's switch to atomic mode on kill (core/percpu.h, core/percpu.c;
+ * percpu_ref's switch to atomic mode on kill (core/backends/percpu.h, core/backends/percpu.c;
  * the kernel's lib/percpu-refcount.c, percpu_ref_kill): two threads getting
  * and putting on any CPU while a third kills, every interleaving. Steps are
  * named after the C functions: kb_percpu_add_atomic (an RCU read section

@@ -1,5 +1,5 @@
 /*
- * Refcache (core/refcache.h, core/refcache.c): one object, three threads
+ * Refcache (core/backends/refcache.h, core/backends/refcache.c): one object, three threads
  * with their delta caches, and the epoch (kb_refcache_epoch -> epoch_locked:
  * flush_cache of every cache in registry order, then the review with every
  * cache locked), every interleaving. A thread's get/put/eviction runs under

@@ -1,5 +1,5 @@
 /*
- * Sloppy counters (core/sloppy.h, core/sloppy.c): puts and gets against
+ * Sloppy counters (core/backends/sloppy.h, core/backends/sloppy.c): puts and gets against
  * kill, every interleaving. Each C atomic (load, CAS, exchange, fetch_add)
  * is one Promela step; the steps are named after the C functions:
  * kb_sloppy_take_spare, kb_sloppy_give_spare, kb_sloppy_central_dec_and_test,

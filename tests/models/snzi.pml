@@ -1,5 +1,5 @@
 /*
- * SNZI (core/snzi.h, core/snzi.c): arrive (kref_snzi_get) and depart
+ * SNZI (core/backends/snzi.h, core/backends/snzi.c): arrive (kref_snzi_get) and depart
  * (kb_snzi_depart, kb_snzi_depart_elsewhere) on three leaves under one
  * root, two threads, every interleaving. Each C atomic is one step.
  *

@@ -21,6 +21,9 @@
 #include "output.h"
 #include "summary.h"
 #include "sweep.h"
+#include "measure/clock.h"
+#include "measure/thread_perf.h"
+#include "measure/work.h"
 
 #define MAX_THREAD_COUNTS 64
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "measure/latency.h"
+#include "workloads/loop.h"
 #include "workloads/lifecycle.h"
 
 const struct kb_workload *const kb_all_workloads[] = {

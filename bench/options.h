@@ -7,7 +7,8 @@
 #include <stdint.h>
 
 #include "core/backends.h"
-#include "workloads/harness.h"
+#include "workloads/lookup_rcu.h"
+#include "workloads/workload.h"
 
 #define KB_MAX_WORKLOADS 16
 #define KB_MAX_OBJECTS 65536		/* --objects: spread objects or lookup keys */

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "measure/floors.h"
-#include "workloads/harness.h"
+#include "measure/clock.h"
+#include "workloads/rng.h"
+#include "workloads/run.h"
 #include "measure/latency.h"
 #include "workloads/lifecycle.h"
 #include "workloads/readside.h"

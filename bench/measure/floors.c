@@ -10,6 +10,9 @@
  */
 #include "floors.h"
 
+#include "thread_perf.h"
+#include "workloads/loop.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,11 @@
 #ifndef KREFBENCH_BENCH_FLOORS_H
 #define KREFBENCH_BENCH_FLOORS_H
 
-#include "workloads/harness.h"
+#include "barrier.h"
+#include "gbench.h"
+#include "placement.h"
+#include "thread.h"
+#include "window.h"
 
 struct kb_floor {
 	const char *name;

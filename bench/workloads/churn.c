@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "core/lib/rcu.h"
-#include "harness.h"
+#include "loop.h"
 #include "lifecycle.h"
 
 /* ---- the workload ---- */

@@ -8,7 +8,8 @@
  * run; --no-latency times none (the overhead, measured).
  * A sample includes one clock read: the `null` row's lat_p50_ns is that cost.
  */
-#include "harness.h"
+#include "hammer.h"
+#include "loop.h"
 #include "measure/latency.h"
 
 #include <string.h>

@@ -10,7 +10,7 @@
  * own reference and counts it ("local_puts" counter). Rings are drained after
  * the timed loop, before the self-check.
  */
-#include "harness.h"
+#include "loop.h"
 
 #include <stdlib.h>
 

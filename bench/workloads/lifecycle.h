@@ -8,7 +8,7 @@
 #include <stdbool.h>
 
 #include "core/backends.h"
-#include "harness.h"
+#include "workload.h"
 
 extern const struct kb_workload kb_workload_churn, kb_workload_release_latency, kb_workload_read;
 

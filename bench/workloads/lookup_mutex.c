@@ -17,7 +17,8 @@
  * always goes through the variant's path (never the RCU callback's), the
  * writer holds an extra reference across the switch to atomic mode.
  */
-#include "harness.h"
+#include "loop.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -38,7 +38,9 @@
  * The array is cheaper to search than the hash table: compare hazptr and
  * typesafe with memb_array, and with memb only as a whole path.
  */
-#include "harness.h"
+#include "loop.h"
+#include "lookup_rcu.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +104,7 @@ extern const struct rcu_flavor_struct urcu_memb_flavor, urcu_qsbr_flavor, urcu_m
 #define KB_RCU_typesafe   KB_RCU_TYPESAFE
 #define KB_NRCU_FLAVORS KB_RCU_MEMB_ARRAY	/* the first over the array of slots */
 _Static_assert(KB_NRCU <= KB_MAX_VARIANTS, "body2 holds every reclamation");
+const char *const kb_rcu_flavor_names[] = { "memb", "qsbr", "mb", "memb_array", "hazptr", "typesafe", NULL };
 
 static const struct rcu_flavor_struct *const flavors[KB_NRCU_FLAVORS] = {
 	[KB_RCU_MEMB] = &urcu_memb_flavor,

@@ -13,7 +13,7 @@
  * with the CPUs of the machine: bench/decide.py reports it per CPU and
  * projects it, as a projection, to 64 and 256 CPUs.
  */
-#include "harness.h"
+#include "loop.h"
 #include "measure/latency.h"
 #include "lifecycle.h"
 

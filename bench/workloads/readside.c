@@ -10,6 +10,9 @@
  */
 #include "readside.h"
 
+#include "hammer.h"
+#include "loop.h"
+
 #include <urcu/urcu-qsbr.h>
 
 #include "core/lib/rcu.h"

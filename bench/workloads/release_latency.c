@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "core/lib/rcu.h"
-#include "harness.h"
+#include "loop.h"
 #include "measure/latency.h"
 #include "lifecycle.h"
 

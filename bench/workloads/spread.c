@@ -1,6 +1,7 @@
 /* spread: threads pick among K shared objects at random — the contention knob.
  * The pick (xorshift + multiply-shift) is part of each operation. */
-#include "harness.h"
+#include "loop.h"
+#include "rng.h"
 
 static int spread_objects(int threads, int knob)
 {

@@ -1,0 +1,65 @@
+/*
+ * A workload: its descriptor, the table of them, and the objects() choices
+ * they share.
+ *
+ * A workload body is written once as a macro over the backend name and
+ * instantiated per backend (KB_FOR_EACH_BACKEND), so its timed loop calls the
+ * backend's inline operations directly: no indirect call per operation. Only
+ * setup, kill and the self-check go through the runtime table. The body's
+ * run context is workloads/run.h, its timed loop workloads/loop.h.
+ */
+#ifndef KREFBENCH_BENCH_WORKLOAD_H
+#define KREFBENCH_BENCH_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/backend_list.h"	/* every backend: generated from core/backends.list */
+#include "core/backends.h"
+
+/* KB_FOR_EACH_BACKEND comes from core/backends.list, as kb_backends[] does:
+ * body arrays are indexed in that order. */
+#define KB_BACKEND_INDEX(B) KB_BACKEND_INDEX_##B,
+enum { KB_FOR_EACH_BACKEND(KB_BACKEND_INDEX) KB_NBACKENDS_BUILT };
+_Static_assert(KB_NBACKENDS_BUILT == KB_NBACKENDS, "one index per listed backend");
+
+#define KB_MAX_VARIANTS 6	/* body2's second dimension: lookup_rcu's reclamations */
+
+struct gb_state;
+struct kb_run;
+
+/* One workload: bodies per backend, its own setup/teardown, its check. */
+struct kb_workload {
+	const char *name;
+	const char *about;
+	int (*objects)(int threads, int objects_knob);	/* how many objects a run needs */
+	void (*body[KB_NBACKENDS])(struct gb_state *st, void *run);	/* indexed like kb_backends[] */
+	int (*setup)(struct kb_run *run);		/* optional */
+	void (*teardown)(struct kb_run *run);		/* optional */
+	/* Optional, thread 0 after the run, all threads quiescent: 0 or a
+	 * message. Replaces the generic count check (objects() == 0). */
+	int (*check)(struct kb_run *run, char *text, size_t len);
+	/* Bodies by [backend][flavour or variant] when the workload has them. */
+	void (*body2[KB_NBACKENDS][KB_MAX_VARIANTS])(struct gb_state *st, void *run);
+	const char *const *variants;	/* names of body2's second index; NULL-terminated */
+	bool uses_writer;
+	bool uses_flavor;
+	/* Optional: false where the workload means nothing for the backend
+	 * (with this variant, or -1): no row, "n/a" in the summary. */
+	bool (*applies)(const struct kb_backend *b, int variant);
+};
+
+extern const struct kb_workload kb_workload_hammer, kb_workload_private,
+	kb_workload_spread, kb_workload_handoff, kb_workload_lookup_rcu, kb_workload_lookup_mutex,
+	kb_workload_readside;
+
+/* objects() shared by workloads: one shared object, one per thread, or none
+ * in the run's array (the lookup workloads keep their own). */
+int kb_one_object(int threads, int objects_knob);
+int kb_object_per_thread(int threads, int objects_knob);
+int kb_no_objects(int threads, int objects_knob);
+
+/* b's index in kb_backends[] and in a workload's body arrays; -1 if not listed. */
+int kb_backend_index(const struct kb_backend *b);
+
+#endif

@@ -67,35 +67,36 @@ static void register_spec(struct gb_spec *spec, struct kb_entry *e)
 }
 
 static void register_simple(struct kb_sweep *sw, const char *backend, const char *workload, int threads,
-			    int objects, const int *cpus, void (*body)(struct gb_state *, void *))
+			    int (*objects)(int, int), const int *cpus, void (*body)(struct gb_state *, void *))
 {
 	struct gb_spec spec = { 0 };
 	struct kb_entry *e = add_entry(sw);
-	struct kb_simple_run *run = kb_simple_run_new(sw->topo, cpus);
+	struct kb_run *run = kb_run_new(sw->topo, cpus);
 
 	if (!run)
 		kb_die("out of memory");
+	run->objects_of = objects;
 	e->backend = backend;
 	e->workload = workload;
 	e->threads = threads;
-	e->objects = objects;
+	e->objects = objects(threads, 0);
 	e->is_floor = !strcmp(backend, "floor");
 	e->cpus = cpus;
 	e->run = run;
 	e->win = &run->win;
-	kb_simple_fill_spec(&spec, body, run);
+	spec.body = body;
+	spec.setup = kb_run_setup;
+	spec.teardown = kb_run_teardown;
+	spec.ctx = run;
 	register_spec(&spec, e);
 }
 
 static void register_floors(struct kb_sweep *sw, int threads, const int *cpus)
 {
 	for (int f = 0; f < kb_nfloors; f++) {
-		const char *name = kb_floors[f].name;
-		bool own_lines = !strcmp(name, "local") || !strcmp(name, "uncontended");
-
 		if (kb_floors[f].only_threads && kb_floors[f].only_threads != threads)
 			continue;
-		register_simple(sw, "floor", name, threads, own_lines ? threads : 1, cpus, kb_floors[f].body);
+		register_simple(sw, "floor", kb_floors[f].name, threads, kb_floors[f].objects, cpus, kb_floors[f].body);
 	}
 }
 
@@ -110,17 +111,13 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 {
 	struct gb_spec spec = { 0 };
 	struct kb_entry *e = add_entry(sw);
-	struct kb_run *run = aligned_alloc(_Alignof(struct kb_run),
-					   (sizeof(*run) + _Alignof(struct kb_run) - 1) / _Alignof(struct kb_run) *
-					   _Alignof(struct kb_run));
+	struct kb_run *run = kb_run_new(sw->topo, cpus);
 
 	if (!run)
 		kb_die("out of memory");
-	memset(run, 0, sizeof(*run));
 	run->backend = b;
 	run->workload = w;
-	run->topo = sw->topo;
-	run->cpus = cpus;
+	run->objects_of = w->objects;
 	run->objects_knob = sw->opt.objects;
 	run->work_iters = sw->work_iters;
 	run->writer_rate = k.writer_rate;
@@ -215,7 +212,7 @@ void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts)
 			if (sw->opt.workloads[w] == &kb_workload_readside)
 				for (int m = 0; m < kb_nreadside_mechanisms; m++)
 					register_simple(sw, kb_readside_mechanisms[m].name, kb_workload_readside.name,
-							counts[c], 1, cpus, kb_readside_mechanisms[m].body);
+							counts[c], kb_one_object, cpus, kb_readside_mechanisms[m].body);
 		link_floors(sw, first);
 	}
 }

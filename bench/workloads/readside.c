@@ -33,10 +33,10 @@ static pthread_mutex_t shared_mutex = PTHREAD_MUTEX_INITIALIZER;
 #define MECHANISM_BODY(NAME, ENTER, BATCH_HOOK, LOCK, UNLOCK, LEAVE)		\
 static void NAME##_body(struct gb_state *st, void *vrun)			\
 {										\
-	struct kb_simple_run *run = vrun;					\
+	struct kb_run *run = vrun;						\
 	struct kb_thread *me;							\
 										\
-	if (!kb_simple_prologue(st, run, &me))					\
+	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
 	ENTER;									\
 	for KB_WINDOW_LOOP(st, &run->win, me) {			\
@@ -48,7 +48,7 @@ static void NAME##_body(struct gb_state *st, void *vrun)			\
 		}								\
 	}									\
 	LEAVE;									\
-	kb_simple_epilogue(st, run, me);					\
+	kb_thread_epilogue(st, run, me);					\
 }
 
 MECHANISM_BODY(rcu_memb, kb_rcu_register(), (void)0,

@@ -18,6 +18,20 @@ void kb_obj_released(void *ref)
 
 static void table_release(void *handle) { kb_obj_released(handle); }
 
+struct kb_run *kb_run_new(const struct kb_topo *topo, const int *cpus)
+{
+	struct kb_run *run = aligned_alloc(_Alignof(struct kb_run),
+					   (sizeof(*run) + _Alignof(struct kb_run) - 1) / _Alignof(struct kb_run) *
+					   _Alignof(struct kb_run));
+
+	if (!run)
+		return NULL;
+	memset(run, 0, sizeof(*run));
+	run->topo = topo;
+	run->cpus = cpus;
+	return run;
+}
+
 /* ---- per-thread prologue and epilogue ---- */
 
 bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_thread **me)
@@ -40,7 +54,8 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	}
 	/* Before the clock starts: percpu and rcuref take memb read locks in
 	 * their operations and would otherwise register on the first one. */
-	kb_rcu_register();
+	if (run->backend)
+		kb_rcu_register();
 	kb_thread_perf_open(*me);
 	return true;
 }
@@ -86,6 +101,8 @@ static int check_run(struct kb_run *run)
 	char text[160];
 	int bad;
 
+	if (!be)
+		return 0;	/* a floor or mechanism holds no references */
 	if (run->workload->check)
 		return run->workload->check(run, text, sizeof(text)) ? kb_check_code(text) : 0;
 	if ((bad = released_early(run)) != 0) {
@@ -145,7 +162,7 @@ void kb_run_setup(int threads, void *vrun)
 
 	run->setup_error[0] = 0;
 	run->threads = threads;
-	run->objects = run->workload->objects(threads, run->objects_knob);
+	run->objects = run->objects_of(threads, run->objects_knob);
 	run->objs = aligned_alloc(sizeof(struct kb_obj), sizeof(struct kb_obj) * (size_t)run->objects);
 	run->thr = aligned_alloc(sizeof(struct kb_thread), sizeof(struct kb_thread) * (size_t)threads);
 	if (!run->objs || !run->thr) {
@@ -156,7 +173,7 @@ void kb_run_setup(int threads, void *vrun)
 	memset(run->thr, 0, sizeof(struct kb_thread) * (size_t)threads);
 	for (int t = 0; t < threads; t++)
 		run->thr[t].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(t + 1);
-	for (int i = 0; i < run->objects; i++)
+	for (int i = 0; be && i < run->objects; i++)
 		if (be->init(kb_obj_ref(run, i), table_release) != 0) {
 			snprintf(run->setup_error, sizeof(run->setup_error),
 				 "%s: init failed for object %d of %d", be->name, i, run->objects);
@@ -165,7 +182,7 @@ void kb_run_setup(int threads, void *vrun)
 		}
 	kb_barrier_init(&run->barrier, threads);
 	run->barrier_ready = true;
-	if (run->workload->setup && run->workload->setup(run) != 0 && !run->setup_error[0])
+	if (run->workload && run->workload->setup && run->workload->setup(run) != 0 && !run->setup_error[0])
 		snprintf(run->setup_error, sizeof(run->setup_error), "workload setup failed");
 }
 
@@ -174,14 +191,14 @@ void kb_run_teardown(int threads, void *vrun)
 	struct kb_run *run = vrun;
 
 	(void)threads;
-	if (run->workload->teardown)
+	if (run->workload && run->workload->teardown)
 		run->workload->teardown(run);
 	/* A backend that may still hold objects for later (brc's owner queues)
 	 * lets go of them before they are freed, also when the check stopped
 	 * early or never ran: else the next run's merge touches freed memory. */
-	if (run->backend->flags & KB_OWNER_RELEASE)
+	if (run->backend && (run->backend->flags & KB_OWNER_RELEASE))
 		run->backend->sync();
-	for (int i = 0; i < run->objects; i++)
+	for (int i = 0; run->backend && i < run->objects; i++)
 		run->backend->destroy(kb_obj_ref(run, i));
 	if (run->barrier_ready)
 		kb_barrier_destroy(&run->barrier);

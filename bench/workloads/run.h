@@ -1,8 +1,11 @@
 /*
- * One run of a row (a backend x workload x knobs at a thread count): the
- * context the library hands every thread, the objects under test, and the
- * prologue/epilogue that pin a thread before its timed loop and check the
- * run after it. Setup and teardown are the library's, around each run.
+ * One run of a row (a backend x workload x knobs at a thread count, a
+ * floor, or a read-side mechanism): the context the library hands every
+ * thread, the objects under test, and the prologue/epilogue that pin a
+ * thread before its timed loop and check the run after it. Setup and
+ * teardown are the library's, around each run. A floor or mechanism run
+ * has no backend and no workload: its objects are plain zeroed lines, and
+ * there is nothing to check.
  */
 #ifndef KREFBENCH_BENCH_RUN_H
 #define KREFBENCH_BENCH_RUN_H
@@ -27,8 +30,9 @@ struct kb_obj {
 } __attribute__((aligned(2 * KB_CACHELINE)));
 
 struct kb_run {
-	const struct kb_backend *backend;
-	const struct kb_workload *workload;
+	const struct kb_backend *backend;	/* NULL: a floor or read-side mechanism */
+	const struct kb_workload *workload;	/* NULL with the backend */
+	int (*objects_of)(int threads, int objects_knob);	/* the workload's or the floor's objects() */
 	const struct kb_topo *topo;
 	const int *cpus;		/* planned CPU of each thread */
 	int threads;
@@ -47,6 +51,9 @@ struct kb_run {
 	void *wctx;			/* workload-owned */
 	struct kb_window win;		/* outlives each run's threads: the scheduler reads it */
 };
+
+/* A run context on the planned CPUs (all else zero); NULL when out of memory. */
+struct kb_run *kb_run_new(const struct kb_topo *topo, const int *cpus);
 
 static inline void *kb_obj_ref(struct kb_run *run, int i) { return run->objs[i].ref; }
 
@@ -69,7 +76,7 @@ void kb_thread_epilogue(struct gb_state *st, struct kb_run *run, struct kb_threa
 /* Barrier for all threads of the run (post-loop phases only). */
 void kb_run_barrier(struct kb_run *run);
 
-/* gb_spec setup/teardown for every workload run. */
+/* gb_spec setup/teardown for every run. */
 void kb_run_setup(int threads, void *run);
 void kb_run_teardown(int threads, void *run);
 

@@ -479,3 +479,24 @@ int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, 
 	}
 	return n;
 }
+
+int kb_options_variants(const struct kb_options *o, const struct kb_workload *w, int *out, int max)
+{
+	const int *chosen = NULL;
+	int n = 0;
+
+	if (w->chosen_by == KB_VARIANTS_BY_RCU_FLAVOR)
+		chosen = o->flavors, n = o->nflavors;
+	else if (w->chosen_by == KB_VARIANTS_BY_VARIANT)
+		chosen = o->variants, n = o->nvariants;
+	else
+		while (w->variants && w->variants[n])
+			n++;
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++)
+		out[i] = chosen ? chosen[i] : i;
+	if (n == 0 && max > 0)
+		out[n++] = -1;	/* no variants: one row */
+	return n;
+}

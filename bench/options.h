@@ -49,6 +49,10 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 /* Thread counts for npus PUs: the list given, or 1, powers of two, npus. */
 int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, char *err, size_t errlen);
 
+/* The variants of w the sweep runs (every one, or those its option chose;
+ * one -1 when w has none), at most max; returns how many. */
+int kb_options_variants(const struct kb_options *o, const struct kb_workload *w, int *out, int max);
+
 extern const struct kb_workload *const kb_all_workloads[];
 extern const int kb_nall_workloads;
 

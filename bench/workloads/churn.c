@@ -79,7 +79,7 @@ static int churn_setup(struct kb_run *run)
 {
 	struct churn_ctx *c = malloc(sizeof(*c));
 
-	if (!c || churn_ctx_init(c, run->threads, run->variant, run->backend->destroy)) {
+	if (!c || churn_ctx_init(c, run->threads, run->uses, run->backend->destroy)) {
 		free(c);
 		return -1;
 	}
@@ -117,4 +117,6 @@ const struct kb_workload kb_workload_churn = {
 	.setup = churn_setup,
 	.teardown = churn_teardown,
 	.check = churn_workload_check,
+	.per_uses = true,
+	.applies = kb_needs_counting,
 };

@@ -55,13 +55,11 @@ int kb_churn_parse_uses(char *list, char *err, size_t errlen)
 	return 0;
 }
 
-bool kb_lifecycle_applies(const struct kb_workload *w, const struct kb_backend *b, int threads, int variant)
+bool kb_needs_counting(const struct kb_backend *b, int threads, int variant)
 {
-	if ((w == &kb_workload_churn || w == &kb_workload_release_latency) && !(b->flags & KB_COUNTS))
-		return false;
-	if (w == &kb_workload_read && variant == KB_READ_WRITERS && threads < 2)
-		return false;
-	return true;
+	(void)threads;
+	(void)variant;
+	return b->flags & KB_COUNTS;
 }
 
 const char *kb_release_via(const struct kb_backend *b)

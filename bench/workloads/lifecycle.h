@@ -25,12 +25,11 @@ void kb_churn_quick_uses(void);
 enum { KB_READ_READER, KB_READ_WRITERS };
 
 /*
- * Whether backend b takes part in workload w at this thread count and
- * variant: `null` counts nothing, so it can neither free an object when
- * its life ends nor time a release ("n/a" in the summary); read's writers
- * row needs a writer (2 threads or more).
+ * applies() of churn and release_latency: `null` counts nothing, so it can
+ * neither free an object when its life ends nor time a release ("n/a" in
+ * the summary).
  */
-bool kb_lifecycle_applies(const struct kb_workload *w, const struct kb_backend *b, int threads, int variant);
+bool kb_needs_counting(const struct kb_backend *b, int threads, int variant);
 
 /* How a backend's last reference reaches release() (release_latency's release_via). */
 const char *kb_release_via(const struct kb_backend *b);

@@ -458,10 +458,10 @@ static int lookup_setup(struct kb_run *run)
 	pthread_mutex_init(&ctx->retired_lock, NULL);
 	pthread_mutex_init(&ctx->cache_lock, NULL);
 	ctx->be = run->backend;
-	ctx->reclaim = run->flavor;
-	ctx->flavor_index = run->flavor < KB_NRCU_FLAVORS ? run->flavor : KB_RCU_MEMB;
+	ctx->reclaim = run->variant;
+	ctx->flavor_index = run->variant < KB_NRCU_FLAVORS ? run->variant : KB_RCU_MEMB;
 	ctx->flavor = flavors[ctx->flavor_index];
-	ctx->nkeys = (unsigned long)(run->objects_knob > 0 ? run->objects_knob : 1024);
+	ctx->nkeys = (unsigned long)kb_lookup_keys(run->threads, run->objects_knob);
 	ctx->writer = (struct kb_writer){ .rate = run->writer_rate, .begin = lk_writer_begin,
 					  .tick = lk_writer_tick, .end = lk_writer_end, .ctx = ctx };
 	if (ctx->reclaim >= KB_NRCU_FLAVORS) {
@@ -671,8 +671,9 @@ KB_FOR_EACH_BACKEND(LOOKUP_FLAVORS)
 
 /* A lookup is get_unless_zero: none where the scheme cannot offer it
  * (refcache); typesafe only where the counter survives reuse. */
-static bool lookup_applies(const struct kb_backend *b, int variant)
+static bool lookup_applies(const struct kb_backend *b, int threads, int variant)
 {
+	(void)threads;
 	if (b->flags & KB_NO_GET_UNLESS_ZERO)
 		return false;
 	return variant != KB_RCU_TYPESAFE || b->init_typesafe != NULL;
@@ -689,7 +690,8 @@ const struct kb_workload kb_workload_lookup_rcu = {
 	.setup = lookup_setup,
 	.teardown = lookup_teardown,
 	.check = lookup_check,
+	.chosen_by = KB_VARIANTS_BY_RCU_FLAVOR,
 	.uses_writer = true,
-	.uses_flavor = true,
 	.applies = lookup_applies,
+	.objects_column = kb_lookup_keys,
 };

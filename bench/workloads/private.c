@@ -10,4 +10,5 @@ const struct kb_workload kb_workload_private = {
 	.about = "each thread gets/puts its own object",
 	.objects = kb_object_per_thread,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
+	.unshared = true,
 };

@@ -61,6 +61,13 @@ KB_FOR_EACH_BACKEND(READ_BODY)
 
 static const char *const read_variants[] = { "reader", "writers", NULL };
 
+/* The writers row needs a writer beside the reader. */
+static bool read_applies(const struct kb_backend *b, int threads, int variant)
+{
+	(void)b;
+	return variant != KB_READ_WRITERS || threads >= 2;
+}
+
 #define BODIES(B) [KB_BACKEND_INDEX_##B] = { read_##B##_reader, read_##B##_writers },
 const struct kb_workload kb_workload_read = {
 	.name = "read",
@@ -68,4 +75,5 @@ const struct kb_workload kb_workload_read = {
 	.objects = kb_one_object,
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = read_variants,
+	.applies = read_applies,
 };

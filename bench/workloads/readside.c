@@ -17,15 +17,6 @@
 
 #include "core/lib/rcu.h"
 
-/* A refcount reader is get + put on the one shared object: hammer's loop. */
-#define BODY(B) [KB_BACKEND_INDEX_##B] = kb_hammer_##B,
-const struct kb_workload kb_workload_readside = {
-	.name = "readside",
-	.about = "refscale: one read-side acquire/release, refcounts beside RCU and locks",
-	.objects = kb_one_object,
-	.body = { KB_FOR_EACH_BACKEND(BODY) },
-};
-
 /* One benchmark runs at a time, so one lock of each kind serves them all. */
 static pthread_rwlock_t shared_rwlock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t shared_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -67,3 +58,14 @@ const struct kb_mechanism kb_readside_mechanisms[] = {
 	{ "pthread_mutex", pthread_mutex_body },
 };
 const int kb_nreadside_mechanisms = sizeof(kb_readside_mechanisms) / sizeof(kb_readside_mechanisms[0]);
+
+/* A refcount reader is get + put on the one shared object: hammer's loop. */
+#define BODY(B) [KB_BACKEND_INDEX_##B] = kb_hammer_##B,
+const struct kb_workload kb_workload_readside = {
+	.name = "readside",
+	.about = "refscale: one read-side acquire/release, refcounts beside RCU and locks",
+	.objects = kb_one_object,
+	.body = { KB_FOR_EACH_BACKEND(BODY) },
+	.mechanisms = kb_readside_mechanisms,
+	.nmechanisms = sizeof(kb_readside_mechanisms) / sizeof(kb_readside_mechanisms[0]),
+};

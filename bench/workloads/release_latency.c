@@ -198,4 +198,5 @@ const struct kb_workload kb_workload_release_latency = {
 	.setup = rl_setup,
 	.teardown = rl_teardown,
 	.check = rl_check,
+	.applies = kb_needs_counting,
 };

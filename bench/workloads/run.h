@@ -40,8 +40,8 @@ struct kb_run {
 	int objects;			/* objects allocated for this run */
 	uint64_t work_iters;		/* calibrated spin between get and put */
 	double writer_rate;		/* lookup workloads: replacements per second */
-	int variant;			/* workload-specific (lookup_mutex) */
-	int flavor;			/* RCU flavour (lookup_rcu, readside) */
+	int variant;			/* index into the workload's variants, or -1 */
+	int uses;			/* --uses: get/put pairs per holder per lifetime (per_uses), else 0 */
 	bool hot;			/* lookups all hit one key */
 	struct kb_obj *objs;
 	struct kb_thread *thr;

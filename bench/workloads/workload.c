@@ -27,3 +27,9 @@ int kb_no_objects(int threads, int objects_knob)
 	(void)objects_knob;
 	return 0;
 }
+
+int kb_lookup_keys(int threads, int objects_knob)
+{
+	(void)threads;
+	return objects_knob > 0 ? objects_knob : 1024;
+}

@@ -28,6 +28,20 @@ _Static_assert(KB_NBACKENDS_BUILT == KB_NBACKENDS, "one index per listed backend
 struct gb_state;
 struct kb_run;
 
+/* A row beside the backends' that is no refcount (readside's read-side
+ * mechanisms): a body on a kb_run without backend. */
+struct kb_mechanism {
+	const char *name;	/* the CSV backend value */
+	void (*body)(struct gb_state *st, void *run);
+};
+
+/* Which of its variants a workload's rows run: every one, or those an option chose. */
+enum kb_variant_choice {
+	KB_EVERY_VARIANT,
+	KB_VARIANTS_BY_RCU_FLAVOR,	/* --rcu-flavor */
+	KB_VARIANTS_BY_VARIANT,		/* --variant */
+};
+
 /* One workload: bodies per backend, its own setup/teardown, its check. */
 struct kb_workload {
 	const char *name;
@@ -42,11 +56,22 @@ struct kb_workload {
 	/* Bodies by [backend][flavour or variant] when the workload has them. */
 	void (*body2[KB_NBACKENDS][KB_MAX_VARIANTS])(struct gb_state *st, void *run);
 	const char *const *variants;	/* names of body2's second index; NULL-terminated */
+	/* The sweep's rows: one per variant chosen (or one, variant -1, with
+	 * none), times one per --writer-rate when uses_writer, times one per
+	 * --uses when per_uses; then the mechanisms' rows beside them. */
+	enum kb_variant_choice chosen_by;
 	bool uses_writer;
-	bool uses_flavor;
+	bool per_uses;
+	const struct kb_mechanism *mechanisms;
+	int nmechanisms;
 	/* Optional: false where the workload means nothing for the backend
-	 * (with this variant, or -1): no row, "n/a" in the summary. */
-	bool (*applies)(const struct kb_backend *b, int variant);
+	 * at this thread count (with this variant, or -1): no row, "n/a" in
+	 * the summary. */
+	bool (*applies)(const struct kb_backend *b, int threads, int variant);
+	/* Optional: the CSV's objects column when it is not objects() (the
+	 * lookups keep their own: kb_lookup_keys). */
+	int (*objects_column)(int threads, int objects_knob);
+	bool unshared;	/* no object is shared between threads: the uncontended floor normalises it */
 };
 
 extern const struct kb_workload kb_workload_hammer, kb_workload_private,
@@ -58,6 +83,8 @@ extern const struct kb_workload kb_workload_hammer, kb_workload_private,
 int kb_one_object(int threads, int objects_knob);
 int kb_object_per_thread(int threads, int objects_knob);
 int kb_no_objects(int threads, int objects_knob);
+/* The lookup workloads' keys: --objects, 1024 when not given. */
+int kb_lookup_keys(int threads, int objects_knob);
 
 /* b's index in kb_backends[] and in a workload's body arrays; -1 if not listed. */
 int kb_backend_index(const struct kb_backend *b);

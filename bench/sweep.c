@@ -11,7 +11,6 @@
 #include "workloads/rng.h"
 #include "workloads/run.h"
 #include "measure/latency.h"
-#include "workloads/lifecycle.h"
 
 void kb_die(const char *msg)
 {
@@ -150,7 +149,7 @@ static void register_workload_knobs(struct kb_sweep *sw, const struct kb_workloa
 {
 	int variants[KB_MAX_VARIANTS + 2], nvariants = kb_options_variants(&sw->opt, w, variants, KB_MAX_VARIANTS + 2);
 	int nrates = w->uses_writer ? sw->opt.nwriter_rates : 1;
-	int nuses = w->per_uses ? kb_churn_nuses : 1;
+	int nuses = w->per_uses ? sw->opt.nuses : 1;
 
 	for (int v = 0; v < nvariants; v++)
 		for (int r = 0; r < nrates; r++)
@@ -158,7 +157,7 @@ static void register_workload_knobs(struct kb_sweep *sw, const struct kb_workloa
 				struct knobs k = {
 					.variant = variants[v],
 					.writer_rate = w->uses_writer ? sw->opt.writer_rates[r] : 0,
-					.uses = w->per_uses ? kb_churn_uses[u] : 0,
+					.uses = w->per_uses ? sw->opt.uses[u] : 0,
 				};
 				if (w->applies && !w->applies(b, threads, k.variant))
 					continue;	/* "n/a" in the summary */

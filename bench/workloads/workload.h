@@ -76,7 +76,7 @@ struct kb_workload {
 
 extern const struct kb_workload kb_workload_hammer, kb_workload_private,
 	kb_workload_spread, kb_workload_handoff, kb_workload_lookup_rcu, kb_workload_lookup_mutex,
-	kb_workload_readside;
+	kb_workload_readside, kb_workload_churn, kb_workload_release_latency, kb_workload_read;
 
 /* objects() shared by workloads: one shared object, one per thread, or none
  * in the run's array (the lookup workloads keep their own). */

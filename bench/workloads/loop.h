@@ -47,6 +47,24 @@ static inline bool kb_window_running(struct kb_thread *me)
 	(kb_window_enter((st), (win), (me)); !(me)->window_closed; (me)->ops += KB_BATCH, kb_window_running(me))
 
 /*
+ * A put in a timed loop, where the object keeps its initial reference: a
+ * release here is a bug, counted for the self-check.
+ */
+#define KB_PUT(B, obj, me)							\
+	do {									\
+		if (kb_unlikely(kref_##B##_put((obj), kb_release_##B)))	\
+			(me)->unexpected_releases++;				\
+	} while (0)
+
+/* One operation of the get/put workloads: get, the calibrated work, put. */
+#define KB_GET_WORK_PUT(B, obj, work, me)					\
+	do {									\
+		kref_##B##_get(obj);						\
+		kb_work(work);							\
+		KB_PUT(B, obj, me);						\
+	} while (0)
+
+/*
  * The get/put loop on one object per thread, chosen by OBJ (an expression
  * of run and st): hammer and private are this loop on different objects
  * (readside's refcount rows run hammer's). Prefix `static` for a body that
@@ -63,12 +81,8 @@ void NAME##_##B(struct gb_state *st, void *vrun)				\
 		return;								\
 	struct kref_##B *obj = kb_obj_ref(run, (OBJ));				\
 	for KB_WINDOW_LOOP(st, &run->win, me) {					\
-		for (int i = 0; i < KB_BATCH; i++) {				\
-			kref_##B##_get(obj);					\
-			kb_work(work);						\
-			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\
-				me->unexpected_releases++;			\
-		}								\
+		for (int i = 0; i < KB_BATCH; i++)				\
+			KB_GET_WORK_PUT(B, obj, work, me);			\
 	}									\
 	kb_thread_epilogue(st, run, me);					\
 }

@@ -34,12 +34,8 @@ static void read_##B##_role(struct gb_state *st, struct kb_run *run, bool count_
 				kb_blackhole(kref_##B##_read(obj));		\
 	} else {								\
 		for KB_WINDOW_LOOP(st, &run->win, me)				\
-			for (int i = 0; i < KB_BATCH; i++) {			\
-				kref_##B##_get(obj);				\
-				kb_work(work);					\
-				if (kb_unlikely(kref_##B##_put(obj, kb_release_##B))) \
-					me->unexpected_releases++;		\
-			}							\
+			for (int i = 0; i < KB_BATCH; i++)			\
+				KB_GET_WORK_PUT(B, obj, work, me);		\
 	}									\
 	if (reader != count_reader)						\
 		me->ops = 0;	/* the other role's operations are not the figure */ \

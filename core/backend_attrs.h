@@ -26,6 +26,8 @@
 
 #include <stddef.h>
 
+#include "core/lib/compiler.h"	/* KB_CAT */
+
 #define KB_COUNTS		1u	/* a real counter (not `null`) */
 #define KB_DEFERRED_RELEASE	2u	/* the last reference is dropped by kill; release after sync */
 #define KB_KILL_RELEASES	4u	/* the last reference must be dropped by kill (before it
@@ -44,8 +46,6 @@
  * an undefined KB_TYPESAFE_<B> pastes into a KB_PROBE_ name that does not
  * exist, so the probe's second element is the 0 after it.
  */
-#define KB_CAT_(a, b) a##b
-#define KB_CAT(a, b) KB_CAT_(a, b)
 #define KB_SECOND_(a, b, ...) b
 #define KB_SECOND(...) KB_SECOND_(__VA_ARGS__, )
 #define KB_PROBE_1 ~, 1

@@ -348,8 +348,8 @@ static void note_repetition(struct kb_sweep *sw, struct kb_entry *e, const struc
  * attempt (they used all their retries in vain) gets no retries until clean
  * ones are the majority again: what disturbs it is mostly the row itself (its
  * writer or the scheme's helper thread outnumbering the CPUs, churn waiting
- * on grace periods), and retrying it took a third of the default sweep's
- * time for little.
+ * on grace periods), and retrying it would spend much of the sweep's time
+ * for little.
  */
 static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 {

@@ -2,7 +2,7 @@
  * What a backend header declares about itself, besides its kref_<name>_*
  * operations, so that the one list (core/backends.list) is all that names it:
  *
- *   KB_MODEL_<name>      one line on what it is, for tables and --list-backends
+ *   KB_MODEL_<name>      one line on what it is, for tables and --list
  *   KB_FLAGS_<name>      the KB_* flags below
  *   KB_KREF_INIT_<name>  the init core/kref.h's kref_init() uses
  *   KB_KREF_PUT_<name>   suffix of the puts core/kref.h uses (empty, or _sync

@@ -320,10 +320,38 @@ static const struct option long_options[] = {
 	{ 0, 0, 0, 0 },
 };
 
+static int parse_format(const char *arg, struct kb_options *o, char *err, size_t errlen)
+{
+	if (strcmp(arg, "json") && strcmp(arg, "text")) {
+		snprintf(err, errlen, "--list takes only --format text|json");
+		return -1;
+	}
+	o->list_json = !strcmp(arg, "json");
+	return 0;
+}
+
+/* The options without a value; false for any other. */
+static bool apply_flag(int opt, struct kb_options *o)
+{
+	switch (opt) {
+	case OPT_QUICK: o->quick = true; return true;
+	case OPT_NO_FLOORS: o->floors = false; return true;
+	case OPT_PLAN: o->plan_only = true; return true;
+	case OPT_OVERSUB: o->oversubscribe = true; return true;
+	case OPT_HOT: o->hot = true; return true;
+	case OPT_NO_LATENCY: kb_lat_sampling = false; return true;
+	case OPT_NO_PERF: o->no_perf = true; return true;
+	case OPT_LIST: o->list = true; return true;
+	}
+	return false;
+}
+
 static int apply_option(int opt, char *arg, struct kb_options *o, char *err, size_t errlen)
 {
 	long v;
 
+	if (apply_flag(opt, o))
+		return 0;
 	switch (opt) {
 	case OPT_BACKENDS: return parse_backends(arg, o, err, errlen);
 	case OPT_WORKLOADS: return parse_workloads(arg, o, err, errlen);
@@ -350,13 +378,9 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 			break;
 		o->reps = (int)v;
 		return 0;
-	case OPT_QUICK: o->quick = true; return 0;
-	case OPT_NO_FLOORS: o->floors = false; return 0;
 	case OPT_OUT: o->out = arg; return 0;
 	case OPT_RESULTS_DIR: o->results_dir = arg; return 0;
-	case OPT_PLAN: o->plan_only = true; return 0;
 	case OPT_TOPOLOGY: o->topology = arg; return 0;
-	case OPT_OVERSUB: o->oversubscribe = true; return 0;
 	case OPT_PRINT_PATH: o->print_path_to = arg; return 0;
 	case OPT_WRITER_RATE: return parse_rates(arg, o, err, errlen);
 	case OPT_FLAVOR:
@@ -366,7 +390,6 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 		return parse_names(arg, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants,
 				   "lookup_mutex variant (valid: locked, put_return, unless_zero, put_mutex)",
 				   "--variant", err, errlen);
-	case OPT_HOT: o->hot = true; return 0;
 	case OPT_RETRIES:
 		if (parse_long(arg, 0, 20, &v))
 			break;
@@ -378,16 +401,7 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 		o->seed = (uint64_t)v;
 		return 0;
 	case OPT_USES: return parse_uses(arg, o, err, errlen);
-	case OPT_NO_LATENCY: kb_lat_sampling = false; return 0;
-	case OPT_NO_PERF: o->no_perf = true; return 0;
-	case OPT_LIST: o->list = true; return 0;
-	case OPT_FORMAT:
-		if (strcmp(arg, "json") && strcmp(arg, "text")) {
-			snprintf(err, errlen, "--list takes only --format text|json");
-			return -1;
-		}
-		o->list_json = !strcmp(arg, "json");
-		return 0;
+	case OPT_FORMAT: return parse_format(arg, o, err, errlen);
 	}
 	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
 	return -1;

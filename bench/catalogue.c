@@ -59,7 +59,7 @@ static void json_workload(FILE *f, const struct kb_workload *w)
 	fputs(", \"variants\": ", f);
 	json_names(f, w->variants);
 	fprintf(f, ", \"uses_writer\": %s, \"uses_flavor\": %s}",
-		w->uses_writer ? "true" : "false", w->uses_flavor ? "true" : "false");
+		w->uses_writer ? "true" : "false", w->chosen_by == KB_VARIANTS_BY_RCU_FLAVOR ? "true" : "false");
 }
 
 static void print_json(FILE *f)

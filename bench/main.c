@@ -21,6 +21,9 @@
 #include "output.h"
 #include "summary.h"
 #include "sweep.h"
+#include "measure/clock.h"
+#include "measure/thread_perf.h"
+#include "measure/work.h"
 
 #define MAX_THREAD_COUNTS 64
 
@@ -76,47 +79,12 @@ static void check_perf_columns(void)
 		kb_die("internal error: KB_CSV_HEADER's perf columns are out of step with shims/perfctr.h");
 }
 
-/* --no-perf is the binary's own, not options.c's: take it out of argv (in place). */
-static int take_no_perf(struct kb_sweep *sw, int argc, char **argv)
-{
-	int n = 0;
-
-	for (int i = 0; i < argc; i++) {
-		if (i > 0 && !strcmp(argv[i], "--no-perf"))
-			sw->no_perf = true;
-		else
-			argv[n++] = argv[i];
-	}
-	argv[n] = NULL;
-	return n;
-}
-
-/*
- * --list [--format text|json], alone: what this binary knows. Returns -1
- * when argv is not a --list command, else the exit status.
- */
-static int list_command(int argc, char **argv)
-{
-	bool json = false;
-
-	if (argc < 2 || strcmp(argv[1], "--list"))
-		return -1;
-	if (argc == 4 && !strcmp(argv[2], "--format") && !strcmp(argv[3], "json"))
-		json = true;
-	else if (!(argc == 2 || (argc == 4 && !strcmp(argv[2], "--format") && !strcmp(argv[3], "text")))) {
-		fprintf(stderr, "krefbench: --list takes only --format text|json\n");
-		return 2;
-	}
-	kb_catalogue_print(stdout, json);
-	return fflush(stdout) ? 1 : 0;
-}
-
 /* Once, on the main thread, before any benchmark: what can be counted. */
 static void probe_perf(struct kb_sweep *sw)
 {
 	char line[2048];
 
-	if (sw->no_perf)
+	if (sw->opt.no_perf)
 		kb_perf_probe_disabled(&sw->perf, "disabled by --no-perf");
 	else
 		kb_perf_probe(&sw->perf);
@@ -162,16 +130,14 @@ int main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	check_backend_order();
 	check_perf_columns();
-	rc = list_command(argc, argv);
-	if (rc >= 0)
-		return rc;
-	kb_output_command_line(&sw, argc, argv);	/* as given, --no-perf included */
-	argc = take_no_perf(&sw, argc, argv);
+	kb_output_command_line(&sw, argc, argv);	/* as given: the parser reorders argv */
 	rc = kb_options_parse(argc, argv, &sw.opt, err, sizeof(err));
-	if (rc > 0)
-		printf("  --no-perf           no perf_event counters (the *_per_op perf columns stay empty)\n");
 	if (rc)
 		return rc > 0 ? 0 : (kb_die(err), 2);
+	if (sw.opt.list) {
+		kb_catalogue_print(stdout, sw.opt.list_json);
+		return fflush(stdout) ? 1 : 0;
+	}
 	if (gb_init(argv[0]))
 		kb_die("Google Benchmark refused its flags");
 	load_topology(&sw);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "measure/latency.h"
-#include "workloads/lifecycle.h"
+#include "workloads/loop.h"
 
 const struct kb_workload *const kb_all_workloads[] = {
 	&kb_workload_hammer, &kb_workload_private, &kb_workload_spread, &kb_workload_handoff,
@@ -166,7 +166,8 @@ static void usage(void)
 	       "  --list [--format json]  what this binary knows: backends, workloads, variants; alone\n"
 	       "  --topology T        plan for an hwloc XML file or synthetic description\n"
 	       "                      (e.g. 'pack:2 numa:4 core:16 pu:2'); only with --plan\n"
-	       "  --oversubscribe     allow more threads than PUs\n",
+	       "  --oversubscribe     allow more threads than PUs\n"
+	       "  --no-perf           no perf_event counters (the *_per_op perf columns stay empty)\n",
 	       kb_backend_names(), workload_names());
 }
 
@@ -258,10 +259,34 @@ static int parse_double(const char *s, double min, double max, double *out)
 	return (errno || end == s || *end || !(*out >= min && *out <= max)) ? -1 : 0;
 }
 
+static int parse_uses(char *list, struct kb_options *o, char *err, size_t errlen)
+{
+	char *items[KB_MAX_USES];
+	int n = split_list(list, items, KB_MAX_USES, "--uses", err, errlen), dup;
+	long v;
+
+	if (n < 0)
+		return -1;
+	for (o->nuses = 0; o->nuses < n; o->nuses++) {
+		if (parse_long(items[o->nuses], 1, 1000000, &v)) {
+			snprintf(err, errlen, "bad value '%s' in --uses (whole numbers 1 to 1000000, comma-separated)",
+				 items[o->nuses]);
+			return -1;
+		}
+		o->uses[o->nuses] = (int)v;
+	}
+	if ((dup = first_repeat(n, same_int, o->uses)) >= 0) {
+		snprintf(err, errlen, "--uses gives %d twice", o->uses[dup]);
+		return -1;
+	}
+	return 0;
+}
+
 enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECTS, OPT_WORK,
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
 	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
-	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_HELP };
+	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_NO_PERF, OPT_LIST, OPT_FORMAT,
+	OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "backends", required_argument, 0, OPT_BACKENDS },
@@ -288,14 +313,45 @@ static const struct option long_options[] = {
 	{ "seed", required_argument, 0, OPT_SEED },
 	{ "uses", required_argument, 0, OPT_USES },
 	{ "no-latency", no_argument, 0, OPT_NO_LATENCY },
+	{ "no-perf", no_argument, 0, OPT_NO_PERF },
+	{ "list", no_argument, 0, OPT_LIST },
+	{ "format", required_argument, 0, OPT_FORMAT },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
+
+static int parse_format(const char *arg, struct kb_options *o, char *err, size_t errlen)
+{
+	if (strcmp(arg, "json") && strcmp(arg, "text")) {
+		snprintf(err, errlen, "--list takes only --format text|json");
+		return -1;
+	}
+	o->list_json = !strcmp(arg, "json");
+	return 0;
+}
+
+/* The options without a value; false for any other. */
+static bool apply_flag(int opt, struct kb_options *o)
+{
+	switch (opt) {
+	case OPT_QUICK: o->quick = true; return true;
+	case OPT_NO_FLOORS: o->floors = false; return true;
+	case OPT_PLAN: o->plan_only = true; return true;
+	case OPT_OVERSUB: o->oversubscribe = true; return true;
+	case OPT_HOT: o->hot = true; return true;
+	case OPT_NO_LATENCY: kb_lat_sampling = false; return true;
+	case OPT_NO_PERF: o->no_perf = true; return true;
+	case OPT_LIST: o->list = true; return true;
+	}
+	return false;
+}
 
 static int apply_option(int opt, char *arg, struct kb_options *o, char *err, size_t errlen)
 {
 	long v;
 
+	if (apply_flag(opt, o))
+		return 0;
 	switch (opt) {
 	case OPT_BACKENDS: return parse_backends(arg, o, err, errlen);
 	case OPT_WORKLOADS: return parse_workloads(arg, o, err, errlen);
@@ -322,13 +378,9 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 			break;
 		o->reps = (int)v;
 		return 0;
-	case OPT_QUICK: o->quick = true; return 0;
-	case OPT_NO_FLOORS: o->floors = false; return 0;
 	case OPT_OUT: o->out = arg; return 0;
 	case OPT_RESULTS_DIR: o->results_dir = arg; return 0;
-	case OPT_PLAN: o->plan_only = true; return 0;
 	case OPT_TOPOLOGY: o->topology = arg; return 0;
-	case OPT_OVERSUB: o->oversubscribe = true; return 0;
 	case OPT_PRINT_PATH: o->print_path_to = arg; return 0;
 	case OPT_WRITER_RATE: return parse_rates(arg, o, err, errlen);
 	case OPT_FLAVOR:
@@ -338,7 +390,6 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 		return parse_names(arg, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants,
 				   "lookup_mutex variant (valid: locked, put_return, unless_zero, put_mutex)",
 				   "--variant", err, errlen);
-	case OPT_HOT: o->hot = true; return 0;
 	case OPT_RETRIES:
 		if (parse_long(arg, 0, 20, &v))
 			break;
@@ -349,8 +400,8 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 			break;
 		o->seed = (uint64_t)v;
 		return 0;
-	case OPT_USES: return kb_churn_parse_uses(arg, err, errlen);
-	case OPT_NO_LATENCY: kb_lat_sampling = false; return 0;
+	case OPT_USES: return parse_uses(arg, o, err, errlen);
+	case OPT_FORMAT: return parse_format(arg, o, err, errlen);
 	}
 	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
 	return -1;
@@ -375,12 +426,25 @@ static int check_bounded(const struct kb_options *o, char *err, size_t errlen)
 	return 0;
 }
 
-int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen)
+/* --list [--format text|json] stands alone; --format goes only with it. */
+static int check_list(const struct kb_options *o, const bool *given, char *err, size_t errlen)
 {
-	int opt;
-	char all[] = "all", rates[] = "0,1000", variants[] = "unless_zero,put_mutex";
+	if (!o->list) {
+		if (given[OPT_FORMAT - OPT_BACKENDS])
+			snprintf(err, errlen, "--format goes only with --list (try --help)");
+		return given[OPT_FORMAT - OPT_BACKENDS] ? -1 : 0;
+	}
+	for (int opt = OPT_BACKENDS; opt <= OPT_HELP; opt++)
+		if (given[opt - OPT_BACKENDS] && opt != OPT_LIST && opt != OPT_FORMAT) {
+			snprintf(err, errlen, "--list takes only --format text|json");
+			return -1;
+		}
+	return 0;
+}
 
-	bool given[OPT_HELP - OPT_BACKENDS + 1] = { false };
+static void set_defaults(struct kb_options *o, char *err, size_t errlen)
+{
+	char all[] = "all", rates[] = "0,1000", variants[] = "unless_zero,put_mutex", uses[] = "1,16,256,4096";
 
 	memset(o, 0, sizeof(*o));
 	o->placement_text = "cores";
@@ -396,6 +460,29 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 	o->nflavors = 1;
 	o->flavors[0] = KB_RCU_MEMB;
 	parse_names(variants, kb_workload_lookup_mutex.variants, o->variants, 8, &o->nvariants, "", "", err, errlen);
+	parse_uses(uses, o, err, errlen);
+}
+
+/* --quick's values, where the same command line does not give its own (in
+ * whatever order): --quick --reps 5 and --reps 5 --quick alike. */
+static void apply_quick(struct kb_options *o, const bool *given)
+{
+	o->reps = given[OPT_REPS - OPT_BACKENDS] ? o->reps : 3;
+	o->time_s = given[OPT_TIME - OPT_BACKENDS] ? o->time_s : 0.01;
+	o->retries = given[OPT_RETRIES - OPT_BACKENDS] ? o->retries : 1;
+	if (!given[OPT_USES - OPT_BACKENDS]) {
+		o->uses[0] = 1;
+		o->uses[1] = 256;
+		o->nuses = 2;
+	}
+}
+
+int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen)
+{
+	int opt;
+	bool given[OPT_HELP - OPT_BACKENDS + 1] = { false };
+
+	set_defaults(o, err, errlen);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		if (opt == OPT_HELP || opt == 'h') {
@@ -410,19 +497,14 @@ int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, siz
 			return -1;
 		given[opt - OPT_BACKENDS] = true;
 	}
-	/* --quick's values, where the same command line does not give its own
-	 * (in whatever order): --quick --reps 5 and --reps 5 --quick alike. */
-	if (o->quick) {
-		o->reps = given[OPT_REPS - OPT_BACKENDS] ? o->reps : 3;
-		o->time_s = given[OPT_TIME - OPT_BACKENDS] ? o->time_s : 0.01;
-		o->retries = given[OPT_RETRIES - OPT_BACKENDS] ? o->retries : 1;
-	}
+	if (o->quick)
+		apply_quick(o, given);
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
 		return -1;
 	}
-	if (o->quick)
-		kb_churn_quick_uses();
+	if (check_list(o, given, err, errlen))
+		return -1;
 	return check_bounded(o, err, errlen);
 }
 
@@ -476,5 +558,26 @@ int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, 
 		snprintf(err, errlen, "--threads gives %d twice", out[dup]);
 		return -1;
 	}
+	return n;
+}
+
+int kb_options_variants(const struct kb_options *o, const struct kb_workload *w, int *out, int max)
+{
+	const int *chosen = NULL;
+	int n = 0;
+
+	if (w->chosen_by == KB_VARIANTS_BY_RCU_FLAVOR)
+		chosen = o->flavors, n = o->nflavors;
+	else if (w->chosen_by == KB_VARIANTS_BY_VARIANT)
+		chosen = o->variants, n = o->nvariants;
+	else
+		while (w->variants && w->variants[n])
+			n++;
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++)
+		out[i] = chosen ? chosen[i] : i;
+	if (n == 0 && max > 0)
+		out[n++] = -1;	/* no variants: one row */
 	return n;
 }

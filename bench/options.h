@@ -7,11 +7,13 @@
 #include <stdint.h>
 
 #include "core/backends.h"
-#include "workloads/harness.h"
+#include "workloads/lookup_rcu.h"
+#include "workloads/workload.h"
 
 #define KB_MAX_WORKLOADS 16
 #define KB_MAX_OBJECTS 65536		/* --objects: spread objects or lookup keys */
 #define KB_MAX_THREADS 4096		/* per thread count: more than any machine has PUs */
+#define KB_MAX_USES 8			/* --uses */
 
 struct kb_options {
 	const struct kb_backend *backends[KB_NBACKENDS_BUILT];
@@ -41,12 +43,20 @@ struct kb_options {
 	int variants[8];		/* lookup_mutex */
 	int nvariants;
 	bool hot;
+	int uses[KB_MAX_USES];		/* get/put pairs each holder makes per object lifetime (churn) */
+	int nuses;
+	bool no_perf;			/* no perf_event counters */
+	bool list, list_json;		/* --list [--format json]: print what the binary knows */
 };
 
-/* 0: run; 1: --help was printed; -1: bad input, message in err. */
+/* 0: run (or list, o->list); 1: --help was printed; -1: bad input, message in err. */
 int kb_options_parse(int argc, char **argv, struct kb_options *o, char *err, size_t errlen);
 /* Thread counts for npus PUs: the list given, or 1, powers of two, npus. */
 int kb_options_threads(const struct kb_options *o, int npus, int *out, int max, char *err, size_t errlen);
+
+/* The variants of w the sweep runs (every one, or those its option chose;
+ * one -1 when w has none), at most max; returns how many. */
+int kb_options_variants(const struct kb_options *o, const struct kb_workload *w, int *out, int max);
 
 extern const struct kb_workload *const kb_all_workloads[];
 extern const int kb_nall_workloads;

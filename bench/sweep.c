@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "measure/floors.h"
-#include "workloads/harness.h"
+#include "measure/clock.h"
+#include "workloads/rng.h"
+#include "workloads/run.h"
 #include "measure/latency.h"
-#include "workloads/lifecycle.h"
-#include "workloads/readside.h"
 
 void kb_die(const char *msg)
 {
@@ -65,35 +65,36 @@ static void register_spec(struct gb_spec *spec, struct kb_entry *e)
 }
 
 static void register_simple(struct kb_sweep *sw, const char *backend, const char *workload, int threads,
-			    int objects, const int *cpus, void (*body)(struct gb_state *, void *))
+			    int (*objects)(int, int), const int *cpus, void (*body)(struct gb_state *, void *))
 {
 	struct gb_spec spec = { 0 };
 	struct kb_entry *e = add_entry(sw);
-	struct kb_simple_run *run = kb_simple_run_new(sw->topo, cpus);
+	struct kb_run *run = kb_run_new(sw->topo, cpus);
 
 	if (!run)
 		kb_die("out of memory");
+	run->objects_of = objects;
 	e->backend = backend;
 	e->workload = workload;
 	e->threads = threads;
-	e->objects = objects;
+	e->objects = objects(threads, 0);
 	e->is_floor = !strcmp(backend, "floor");
 	e->cpus = cpus;
 	e->run = run;
 	e->win = &run->win;
-	kb_simple_fill_spec(&spec, body, run);
+	spec.body = body;
+	spec.setup = kb_run_setup;
+	spec.teardown = kb_run_teardown;
+	spec.ctx = run;
 	register_spec(&spec, e);
 }
 
 static void register_floors(struct kb_sweep *sw, int threads, const int *cpus)
 {
 	for (int f = 0; f < kb_nfloors; f++) {
-		const char *name = kb_floors[f].name;
-		bool own_lines = !strcmp(name, "local") || !strcmp(name, "uncontended");
-
 		if (kb_floors[f].only_threads && kb_floors[f].only_threads != threads)
 			continue;
-		register_simple(sw, "floor", name, threads, own_lines ? threads : 1, cpus, kb_floors[f].body);
+		register_simple(sw, "floor", kb_floors[f].name, threads, kb_floors[f].objects, cpus, kb_floors[f].body);
 	}
 }
 
@@ -108,22 +109,18 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 {
 	struct gb_spec spec = { 0 };
 	struct kb_entry *e = add_entry(sw);
-	struct kb_run *run = aligned_alloc(_Alignof(struct kb_run),
-					   (sizeof(*run) + _Alignof(struct kb_run) - 1) / _Alignof(struct kb_run) *
-					   _Alignof(struct kb_run));
+	struct kb_run *run = kb_run_new(sw->topo, cpus);
 
 	if (!run)
 		kb_die("out of memory");
-	memset(run, 0, sizeof(*run));
 	run->backend = b;
 	run->workload = w;
-	run->topo = sw->topo;
-	run->cpus = cpus;
+	run->objects_of = w->objects;
 	run->objects_knob = sw->opt.objects;
 	run->work_iters = sw->work_iters;
 	run->writer_rate = k.writer_rate;
-	run->variant = k.uses > 0 ? k.uses : k.variant;
-	run->flavor = w->uses_flavor ? k.variant : KB_RCU_MEMB;
+	run->variant = k.variant;
+	run->uses = k.uses;
 	run->hot = sw->opt.hot;
 	e->backend = b->name;
 	e->workload = w->name;
@@ -134,7 +131,8 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 	e->uses = k.uses;
 	if (k.uses > 0)
 		snprintf(e->variant, sizeof(e->variant), "uses=%d", k.uses);
-	e->objects = w->variants && w != &kb_workload_read ? (sw->opt.objects > 0 ? sw->opt.objects : 1024) : w->objects(threads, sw->opt.objects);
+	e->objects = (w->objects_column ? w->objects_column : w->objects)(threads, sw->opt.objects);
+	e->unshared = w->unshared;
 	e->cpus = cpus;
 	e->run = run;
 	e->win = &run->win;
@@ -145,41 +143,26 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 	register_spec(&spec, e);
 }
 
-/* One registration per variant (flavour) and writer rate the workload takes. */
+/* One registration per variant, writer rate and --uses the workload's rows multiply by. */
 static void register_workload_knobs(struct kb_sweep *sw, const struct kb_workload *w,
 				    const struct kb_backend *b, int threads, const int *cpus)
 {
-	const int *variants = w->uses_flavor ? sw->opt.flavors : sw->opt.variants;
-	int nvariants = !w->variants ? 1 : w->uses_flavor ? sw->opt.nflavors : sw->opt.nvariants;
+	int variants[KB_MAX_VARIANTS + 2], nvariants = kb_options_variants(&sw->opt, w, variants, KB_MAX_VARIANTS + 2);
 	int nrates = w->uses_writer ? sw->opt.nwriter_rates : 1;
+	int nuses = w->per_uses ? sw->opt.nuses : 1;
 
-	/* The lifecycle workloads (bench/workloads/lifecycle.h): churn has a row per
-	 * --uses, read its reader and writers rows; "n/a" where a backend
-	 * cannot take part. */
-	if (w == &kb_workload_churn) {
-		if (kb_lifecycle_applies(w, b, threads, -1))
-			for (int u = 0; u < kb_churn_nuses; u++)
-				register_workload(sw, w, b, threads, cpus, (struct knobs){ -1, 0, kb_churn_uses[u] });
-		return;
-	}
-	if (w == &kb_workload_read || w == &kb_workload_release_latency) {
-		for (int v = 0; w->variants && w->variants[v]; v++)
-			if (kb_lifecycle_applies(w, b, threads, v))
-				register_workload(sw, w, b, threads, cpus, (struct knobs){ v, 0, 0 });
-		if (!w->variants && kb_lifecycle_applies(w, b, threads, -1))
-			register_workload(sw, w, b, threads, cpus, (struct knobs){ -1, 0, 0 });
-		return;
-	}
 	for (int v = 0; v < nvariants; v++)
-		for (int r = 0; r < nrates; r++) {
-			struct knobs k = {
-				.variant = w->variants ? variants[v] : -1,
-				.writer_rate = w->uses_writer ? sw->opt.writer_rates[r] : 0,
-			};
-			if (w->applies && !w->applies(b, k.variant))
-				continue;	/* "n/a" in the summary */
-			register_workload(sw, w, b, threads, cpus, k);
-		}
+		for (int r = 0; r < nrates; r++)
+			for (int u = 0; u < nuses; u++) {
+				struct knobs k = {
+					.variant = variants[v],
+					.writer_rate = w->uses_writer ? sw->opt.writer_rates[r] : 0,
+					.uses = w->per_uses ? sw->opt.uses[u] : 0,
+				};
+				if (w->applies && !w->applies(b, threads, k.variant))
+					continue;	/* "n/a" in the summary */
+				register_workload(sw, w, b, threads, cpus, k);
+			}
 }
 
 /* The floor that normalises a row: no shared line in private or alone. */
@@ -187,7 +170,7 @@ static void link_floors(struct kb_sweep *sw, int first)
 {
 	for (int i = first; i < sw->nentries; i++) {
 		struct kb_entry *e = &sw->entries[i];
-		const char *want = !strcmp(e->workload, "private") || e->threads == 1 ? "uncontended" : "shared";
+		const char *want = e->unshared || e->threads == 1 ? "uncontended" : "shared";
 
 		if (e->is_floor)
 			continue;
@@ -209,11 +192,13 @@ void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts)
 			for (int b = 0; b < sw->opt.nbackends; b++)
 				register_workload_knobs(sw, sw->opt.workloads[w], sw->opt.backends[b],
 							counts[c], cpus);
-		for (int w = 0; w < sw->opt.nworkloads; w++)
-			if (sw->opt.workloads[w] == &kb_workload_readside)
-				for (int m = 0; m < kb_nreadside_mechanisms; m++)
-					register_simple(sw, kb_readside_mechanisms[m].name, kb_workload_readside.name,
-							counts[c], 1, cpus, kb_readside_mechanisms[m].body);
+		for (int w = 0; w < sw->opt.nworkloads; w++) {
+			const struct kb_workload *wl = sw->opt.workloads[w];
+
+			for (int m = 0; m < wl->nmechanisms; m++)
+				register_simple(sw, wl->mechanisms[m].name, wl->name, counts[c], kb_one_object, cpus,
+						wl->mechanisms[m].body);
+		}
 		link_floors(sw, first);
 	}
 }
@@ -363,8 +348,8 @@ static void note_repetition(struct kb_sweep *sw, struct kb_entry *e, const struc
  * attempt (they used all their retries in vain) gets no retries until clean
  * ones are the majority again: what disturbs it is mostly the row itself (its
  * writer or the scheme's helper thread outnumbering the CPUs, churn waiting
- * on grace periods), and retrying it took a third of the default sweep's
- * time for little.
+ * on grace periods), and retrying it would spend much of the sweep's time
+ * for little.
  */
 static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 {
@@ -463,7 +448,7 @@ int kb_sweep_run(struct kb_sweep *sw)
 	for (int first = 0, end; first < sw->nentries; first = end) {
 		for (end = first; end < sw->nentries && sw->entries[end].threads == sw->entries[first].threads; end++)
 			;
-		sw->canary.n = 0;	/* a reference per thread count: see bench/measure/disturbance.h */
+		sw->canary.n = 0;	/* a reference per thread count: see bench/disturbance.h */
 		warm_up(sw, first, end);
 		for (int round = 0; round < sw->opt.reps; round++) {
 			int nfloors = 0, n = 0, dropped_before = sw->attempts_dropped;

@@ -43,7 +43,6 @@ struct kb_sweep {
 	double t_start;
 	char csv_path[4096], json_path[4096], gbench_path[4096];
 	char command_line[4096];
-	bool no_perf;			/* --no-perf */
 	struct kb_perf_probe perf;	/* what the threads count (shims/perfctr.h) */
 	char *perf_json;		/* the probe, for the sidecar */
 	char write_error[4400];		/* set when the results could not be written: the run stops */

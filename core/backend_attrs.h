@@ -2,7 +2,7 @@
  * What a backend header declares about itself, besides its kref_<name>_*
  * operations, so that the one list (core/backends.list) is all that names it:
  *
- *   KB_MODEL_<name>      one line on what it is, for tables and --list-backends
+ *   KB_MODEL_<name>      one line on what it is, for tables and --list
  *   KB_FLAGS_<name>      the KB_* flags below
  *   KB_KREF_INIT_<name>  the init core/kref.h's kref_init() uses
  *   KB_KREF_PUT_<name>   suffix of the puts core/kref.h uses (empty, or _sync
@@ -26,6 +26,8 @@
 
 #include <stddef.h>
 
+#include "core/lib/compiler.h"	/* KB_CAT */
+
 #define KB_COUNTS		1u	/* a real counter (not `null`) */
 #define KB_DEFERRED_RELEASE	2u	/* the last reference is dropped by kill; release after sync */
 #define KB_KILL_RELEASES	4u	/* the last reference must be dropped by kill (before it
@@ -44,8 +46,6 @@
  * an undefined KB_TYPESAFE_<B> pastes into a KB_PROBE_ name that does not
  * exist, so the probe's second element is the 0 after it.
  */
-#define KB_CAT_(a, b) a##b
-#define KB_CAT(a, b) KB_CAT_(a, b)
 #define KB_SECOND_(a, b, ...) b
 #define KB_SECOND(...) KB_SECOND_(__VA_ARGS__, )
 #define KB_PROBE_1 ~, 1

@@ -44,9 +44,8 @@
 #endif
 
 #include "core/backend_list.h"	/* every backend, generated from core/backends.list */
+#include "core/lib/compiler.h"	/* KB_CAT */
 
-#define KB_CAT_(a, b) a##b
-#define KB_CAT(a, b) KB_CAT_(a, b)
 #define KB_CAT3_(a, b, c) a##b##c
 #define KB_CAT3(a, b, c) KB_CAT3_(a, b, c)
 #define KB_BACKEND_ID KB_CAT(KB_BACKEND_ID_, KREF_BACKEND)

@@ -22,7 +22,7 @@
 
 #include "check.h"
 #include "measure/disturbance.h"
-#include "workloads/harness.h"
+#include "workloads/loop.h"
 #include "measure/row.h"
 #include "measure/median.h"
 

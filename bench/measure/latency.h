@@ -27,8 +27,8 @@
  * clock read). So sampling costs at most KB_BATCH / KB_LAT_STRIDE sample
  * pairs of clock reads per period, under 1% whatever an operation costs,
  * and still gives ~10,000 samples per thread in a 50 ms window of fast
- * operations (every batch of slow ones is sampled). A stride alone cost
- * percpu's 1.3 ns pair 13% (one 30 ns sample per 256 pairs).
+ * operations (every batch of slow ones is sampled). A stride alone would
+ * cost a 1.3 ns pair (percpu's) 13%: one 30 ns sample per 256 pairs.
  */
 #define KB_LAT_STRIDE 256
 #define KB_LAT_PERIOD_NS 20000

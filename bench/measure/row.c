@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/backends.h"
 #include "core/lib/rseq.h"
-#include "workloads/harness.h"
+#include "checks.h"
+#include "thread_perf.h"
 #include "latency.h"
 
 static double counter(const struct gb_result *r, const char *name, double fallback)

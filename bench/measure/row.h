@@ -35,6 +35,7 @@ struct kb_entry {
 	struct kb_window *win;		/* inside run */
 	int spec;			/* gb_register's index */
 	bool is_floor;
+	bool unshared;			/* no object shared between threads: normalised by the uncontended floor */
 	int floor;			/* index of the floor entry that normalises this row, or -1 */
 	double floor_ns;		/* floors: this round's figure */
 	/* clean repetitions */

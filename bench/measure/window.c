@@ -10,7 +10,11 @@
 #include <time.h>
 
 #include "core/lib/rseq.h"
-#include "workloads/harness.h"
+#include "clock.h"
+#include "thread.h"
+#include "work.h"
+#include "gbench.h"
+#include "perfctr.h"
 
 static uint64_t canary_iters;
 

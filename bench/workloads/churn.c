@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "core/lib/rcu.h"
-#include "harness.h"
+#include "loop.h"
 #include "lifecycle.h"
 
 /* ---- the workload ---- */
@@ -79,7 +79,7 @@ static int churn_setup(struct kb_run *run)
 {
 	struct churn_ctx *c = malloc(sizeof(*c));
 
-	if (!c || churn_ctx_init(c, run->threads, run->variant, run->backend->destroy)) {
+	if (!c || churn_ctx_init(c, run->threads, run->uses, run->backend->destroy)) {
 		free(c);
 		return -1;
 	}
@@ -117,4 +117,6 @@ const struct kb_workload kb_workload_churn = {
 	.setup = churn_setup,
 	.teardown = churn_teardown,
 	.check = churn_workload_check,
+	.per_uses = true,
+	.applies = kb_needs_counting,
 };

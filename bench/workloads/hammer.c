@@ -8,18 +8,11 @@
  * run; --no-latency times none (the overhead, measured).
  * A sample includes one clock read: the `null` row's lat_p50_ns is that cost.
  */
-#include "harness.h"
+#include "hammer.h"
+#include "loop.h"
 #include "measure/latency.h"
 
 #include <string.h>
-
-#define HAMMER_PAIR(B, obj, work)						\
-	do {									\
-		kref_##B##_get(obj);						\
-		kb_work(work);							\
-		if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))		\
-			me->unexpected_releases++;				\
-	} while (0)
 
 /* Not static: readside's refcount rows run these same bodies. */
 #define HAMMER(B)								\
@@ -42,13 +35,13 @@ void kb_hammer_##B(struct gb_state *st, void *vrun)				\
 		for (int j = 0; j < KB_BATCH; j += KB_LAT_STRIDE) {		\
 			if (sample) {						\
 				uint64_t t0 = kb_now_ns();			\
-				HAMMER_PAIR(B, obj, work);			\
+				KB_GET_WORK_PUT(B, obj, work, me);		\
 				kb_lat_add(&lat, kb_now_ns() - t0);		\
 			} else {						\
-				HAMMER_PAIR(B, obj, work);			\
+				KB_GET_WORK_PUT(B, obj, work, me);		\
 			}							\
 			for (int i = 1; i < KB_LAT_STRIDE; i++)			\
-				HAMMER_PAIR(B, obj, work);			\
+				KB_GET_WORK_PUT(B, obj, work, me);		\
 		}								\
 	}									\
 	kb_beside_add_latency(&lat);						\

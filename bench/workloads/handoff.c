@@ -10,7 +10,7 @@
  * own reference and counts it ("local_puts" counter). Rings are drained after
  * the timed loop, before the self-check.
  */
-#include "harness.h"
+#include "loop.h"
 
 #include <stdlib.h>
 
@@ -72,8 +72,7 @@ static void handoff_drain_##B(struct ring *in, struct kb_thread *me)		\
 	struct kref_##B *got;							\
 										\
 	while ((got = ring_pop(in)) != NULL)					\
-		if (kb_unlikely(kref_##B##_put(got, kb_release_##B)))		\
-			me->unexpected_releases++;				\
+		KB_PUT(B, got, me);						\
 }										\
 static void handoff_##B(struct gb_state *st, void *vrun)			\
 {										\
@@ -93,13 +92,11 @@ static void handoff_##B(struct gb_state *st, void *vrun)			\
 			kref_##B##_get(own);	/* before the hand-off */	\
 			if (kb_unlikely(!ring_push(out, own))) {		\
 				local_puts++;					\
-				if (kref_##B##_put(own, kb_release_##B))	\
-					me->unexpected_releases++;		\
+				KB_PUT(B, own, me);				\
 			}							\
 			if ((got = ring_pop(in)) != NULL) {			\
 				kb_work(work);					\
-				if (kb_unlikely(kref_##B##_put(got, kb_release_##B))) \
-					me->unexpected_releases++;		\
+				KB_PUT(B, got, me);				\
 			}							\
 		}								\
 	}									\

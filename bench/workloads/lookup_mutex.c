@@ -17,7 +17,8 @@
  * always goes through the variant's path (never the RCU callback's), the
  * writer holds an extra reference across the switch to atomic mode.
  */
-#include "harness.h"
+#include "loop.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -301,7 +302,7 @@ static int lm_setup(struct kb_run *run)
 	pthread_mutex_init(&ctx->lock, NULL);
 	ctx->be = run->backend;
 	ctx->variant = run->variant;
-	ctx->nkeys = (unsigned long)(run->objects_knob > 0 ? run->objects_knob : 1024);
+	ctx->nkeys = (unsigned long)kb_lookup_keys(run->threads, run->objects_knob);
 	ctx->writer = (struct kb_writer){ .rate = run->writer_rate, .tick = lm_writer_tick, .ctx = ctx };
 	ctx->slots = calloc(ctx->nkeys, sizeof(*ctx->slots));
 	if (!ctx->slots)
@@ -412,8 +413,9 @@ KB_FOR_EACH_BACKEND(LM_VARIANTS)
  * the release comes later from elsewhere (an epoch: refcache; the owner's
  * merge: brc) the list would keep a dead entry: no meaning, no row.
  */
-static bool lm_applies(const struct kb_backend *b, int variant)
+static bool lm_applies(const struct kb_backend *b, int threads, int variant)
 {
+	(void)threads;
 	(void)variant;
 	return !(b->flags & (KB_EPOCH_RELEASE | KB_OWNER_RELEASE));
 }
@@ -429,6 +431,8 @@ const struct kb_workload kb_workload_lookup_mutex = {
 	.setup = lm_setup,
 	.teardown = lm_teardown,
 	.check = lm_check,
+	.chosen_by = KB_VARIANTS_BY_VARIANT,
 	.uses_writer = true,
 	.applies = lm_applies,
+	.objects_column = kb_lookup_keys,
 };

@@ -38,7 +38,9 @@
  * The array is cheaper to search than the hash table: compare hazptr and
  * typesafe with memb_array, and with memb only as a whole path.
  */
-#include "harness.h"
+#include "loop.h"
+#include "lookup_rcu.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +104,7 @@ extern const struct rcu_flavor_struct urcu_memb_flavor, urcu_qsbr_flavor, urcu_m
 #define KB_RCU_typesafe   KB_RCU_TYPESAFE
 #define KB_NRCU_FLAVORS KB_RCU_MEMB_ARRAY	/* the first over the array of slots */
 _Static_assert(KB_NRCU <= KB_MAX_VARIANTS, "body2 holds every reclamation");
+const char *const kb_rcu_flavor_names[] = { "memb", "qsbr", "mb", "memb_array", "hazptr", "typesafe", NULL };
 
 static const struct rcu_flavor_struct *const flavors[KB_NRCU_FLAVORS] = {
 	[KB_RCU_MEMB] = &urcu_memb_flavor,
@@ -455,10 +458,10 @@ static int lookup_setup(struct kb_run *run)
 	pthread_mutex_init(&ctx->retired_lock, NULL);
 	pthread_mutex_init(&ctx->cache_lock, NULL);
 	ctx->be = run->backend;
-	ctx->reclaim = run->flavor;
-	ctx->flavor_index = run->flavor < KB_NRCU_FLAVORS ? run->flavor : KB_RCU_MEMB;
+	ctx->reclaim = run->variant;
+	ctx->flavor_index = run->variant < KB_NRCU_FLAVORS ? run->variant : KB_RCU_MEMB;
 	ctx->flavor = flavors[ctx->flavor_index];
-	ctx->nkeys = (unsigned long)(run->objects_knob > 0 ? run->objects_knob : 1024);
+	ctx->nkeys = (unsigned long)kb_lookup_keys(run->threads, run->objects_knob);
 	ctx->writer = (struct kb_writer){ .rate = run->writer_rate, .begin = lk_writer_begin,
 					  .tick = lk_writer_tick, .end = lk_writer_end, .ctx = ctx };
 	if (ctx->reclaim >= KB_NRCU_FLAVORS) {
@@ -668,8 +671,9 @@ KB_FOR_EACH_BACKEND(LOOKUP_FLAVORS)
 
 /* A lookup is get_unless_zero: none where the scheme cannot offer it
  * (refcache); typesafe only where the counter survives reuse. */
-static bool lookup_applies(const struct kb_backend *b, int variant)
+static bool lookup_applies(const struct kb_backend *b, int threads, int variant)
 {
+	(void)threads;
 	if (b->flags & KB_NO_GET_UNLESS_ZERO)
 		return false;
 	return variant != KB_RCU_TYPESAFE || b->init_typesafe != NULL;
@@ -686,7 +690,8 @@ const struct kb_workload kb_workload_lookup_rcu = {
 	.setup = lookup_setup,
 	.teardown = lookup_teardown,
 	.check = lookup_check,
+	.chosen_by = KB_VARIANTS_BY_RCU_FLAVOR,
 	.uses_writer = true,
-	.uses_flavor = true,
 	.applies = lookup_applies,
+	.objects_column = kb_lookup_keys,
 };

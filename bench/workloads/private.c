@@ -1,5 +1,5 @@
 /* private: each thread gets and puts its own object — no sharing, the best case. */
-#include "harness.h"
+#include "loop.h"
 
 #define PRIVATE(B) KB_DEFINE_RELEASE(B) static KB_DEFINE_GETPUT_BODY(private, B, gb_thread_index(st))
 KB_FOR_EACH_BACKEND(PRIVATE)
@@ -10,4 +10,5 @@ const struct kb_workload kb_workload_private = {
 	.about = "each thread gets/puts its own object",
 	.objects = kb_object_per_thread,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
+	.unshared = true,
 };

@@ -13,7 +13,7 @@
  * with the CPUs of the machine: bench/analysis/decide.py reports it per CPU and
  * projects it, as a projection, to 64 and 256 CPUs.
  */
-#include "harness.h"
+#include "loop.h"
 #include "measure/latency.h"
 #include "lifecycle.h"
 
@@ -34,12 +34,8 @@ static void read_##B##_role(struct gb_state *st, struct kb_run *run, bool count_
 				kb_blackhole(kref_##B##_read(obj));		\
 	} else {								\
 		for KB_WINDOW_LOOP(st, &run->win, me)				\
-			for (int i = 0; i < KB_BATCH; i++) {			\
-				kref_##B##_get(obj);				\
-				kb_work(work);					\
-				if (kb_unlikely(kref_##B##_put(obj, kb_release_##B))) \
-					me->unexpected_releases++;		\
-			}							\
+			for (int i = 0; i < KB_BATCH; i++)			\
+				KB_GET_WORK_PUT(B, obj, work, me);		\
 	}									\
 	if (reader != count_reader)						\
 		me->ops = 0;	/* the other role's operations are not the figure */ \
@@ -61,6 +57,13 @@ KB_FOR_EACH_BACKEND(READ_BODY)
 
 static const char *const read_variants[] = { "reader", "writers", NULL };
 
+/* The writers row needs a writer beside the reader. */
+static bool read_applies(const struct kb_backend *b, int threads, int variant)
+{
+	(void)b;
+	return variant != KB_READ_WRITERS || threads >= 2;
+}
+
 #define BODIES(B) [KB_BACKEND_INDEX_##B] = { read_##B##_reader, read_##B##_writers },
 const struct kb_workload kb_workload_read = {
 	.name = "read",
@@ -68,4 +71,5 @@ const struct kb_workload kb_workload_read = {
 	.objects = kb_one_object,
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = read_variants,
+	.applies = read_applies,
 };

@@ -10,18 +10,12 @@
  */
 #include "readside.h"
 
+#include "hammer.h"
+#include "loop.h"
+
 #include <urcu/urcu-qsbr.h>
 
 #include "core/lib/rcu.h"
-
-/* A refcount reader is get + put on the one shared object: hammer's loop. */
-#define BODY(B) [KB_BACKEND_INDEX_##B] = kb_hammer_##B,
-const struct kb_workload kb_workload_readside = {
-	.name = "readside",
-	.about = "refscale: one read-side acquire/release, refcounts beside RCU and locks",
-	.objects = kb_one_object,
-	.body = { KB_FOR_EACH_BACKEND(BODY) },
-};
 
 /* One benchmark runs at a time, so one lock of each kind serves them all. */
 static pthread_rwlock_t shared_rwlock = PTHREAD_RWLOCK_INITIALIZER;
@@ -30,10 +24,10 @@ static pthread_mutex_t shared_mutex = PTHREAD_MUTEX_INITIALIZER;
 #define MECHANISM_BODY(NAME, ENTER, BATCH_HOOK, LOCK, UNLOCK, LEAVE)		\
 static void NAME##_body(struct gb_state *st, void *vrun)			\
 {										\
-	struct kb_simple_run *run = vrun;					\
+	struct kb_run *run = vrun;						\
 	struct kb_thread *me;							\
 										\
-	if (!kb_simple_prologue(st, run, &me))					\
+	if (!kb_thread_prologue(st, run, &me))					\
 		return;								\
 	ENTER;									\
 	for KB_WINDOW_LOOP(st, &run->win, me) {			\
@@ -45,7 +39,7 @@ static void NAME##_body(struct gb_state *st, void *vrun)			\
 		}								\
 	}									\
 	LEAVE;									\
-	kb_simple_epilogue(st, run, me);					\
+	kb_thread_epilogue(st, run, me);					\
 }
 
 MECHANISM_BODY(rcu_memb, kb_rcu_register(), (void)0,
@@ -64,3 +58,14 @@ const struct kb_mechanism kb_readside_mechanisms[] = {
 	{ "pthread_mutex", pthread_mutex_body },
 };
 const int kb_nreadside_mechanisms = sizeof(kb_readside_mechanisms) / sizeof(kb_readside_mechanisms[0]);
+
+/* A refcount reader is get + put on the one shared object: hammer's loop. */
+#define BODY(B) [KB_BACKEND_INDEX_##B] = kb_hammer_##B,
+const struct kb_workload kb_workload_readside = {
+	.name = "readside",
+	.about = "refscale: one read-side acquire/release, refcounts beside RCU and locks",
+	.objects = kb_one_object,
+	.body = { KB_FOR_EACH_BACKEND(BODY) },
+	.mechanisms = kb_readside_mechanisms,
+	.nmechanisms = sizeof(kb_readside_mechanisms) / sizeof(kb_readside_mechanisms[0]),
+};

@@ -2,12 +2,7 @@
 #ifndef KREFBENCH_BENCH_READSIDE_H
 #define KREFBENCH_BENCH_READSIDE_H
 
-#include "measure/floors.h"
-
-struct kb_mechanism {
-	const char *name;	/* the CSV backend value */
-	void (*body)(struct gb_state *st, void *run);	/* on a kb_simple_run */
-};
+#include "workload.h"
 
 extern const struct kb_mechanism kb_readside_mechanisms[];
 extern const int kb_nreadside_mechanisms;

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "core/lib/rcu.h"
-#include "harness.h"
+#include "loop.h"
 #include "measure/latency.h"
 #include "lifecycle.h"
 
@@ -198,4 +198,5 @@ const struct kb_workload kb_workload_release_latency = {
 	.setup = rl_setup,
 	.teardown = rl_teardown,
 	.check = rl_check,
+	.applies = kb_needs_counting,
 };

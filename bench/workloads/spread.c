@@ -1,6 +1,7 @@
 /* spread: threads pick among K shared objects at random — the contention knob.
  * The pick (xorshift + multiply-shift) is part of each operation. */
-#include "harness.h"
+#include "loop.h"
+#include "rng.h"
 
 static int spread_objects(int threads, int knob)
 {
@@ -23,10 +24,7 @@ static void spread_##B(struct gb_state *st, void *vrun)			\
 	for KB_WINDOW_LOOP(st, &run->win, me) {			\
 		for (int i = 0; i < KB_BATCH; i++) {				\
 			struct kref_##B *obj = kb_obj_ref(run, (int)kb_pick(&rng, k)); \
-			kref_##B##_get(obj);					\
-			kb_work(work);						\
-			if (kb_unlikely(kref_##B##_put(obj, kb_release_##B)))	\
-				me->unexpected_releases++;			\
+			KB_GET_WORK_PUT(B, obj, work, me);			\
 		}								\
 	}									\
 	me->rng = rng;								\

@@ -3,7 +3,8 @@
 #include <errno.h>
 #include <time.h>
 
-#include "harness.h"
+#include "measure/clock.h"
+#include "rng.h"
 
 static void sleep_until(uint64_t ns)
 {

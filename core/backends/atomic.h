@@ -18,6 +18,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 
 struct kref_atomic {
 	atomic_int refs;
@@ -135,29 +136,15 @@ static inline bool kref_atomic_dec_not_one(struct kref_atomic *r)
 static inline int kref_atomic_put_mutex(struct kref_atomic *r,
 		void (*release)(struct kref_atomic *), pthread_mutex_t *lock)
 {
-	if (kref_atomic_dec_not_one(r))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!kref_atomic_dec_and_test(r)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	release(r);	/* with the lock held; release() unlocks, as in the kernel */
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, kref_atomic_dec_not_one(r),
+			   kref_atomic_dec_and_test(r), release(r));
 }
 
 static inline int kref_atomic_put_lock(struct kref_atomic *r,
 		void (*release)(struct kref_atomic *), pthread_spinlock_t *lock)
 {
-	if (kref_atomic_dec_not_one(r))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!kref_atomic_dec_and_test(r)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	release(r);
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, kref_atomic_dec_not_one(r),
+			   kref_atomic_dec_and_test(r), release(r));
 }
 
 static inline long kref_atomic_read(const struct kref_atomic *r)

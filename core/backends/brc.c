@@ -23,8 +23,8 @@ static pthread_key_t exit_key;
 /* Queues an exiting thread took and has not finished merging: sync waits
  * for them. The benchmark's check runs sync in one thread while the others,
  * done, exit: an exit that took its queue just before sync looked would
- * otherwise still be releasing when the check counts (a "leak" that was
- * only late; seen at 4 threads on 2 CPUs). */
+ * otherwise still be releasing when the check counts, and its late
+ * releases would look like a leak. */
 static atomic_int exit_merges;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
@@ -187,8 +187,7 @@ int kb_brc_merge_zero(struct kref_brc *r, kb_brc_release_t *release)
  * then merges (owner cleared, MERGED set) and this reference is one of
  * shared's: drop it there, as CPython's _Py_brc_queue_object does when it
  * finds ob_tid 0. Shared cannot be 0 now (QUEUED or MERGED is set), so that
- * put does not queue again. (test_stress found it: a NULL owner, 3 runs in
- * 100 under asan.)
+ * put does not queue again.
  */
 static int queue_to_owner(struct kref_brc *r, kb_brc_release_t *release)
 {

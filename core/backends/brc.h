@@ -58,6 +58,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 
 #define BRC_QUEUED	1L
 #define BRC_MERGED	2L
@@ -209,27 +210,15 @@ static inline bool kb_brc_dec_not_one(struct kref_brc *r)
 static inline int kref_brc_put_mutex(struct kref_brc *r, kb_brc_release_t *release,
 		pthread_mutex_t *lock)
 {
-	if (kb_brc_dec_not_one(r))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!kb_brc_put_via(r, release, false)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, kb_brc_dec_not_one(r),
+			   kb_brc_put_via(r, release, false), (void)0);
 }
 
 static inline int kref_brc_put_lock(struct kref_brc *r, kb_brc_release_t *release,
 		pthread_spinlock_t *lock)
 {
-	if (kb_brc_dec_not_one(r))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!kb_brc_put_via(r, release, false)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, kb_brc_dec_not_one(r),
+			   kb_brc_put_via(r, release, false), (void)0);
 }
 
 static inline int kref_brc_kill(struct kref_brc *r, kb_brc_release_t *release)

@@ -42,6 +42,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 #include "core/lib/rcu.h"
 
 #define FILE_REF_ONEREF		0x0000000000000000UL
@@ -174,31 +175,15 @@ static kb_always_inline int kb_fileref_put_via(struct kref_fileref *r,
 static kb_always_inline int kb_fileref_put_mutex_via(struct kref_fileref *r,
 		void (*release)(struct kref_fileref *), pthread_mutex_t *lock, bool wait)
 {
-	if (file_ref_dec_not_one(&r->ref))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!file_ref_put(&r->ref)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	kb_fileref_before_release(wait);
-	release(r);	/* lock held; release() unlocks */
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, file_ref_dec_not_one(&r->ref),
+			   file_ref_put(&r->ref), (kb_fileref_before_release(wait), release(r)));
 }
 
 static kb_always_inline int kb_fileref_put_lock_via(struct kref_fileref *r,
 		void (*release)(struct kref_fileref *), pthread_spinlock_t *lock, bool wait)
 {
-	if (file_ref_dec_not_one(&r->ref))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!file_ref_put(&r->ref)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	kb_fileref_before_release(wait);
-	release(r);
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, file_ref_dec_not_one(&r->ref),
+			   file_ref_put(&r->ref), (kb_fileref_before_release(wait), release(r)));
 }
 
 /* kref_fileref_<put> (call_rcu frees) and kref_fileref_<put>_sync (free at once). */

@@ -12,6 +12,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 
 struct kref_mutex {
 	pthread_mutex_t lock;
@@ -76,29 +77,15 @@ static inline bool kref_mutex_dec_not_one(struct kref_mutex *r)
 static inline int kref_mutex_put_mutex(struct kref_mutex *r,
 		void (*release)(struct kref_mutex *), pthread_mutex_t *lock)
 {
-	if (kref_mutex_dec_not_one(r))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (kref_mutex_add(r, -1) != 0) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	release(r);	/* lock held; release() unlocks */
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, kref_mutex_dec_not_one(r),
+			   kref_mutex_add(r, -1) == 0, release(r));
 }
 
 static inline int kref_mutex_put_lock(struct kref_mutex *r,
 		void (*release)(struct kref_mutex *), pthread_spinlock_t *lock)
 {
-	if (kref_mutex_dec_not_one(r))
-		return 0;
-	pthread_spin_lock(lock);
-	if (kref_mutex_add(r, -1) != 0) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	release(r);
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, kref_mutex_dec_not_one(r),
+			   kref_mutex_add(r, -1) == 0, release(r));
 }
 
 static inline long kref_mutex_read(struct kref_mutex *r)

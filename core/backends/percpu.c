@@ -336,7 +336,7 @@ static void give_back_slots(struct kref_percpu *r)
 
 static void noop_confirm(struct kref_percpu *r) { (void)r; }
 
-/* -1 unless the count is 1 (release ordered, as a put's). */
+/* Decrement unless the count is 1 (release ordered, as a put's): true when it did. */
 static bool dec_not_one(atomic_long *count)
 {
 	long old = atomic_load_explicit(count, memory_order_relaxed);
@@ -386,8 +386,8 @@ static void fold_slots_after_grace_period(struct rcu_head *head)
 	 * is dropped after (its release may free the ref), as the kernel does.
 	 * Dropped under switch_lock: once it is gone another thread's last put
 	 * may release the ref and exit it, and exit takes switch_lock before
-	 * freeing data, so data outlives this section (it did not: tsan saw
-	 * the fold clear confirm_switch in freed data, test_stress_percpu). */
+	 * freeing data, so data outlives this section, whose writes to it
+	 * (confirm_switch, the slots) come after the reference is gone. */
 	pthread_mutex_lock(&switch_lock);
 	dropped = dec_not_one(&data->count);
 	data->confirm_switch = NULL;

@@ -82,6 +82,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 #include "core/lib/cpu.h"
 #include "core/lib/rcu.h"
 #include "core/lib/rseq.h"
@@ -328,29 +329,15 @@ bool kb_percpu_dec_not_one(struct kref_percpu *r, bool rseq);
 static kb_always_inline int kb_percpu_put_mutex_via(struct kref_percpu *r,
 		void (*release)(struct kref_percpu *), pthread_mutex_t *lock, bool rseq)
 {
-	if (kb_percpu_dec_not_one(r, rseq))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!kb_percpu_dec_and_test_via(r, rseq)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	release(r);	/* lock held; release() unlocks */
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, kb_percpu_dec_not_one(r, rseq),
+			   kb_percpu_dec_and_test_via(r, rseq), release(r));
 }
 
 static kb_always_inline int kb_percpu_put_lock_via(struct kref_percpu *r,
 		void (*release)(struct kref_percpu *), pthread_spinlock_t *lock, bool rseq)
 {
-	if (kb_percpu_dec_not_one(r, rseq))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!kb_percpu_dec_and_test_via(r, rseq)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	release(r);
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, kb_percpu_dec_not_one(r, rseq),
+			   kb_percpu_dec_and_test_via(r, rseq), release(r));
 }
 
 /* The get/put family of one backend, on one slot-add path. */

@@ -48,6 +48,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 #include "core/lib/rcu.h"
 
 #define RCUREF_ONEREF		0x00000000U
@@ -189,31 +190,15 @@ kb_must_check bool rcuref_dec_not_one(rcuref_t *ref);
 static kb_always_inline int kb_rcuref_put_mutex_via(struct kref_rcuref *r,
 		void (*release)(struct kref_rcuref *), pthread_mutex_t *lock, bool wait)
 {
-	if (rcuref_dec_not_one(&r->ref))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!rcuref_put(&r->ref)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	kb_rcuref_before_release(wait);
-	release(r);	/* lock held; release() unlocks */
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, rcuref_dec_not_one(&r->ref),
+			   rcuref_put(&r->ref), (kb_rcuref_before_release(wait), release(r)));
 }
 
 static kb_always_inline int kb_rcuref_put_lock_via(struct kref_rcuref *r,
 		void (*release)(struct kref_rcuref *), pthread_spinlock_t *lock, bool wait)
 {
-	if (rcuref_dec_not_one(&r->ref))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!rcuref_put(&r->ref)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	kb_rcuref_before_release(wait);
-	release(r);
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, rcuref_dec_not_one(&r->ref),
+			   rcuref_put(&r->ref), (kb_rcuref_before_release(wait), release(r)));
 }
 
 /* kref_rcuref_<put> (rcuref's contract) and kref_rcuref_<put>_sync (kref's). */

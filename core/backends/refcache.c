@@ -233,8 +233,8 @@ void kref_refcache_destroy(struct kref_refcache *r)
 	}
 	/* Only an object still under review is on the list: a released one
 	 * (the common case, destroyed from its release) was taken off by the
-	 * epoch, and walking the list for it made a churn of n objects O(n^2)
-	 * (8 s a row here). The epoch takes objects off under epoch_lock, which
+	 * epoch, and walking the list for it would make a churn of n objects
+	 * O(n^2). The epoch takes objects off under epoch_lock, which
 	 * we hold; a flush queues only objects its cache still refers to, and
 	 * destroying one of those is the caller's bug either way. */
 	pthread_mutex_lock(&review_lock);

@@ -47,6 +47,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 #include "core/lib/cpu.h"
 #include "core/backends/percpu.h"
 
@@ -187,29 +188,15 @@ static inline bool kb_sloppy_dec_not_one(struct kref_sloppy *r)
 static inline int kref_sloppy_put_mutex(struct kref_sloppy *r,
 		void (*release)(struct kref_sloppy *), pthread_mutex_t *lock)
 {
-	if (kb_sloppy_dec_not_one(r))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!kb_sloppy_central_dec_and_test(r)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	release(r);	/* lock held; release() unlocks */
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, kb_sloppy_dec_not_one(r),
+			   kb_sloppy_central_dec_and_test(r), release(r));
 }
 
 static inline int kref_sloppy_put_lock(struct kref_sloppy *r,
 		void (*release)(struct kref_sloppy *), pthread_spinlock_t *lock)
 {
-	if (kb_sloppy_dec_not_one(r))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!kb_sloppy_central_dec_and_test(r)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	release(r);
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, kb_sloppy_dec_not_one(r),
+			   kb_sloppy_central_dec_and_test(r), release(r));
 }
 
 /* Reconcile, then drop the initial reference: releases at once when it was

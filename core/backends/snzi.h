@@ -52,6 +52,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 #include "core/lib/cpu.h"
 #include "core/backends/percpu.h"
 
@@ -181,27 +182,15 @@ static inline bool kb_snzi_dec_not_one(struct kref_snzi *r)
 static inline int kref_snzi_put_mutex(struct kref_snzi *r, void (*release)(struct kref_snzi *),
 		pthread_mutex_t *lock)
 {
-	if (kb_snzi_dec_not_one(r))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!kref_snzi_put(r, release)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	return 1;	/* release() ran with the lock held and unlocked it */
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, kb_snzi_dec_not_one(r),
+			   kref_snzi_put(r, release), (void)0);
 }
 
 static inline int kref_snzi_put_lock(struct kref_snzi *r, void (*release)(struct kref_snzi *),
 		pthread_spinlock_t *lock)
 {
-	if (kb_snzi_dec_not_one(r))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!kref_snzi_put(r, release)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, kb_snzi_dec_not_one(r),
+			   kref_snzi_put(r, release), (void)0);
 }
 
 static inline int kref_snzi_kill(struct kref_snzi *r, void (*release)(struct kref_snzi *))

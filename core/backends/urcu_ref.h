@@ -24,6 +24,7 @@
 
 #include "core/backend_attrs.h"
 #include "core/lib/compiler.h"
+#include "core/lib/put_locked.h"
 
 #define kref_urcu_ref urcu_ref
 
@@ -80,29 +81,15 @@ static inline bool kref_urcu_ref_dec_not_one(struct urcu_ref *r)
 static inline int kref_urcu_ref_put_mutex(struct urcu_ref *r,
 		void (*release)(struct urcu_ref *), pthread_mutex_t *lock)
 {
-	if (kref_urcu_ref_dec_not_one(r))
-		return 0;
-	pthread_mutex_lock(lock);
-	if (!kref_urcu_ref_dec_and_test(r)) {
-		pthread_mutex_unlock(lock);
-		return 0;
-	}
-	release(r);	/* lock held; release() unlocks */
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_mutex, lock, kref_urcu_ref_dec_not_one(r),
+			   kref_urcu_ref_dec_and_test(r), release(r));
 }
 
 static inline int kref_urcu_ref_put_lock(struct urcu_ref *r,
 		void (*release)(struct urcu_ref *), pthread_spinlock_t *lock)
 {
-	if (kref_urcu_ref_dec_not_one(r))
-		return 0;
-	pthread_spin_lock(lock);
-	if (!kref_urcu_ref_dec_and_test(r)) {
-		pthread_spin_unlock(lock);
-		return 0;
-	}
-	release(r);
-	return 1;
+	KB_PUT_LOCKED_BODY(pthread_spin, lock, kref_urcu_ref_dec_not_one(r),
+			   kref_urcu_ref_dec_and_test(r), release(r));
 }
 
 static inline long kref_urcu_ref_read(const struct urcu_ref *r) { return uatomic_read(&r->refcount); }

@@ -23,6 +23,10 @@
 #endif
 #define kb_cacheline_aligned __attribute__((aligned(KB_CACHELINE)))
 
+/* Paste two tokens after expanding them (KB_CAT(kref_, KREF_BACKEND)). */
+#define KB_CAT_(a, b) a##b
+#define KB_CAT(a, b) KB_CAT_(a, b)
+
 #define kb_container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - __builtin_offsetof(type, member)))
 

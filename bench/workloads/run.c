@@ -1,19 +1,13 @@
-#include "harness.h"
+#include "run.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/lib/rcu.h"
-
-int kb_backend_index(const struct kb_backend *b)
-{
-	for (unsigned int i = 0; i < kb_nbackends; i++)
-		if (kb_backends[i] == b)
-			return (int)i;
-	return -1;
-}
+#include "gbench.h"
+#include "measure/checks.h"
+#include "measure/thread_perf.h"
 
 void kb_obj_released(void *ref)
 {
@@ -24,168 +18,18 @@ void kb_obj_released(void *ref)
 
 static void table_release(void *handle) { kb_obj_released(handle); }
 
-int kb_one_object(int threads, int objects_knob)
+struct kb_run *kb_run_new(const struct kb_topo *topo, const int *cpus)
 {
-	(void)threads;
-	(void)objects_knob;
-	return 1;
-}
+	struct kb_run *run = aligned_alloc(_Alignof(struct kb_run),
+					   (sizeof(*run) + _Alignof(struct kb_run) - 1) / _Alignof(struct kb_run) *
+					   _Alignof(struct kb_run));
 
-int kb_object_per_thread(int threads, int objects_knob)
-{
-	(void)objects_knob;
-	return threads;
-}
-
-int kb_no_objects(int threads, int objects_knob)
-{
-	(void)threads;
-	(void)objects_knob;
-	return 0;
-}
-
-uint64_t kb_work_calibrate(uint64_t ns)
-{
-	const uint64_t probe = 1u << 22;
-	uint64_t best = UINT64_MAX;
-
-	if (!ns)
-		return 0;
-	for (int round = 0; round < 5; round++) {	/* best of 5: least disturbed */
-		uint64_t t0 = kb_now_ns();
-
-		kb_work(probe);
-		uint64_t dt = kb_now_ns() - t0;
-		if (dt < best)
-			best = dt;
-	}
-	return (uint64_t)llround((double)ns * (double)probe / (double)(best ? best : 1));
-}
-
-/* ---- self-check verdicts, as small codes that ride in a counter ---- */
-
-#define KB_MAX_CHECKS 64
-static char check_texts[KB_MAX_CHECKS][160];
-static int ncheck_texts;
-static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int check_code(const char *text)
-{
-	int code;
-
-	pthread_mutex_lock(&check_lock);
-	for (code = 0; code < ncheck_texts; code++)
-		if (strcmp(check_texts[code], text) == 0)
-			break;
-	if (code == ncheck_texts && ncheck_texts < KB_MAX_CHECKS)
-		snprintf(check_texts[ncheck_texts++], sizeof(check_texts[0]), "%s", text);
-	pthread_mutex_unlock(&check_lock);
-	return code + 1;
-}
-
-const char *kb_check_text(int code)
-{
-	if (code == 0)
-		return "ok";
-	if (code < 1 || code > ncheck_texts)
-		return "check result lost";
-	return check_texts[code - 1];
-}
-
-/* ---- a barrier that failed threads leave ---- */
-
-void kb_barrier_init(struct kb_barrier *b, int participants)
-{
-	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->cond, NULL);
-	b->participants = participants;
-	b->arrived = 0;
-	b->phase = 0;
-}
-
-void kb_barrier_destroy(struct kb_barrier *b)
-{
-	pthread_cond_destroy(&b->cond);
-	pthread_mutex_destroy(&b->lock);
-}
-
-static void open_phase_if_complete(struct kb_barrier *b)	/* lock held */
-{
-	if (b->arrived >= b->participants) {
-		b->arrived = 0;
-		b->phase++;
-		pthread_cond_broadcast(&b->cond);
-	}
-}
-
-void kb_barrier_wait(struct kb_barrier *b)
-{
-	pthread_mutex_lock(&b->lock);
-	unsigned long phase = b->phase;
-
-	b->arrived++;
-	open_phase_if_complete(b);
-	while (b->phase == phase)
-		pthread_cond_wait(&b->cond, &b->lock);
-	pthread_mutex_unlock(&b->lock);
-}
-
-void kb_barrier_leave(struct kb_barrier *b)
-{
-	pthread_mutex_lock(&b->lock);
-	b->participants--;
-	open_phase_if_complete(b);
-	pthread_mutex_unlock(&b->lock);
-}
-
-/* ---- perf_event counters of each thread's timed loop ---- */
-
-const struct kb_perf_probe *kb_perf_config;
-
-void kb_thread_perf_open(struct kb_thread *me)
-{
-	struct kb_perf *pc;
-
-	me->perf = NULL;
-	if (!kb_perf_config || !kb_perf_config->enabled || !(pc = malloc(sizeof(*pc))))
-		return;
-	if (kb_perf_open(pc, kb_perf_config) == 0) {
-		free(pc);
-		return;
-	}
-	me->perf = pc;
-}
-
-/* Stop (if a post-loop barrier has not already), read, publish, close. */
-void kb_thread_perf_finish(struct gb_state *st, struct kb_thread *me)
-{
-	double value[KB_PERF_NEVENTS];
-	bool valid[KB_PERF_NEVENTS];
-	char name[64];
-
-	if (!me->perf)
-		return;
-	if (me->window_closed) {	/* the window opened and closed the counters */
-		kb_perf_read(me->perf, value, valid);
-		for (int e = 0; e < KB_PERF_NEVENTS; e++) {
-			if (!valid[e])
-				continue;
-			snprintf(name, sizeof(name), KB_PERF_COUNTER_PREFIX "%s", kb_perf_event_names[e]);
-			gb_counter_set(st, name, value[e]);
-			snprintf(name, sizeof(name), KB_PERF_COUNTER_PREFIX "%s.threads", kb_perf_event_names[e]);
-			gb_counter_set(st, name, 1);
-		}
-	}
-	kb_thread_perf_discard(me);
-}
-
-void kb_thread_perf_discard(struct kb_thread *me)
-{
-	if (!me->perf)
-		return;
-	kb_perf_close(me->perf);
-	free(me->perf);
-	me->perf = NULL;
+	if (!run)
+		return NULL;
+	memset(run, 0, sizeof(*run));
+	run->topo = topo;
+	run->cpus = cpus;
+	return run;
 }
 
 /* ---- per-thread prologue and epilogue ---- */
@@ -210,7 +54,8 @@ bool kb_thread_prologue(struct gb_state *st, struct kb_run *run, struct kb_threa
 	}
 	/* Before the clock starts: percpu and rcuref take memb read locks in
 	 * their operations and would otherwise register on the first one. */
-	kb_rcu_register();
+	if (run->backend)
+		kb_rcu_register();
 	kb_thread_perf_open(*me);
 	return true;
 }
@@ -249,8 +94,6 @@ static int released_early(struct kb_run *run)
 	return n;
 }
 
-const char *const kb_rcu_flavor_names[] = { "memb", "qsbr", "mb", "memb_array", "hazptr", "typesafe", NULL };
-
 /* Thread 0, every thread quiescent: counts, then kill, then releases. */
 static int check_run(struct kb_run *run)
 {
@@ -258,11 +101,13 @@ static int check_run(struct kb_run *run)
 	char text[160];
 	int bad;
 
+	if (!be)
+		return 0;	/* a floor or mechanism holds no references */
 	if (run->workload->check)
-		return run->workload->check(run, text, sizeof(text)) ? check_code(text) : 0;
+		return run->workload->check(run, text, sizeof(text)) ? kb_check_code(text) : 0;
 	if ((bad = released_early(run)) != 0) {
 		snprintf(text, sizeof(text), "%d release(s) during the run", bad);
-		return check_code(text);
+		return kb_check_code(text);
 	}
 	/* brc: a reference handed to an owner's queue is in no count until the
 	 * owner merges it; every thread is quiescent here, so merge first. */
@@ -270,16 +115,16 @@ static int check_run(struct kb_run *run)
 		be->sync();
 	if ((bad = count_not_one(run)) != 0) {
 		snprintf(text, sizeof(text), "%d object(s) not back to count 1", bad);
-		return check_code(text);
+		return kb_check_code(text);
 	}
 	for (int i = 0; i < run->objects; i++)
 		be->kill(kb_obj_ref(run, i));
 	be->sync();
 	if (!(be->flags & KB_COUNTS))
-		return released_early(run) == 0 ? 0 : check_code("null backend released");
+		return released_early(run) == 0 ? 0 : kb_check_code("null backend released");
 	if ((bad = count_not_released_once(run)) != 0) {
 		snprintf(text, sizeof(text), "%d object(s) not released exactly once", bad);
-		return check_code(text);
+		return kb_check_code(text);
 	}
 	return 0;
 }
@@ -317,7 +162,7 @@ void kb_run_setup(int threads, void *vrun)
 
 	run->setup_error[0] = 0;
 	run->threads = threads;
-	run->objects = run->workload->objects(threads, run->objects_knob);
+	run->objects = run->objects_of(threads, run->objects_knob);
 	run->objs = aligned_alloc(sizeof(struct kb_obj), sizeof(struct kb_obj) * (size_t)run->objects);
 	run->thr = aligned_alloc(sizeof(struct kb_thread), sizeof(struct kb_thread) * (size_t)threads);
 	if (!run->objs || !run->thr) {
@@ -328,7 +173,7 @@ void kb_run_setup(int threads, void *vrun)
 	memset(run->thr, 0, sizeof(struct kb_thread) * (size_t)threads);
 	for (int t = 0; t < threads; t++)
 		run->thr[t].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(t + 1);
-	for (int i = 0; i < run->objects; i++)
+	for (int i = 0; be && i < run->objects; i++)
 		if (be->init(kb_obj_ref(run, i), table_release) != 0) {
 			snprintf(run->setup_error, sizeof(run->setup_error),
 				 "%s: init failed for object %d of %d", be->name, i, run->objects);
@@ -337,7 +182,7 @@ void kb_run_setup(int threads, void *vrun)
 		}
 	kb_barrier_init(&run->barrier, threads);
 	run->barrier_ready = true;
-	if (run->workload->setup && run->workload->setup(run) != 0 && !run->setup_error[0])
+	if (run->workload && run->workload->setup && run->workload->setup(run) != 0 && !run->setup_error[0])
 		snprintf(run->setup_error, sizeof(run->setup_error), "workload setup failed");
 }
 
@@ -346,14 +191,14 @@ void kb_run_teardown(int threads, void *vrun)
 	struct kb_run *run = vrun;
 
 	(void)threads;
-	if (run->workload->teardown)
+	if (run->workload && run->workload->teardown)
 		run->workload->teardown(run);
 	/* A backend that may still hold objects for later (brc's owner queues)
 	 * lets go of them before they are freed, also when the check stopped
 	 * early or never ran: else the next run's merge touches freed memory. */
-	if (run->backend->flags & KB_OWNER_RELEASE)
+	if (run->backend && (run->backend->flags & KB_OWNER_RELEASE))
 		run->backend->sync();
-	for (int i = 0; i < run->objects; i++)
+	for (int i = 0; run->backend && i < run->objects; i++)
 		run->backend->destroy(kb_obj_ref(run, i));
 	if (run->barrier_ready)
 		kb_barrier_destroy(&run->barrier);

@@ -448,7 +448,7 @@ int kb_sweep_run(struct kb_sweep *sw)
 	for (int first = 0, end; first < sw->nentries; first = end) {
 		for (end = first; end < sw->nentries && sw->entries[end].threads == sw->entries[first].threads; end++)
 			;
-		sw->canary.n = 0;	/* a reference per thread count: see bench/disturbance.h */
+		sw->canary.n = 0;	/* a reference per thread count: see bench/measure/disturbance.h */
 		warm_up(sw, first, end);
 		for (int round = 0; round < sw->opt.reps; round++) {
 			int nfloors = 0, n = 0, dropped_before = sw->attempts_dropped;

@@ -15,13 +15,14 @@ deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
 # `./run.sh test` also cross-builds core/ and its tests for arm64 and runs them
 # under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
 # through Debian multiarch. A|B: either package will do (A is installed).
-test_deps=(libbenchmark-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
+test_deps=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-static' liburcu-dev:arm64)
 # `./run.sh test vm` boots a 64-vCPU guest (tests/vm/run_vm.sh): the emulator and
 # a static busybox for its init; its kernel is downloaded there with apt-get download.
 vm_deps=(qemu-system-x86 busybox-static)
 # The release flavour also opens report.html in chromium (tests/test_report.sh)
-# and model-checks the small algorithms with spin (tests/test_models.sh).
-release_test_deps=(chromium spin)
+# model-checks the small algorithms with spin (tests/test_models.sh) and
+# matches its Google Benchmark names with Debian's compare.py (test_measurement).
+release_test_deps=(chromium spin libbenchmark-tools)
 # `./run.sh fleet` drives the hosts with Ansible (bench/analysis/fleet.py, fleet.yml).
 fleet_deps=(ansible)
 

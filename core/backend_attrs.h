@@ -20,6 +20,11 @@
  *                        and the header offers kref_<name>_init_release() (the
  *                        init as a release store, publishing the object's other
  *                        fields) and kref_<name>_get_unless_zero_acquire().
+ *   KB_PUBLISH_<name> 1  the header offers kref_<name>_publish(): a lookup
+ *                        structure calls it (holding a reference) on an
+ *                        object it publishes, before other threads can find
+ *                        it; without it, get_unless_zero may fail on a live
+ *                        object (brc: CPython's maybe-weakref mark).
  */
 #ifndef KREFBENCH_CORE_BACKEND_ATTRS_H
 #define KREFBENCH_CORE_BACKEND_ATTRS_H
@@ -54,6 +59,7 @@
 #define KB_IF_1(...) __VA_ARGS__
 #define KB_IF(c) KB_CAT(KB_IF_, c)
 #define KB_IF_TYPESAFE(B) KB_IF(KB_IS_1(KB_TYPESAFE_##B))
+#define KB_IF_PUBLISH(B) KB_IF(KB_IS_1(KB_PUBLISH_##B))
 
 /* The two most common attribute bodies. */
 #define KB_SYNC_NOTHING(B) static inline void kref_##B##_sync(void) {}

@@ -27,6 +27,7 @@ static void init_typesafe_##B(void *h, void (*release)(void *h))		\
 	((struct handle_##B *)h)->release = release;				\
 	kref_##B##_init_release(&((struct handle_##B *)h)->ref);		\
 })										\
+KB_IF_PUBLISH(B)(static void publish_##B(void *h) { kref_##B##_publish(h); })	\
 static void get_##B(void *h) { kref_##B##_get(h); }				\
 static bool get_unless_zero_##B(void *h) { return kref_##B##_get_unless_zero(h); } \
 static int put_##B(void *h) { return kref_##B##_put(h, release_##B); }		\
@@ -49,6 +50,7 @@ static const struct kb_backend backend_##B = {					\
 	.handle_size = sizeof(struct handle_##B), .bytes_per_object = bytes_##B, \
 	.bytes_at = bytes_at_##B,						\
 	.init = init_##B, KB_IF_TYPESAFE(B)(.init_typesafe = init_typesafe_##B,) \
+	KB_IF_PUBLISH(B)(.publish = publish_##B,)				\
 	.get = get_##B, .get_unless_zero = get_unless_zero_##B, \
 	.put = put_##B, .put_mutex = put_mutex_##B, .put_lock = put_lock_##B,	\
 	.read = read_##B, .kill = kill_##B, .sync = sync_##B, .destroy = destroy_##B, \

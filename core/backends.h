@@ -26,6 +26,9 @@ struct kb_backend {
 	/* init for memory reused at once from a type-stable cache, where
 	 * readers may still try get_unless_zero: NULL unless KB_TYPESAFE_<name>. */
 	void (*init_typesafe)(void *h, void (*release)(void *h));
+	/* published for lookup (get_unless_zero from threads that hold no
+	 * reference): NULL unless KB_PUBLISH_<name>, when nothing is needed. */
+	void (*publish)(void *h);
 	void (*get)(void *h);
 	bool (*get_unless_zero)(void *h);
 	int (*put)(void *h);

@@ -178,6 +178,8 @@ ok(rows and rows[0][:len(header)] == header, "parsed header starts with the docu
 ncols = len(rows[0]) if rows else len(header)
 data = [dict(zip(rows[0], r)) for r in rows[1:]]
 ok(all(len(r) == ncols for r in rows[1:]), "every row has as many columns as the header (%d)" % ncols)
+ok(all(d.get(c, "") == "" for d in data for c in ("lookup_hits", "lookup_misses", "lookup_mostly_missed")),
+   "no lookup workload: the lookup columns are empty")
 
 want = {}
 for b in backends:
@@ -387,8 +389,12 @@ interrupt TERM 143
 
 # lookup_rcu's reclamations: one row per backend and reclamation, typesafe
 # only where the counter allows it, and the decision section gives each a column.
-"$BIN" --backends atomic,percpu --workloads lookup_rcu --rcu-flavor memb,hazptr,typesafe \
-    --threads 1 --reps 1 --time 0.005 --no-floors --writer-rate 0 --out "$WORK/recl.csv" >"$WORK/recl.log" 2>&1
+# Each row counts its hits and misses. brc at two threads: one reader is not
+# the objects' owner (the main thread, which built the table), so unless the
+# table publishes them (KB_PUBLISH_brc) its lookups miss whenever no other
+# thread holds a reference.
+"$BIN" --backends atomic,percpu,brc --workloads lookup_rcu --rcu-flavor memb,hazptr,typesafe \
+    --threads 2 --reps 1 --time 0.005 --no-floors --writer-rate 0 --out "$WORK/recl.csv" >"$WORK/recl.log" 2>&1
 check "reclamations: the run succeeds" test -s "$WORK/recl.csv"
 pycheck "reclamation rows" '
 import csv, sys
@@ -396,13 +402,30 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 have = {(r["backend"], r["variant"]) for r in rows}
 def ok(c, what):
     print(("ok - " if c else "FAIL - ") + what)
-ok(have == {("atomic", "memb"), ("atomic", "hazptr"), ("atomic", "typesafe"), ("percpu", "memb"), ("percpu", "hazptr")},
-   "rows: memb and hazptr for both, typesafe for atomic only (got %s)" % sorted(have))
+ok(have == {("atomic", "memb"), ("atomic", "hazptr"), ("atomic", "typesafe"), ("percpu", "memb"), ("percpu", "hazptr"),
+            ("brc", "memb"), ("brc", "hazptr")},
+   "rows: memb and hazptr for each, typesafe for atomic only (got %s)" % sorted(have))
 ok(all(r["check"] == "ok" for r in rows), "every reclamation checks ok")
+def n(r, c):
+    return int(r[c]) if r[c].isdigit() else -1
+ok(all(n(r, "lookup_hits") >= 0 and n(r, "lookup_misses") >= 0 for r in rows), "every lookup row has hits and misses")
+ok(all(n(r, "lookup_hits") + n(r, "lookup_misses") == int(r["ops"]) for r in rows), "hits + misses = ops")
+ok(all(r["lookup_mostly_missed"] == ("1" if n(r, "lookup_misses") > n(r, "lookup_hits") else "0") for r in rows),
+   "lookup_mostly_missed is 1 exactly when misses > hits")
+for r in rows:
+    ok(n(r, "lookup_misses") == 0, "%s %s: no writer, every key present: no lookup misses (got %s of %s)"
+       % (r["backend"], r["variant"], r["lookup_misses"], r["ops"]))
 ' "$WORK/recl.csv"
 PYTHONPATH="$SRC/bench" "$PY" -m analysis.decide "$WORK/recl.csv" >"$WORK/recl.decide" 2>&1
 check "decide: a column per other reclamation" grep -q "ns/lookup hazptr  *ns/lookup typesafe" "$WORK/recl.decide"
 check "decide: typesafe is n/a for percpu" grep -qE "^percpu .* n/a " "$WORK/recl.decide"
+
+# A row whose lookups mostly missed measures failure: decide never ranks it
+# (brc's cheap failed lookups ranked first before), and says why.
+"$PY" "$SRC/bench/analysis/decide.py" "$SRC/tests/fixtures/decide_mostly_missed.csv" >"$WORK/missed.decide" 2>&1
+check "decide: mostly missed: the winner hit its lookups" grep -q "^best here: percpu:" "$WORK/missed.decide"
+check "decide: mostly missed: the row is n/a, last" bash -c "grep -E '^(percpu|atomic|brc) ' '$WORK/missed.decide' | tail -n 1 | grep -qE '^brc +n/a '"
+check "decide: mostly missed: the note says why" grep -q "not ranked: brc (3 repetitions): most of those repetitions' lookups missed" "$WORK/missed.decide"
 
 check "no core files in $WORK" test -z "$(find "$WORK" -name 'core*' -type f)"
 

@@ -440,13 +440,38 @@ static void acquire_and_old_values(void)
 	b = __refcount_dec_and_test(&r, &old);
 	CHECK(b && old == 1, "__refcount_dec_and_test on 1 reaches zero: old 1 (got %d)", old);
 	expect_warnings("_acquire and old values legal", &w, NO_WARNING, 0);
-	/* The _acquire forms saturate like their relaxed twins. */
+	/* The _acquire forms are the kernel's *_limited_acquire with limit
+	 * INT_MAX (v6.15): an increment past the limit, or on a saturated
+	 * (negative) count, fails and leaves the count alone, without a
+	 * warning; unlike their relaxed twins, they never saturate. */
 	refcount_set(&r, REFCOUNT_MAX);
+	b = __refcount_inc_not_zero_acquire(&r, &old);
+	CHECK(!b && old == REFCOUNT_MAX, "inc_not_zero_acquire on MAX fails, old MAX (got %d, old %d)", b, old);
+	CHECK_EQ(value(&r), REFCOUNT_MAX, "inc_not_zero_acquire on MAX leaves MAX");
+	refcount_set(&r, REFCOUNT_MAX - 2);
+	b = refcount_add_not_zero_acquire(3, &r);
+	CHECK(!b, "add_not_zero_acquire(3) on MAX-2 fails");
+	CHECK_EQ(value(&r), REFCOUNT_MAX - 2, "add_not_zero_acquire(3) on MAX-2 leaves it");
+	b = refcount_add_not_zero_acquire(2, &r);
+	CHECK(b, "add_not_zero_acquire(2) on MAX-2 reaches MAX (the limit is inclusive)");
+	CHECK_EQ(value(&r), REFCOUNT_MAX, "add_not_zero_acquire(2) on MAX-2");
+	refcount_set(&r, REFCOUNT_SATURATED);
 	b = refcount_inc_not_zero_acquire(&r);
-	CHECK(b, "inc_not_zero_acquire on MAX succeeds");
-	CHECK_EQ(value(&r), REFCOUNT_SATURATED, "inc_not_zero_acquire on MAX saturates");
-	expect_warnings("inc_not_zero_acquire overflow", &w, REFCOUNT_ADD_NOT_ZERO_OVF, 1);
-	case_end("old values exact; _acquire fails on 0, saturates like inc_not_zero");
+	CHECK(!b, "inc_not_zero_acquire on a saturated count fails");
+	CHECK_EQ(value(&r), REFCOUNT_SATURATED, "inc_not_zero_acquire leaves a saturated count");
+	refcount_set(&r, 5);
+	b = __refcount_inc_not_zero_limited_acquire(&r, &old, 5);
+	CHECK(!b && old == 5, "inc_not_zero_limited_acquire(limit 5) on 5 fails, old 5 (got old %d)", old);
+	b = __refcount_inc_not_zero_limited_acquire(&r, &old, 6);
+	CHECK(b && old == 5 && value(&r) == 6, "inc_not_zero_limited_acquire(limit 6) on 5 gives 6");
+	expect_warnings("_acquire at the limit", &w, NO_WARNING, 0);
+	/* ... where the relaxed form still saturates and warns. */
+	refcount_set(&r, REFCOUNT_MAX);
+	b = refcount_inc_not_zero(&r);
+	CHECK(b, "inc_not_zero on MAX succeeds");
+	CHECK_EQ(value(&r), REFCOUNT_SATURATED, "inc_not_zero on MAX saturates");
+	expect_warnings("inc_not_zero overflow", &w, REFCOUNT_ADD_NOT_ZERO_OVF, 1);
+	case_end("old values exact; _acquire fails on 0, at the limit and when saturated");
 }
 
 static void dec_not_one_on_zero(void)

@@ -125,6 +125,14 @@ class Run:
         rows = self.select(workload, backend, **kw)
         return Figure([r["ns_per_op"] for r in rows], disturbed=any(r.get("_disturbed") for r in rows))
 
+    def lookups(self, workload, backend, **kw):
+        """ns per lookup from the rows whose lookups mostly hit, and how many
+        rows were left out because most of their lookups missed."""
+        rows = self.select(workload, backend, **kw)
+        kept = [r for r in rows if not R.mostly_missed(r)]
+        return (Figure([r["ns_per_op"] for r in kept], disturbed=any(r.get("_disturbed") for r in kept)),
+                len(rows) - len(kept))
+
     def column(self, workload, backend, column, scale=1.0, **kw):
         rows = self.select(workload, backend, **kw)
         return Figure([to_float(r.get(column)) for r in rows], scale,
@@ -297,18 +305,27 @@ def lookup_mostly(run):
     w0 = writers[0]
     flags = names.backend_flags()
     blind = [b for b in run.backends if "no_get_unless_zero" in flags.get(b, ())]
-    figs = [(b, run.ns("lookup_rcu", b, threads=top, variant=variant, writer=w0) if b not in blind
-             else Figure([])) for b in run.backends]
+    # A row whose lookups mostly missed (R.mostly_missed) is never ranked:
+    # its figure is the cost of a failed get_unless_zero. missed[b]: such rows.
+    missed = {}
+
+    def lookup_cell(b, **kw):
+        if b in blind:
+            return Figure([])
+        f, n = run.lookups("lookup_rcu", b, threads=top, **kw)
+        if n:
+            missed[b] = missed.get(b, 0) + n
+        return f
+
+    figs = [(b, lookup_cell(b, variant=variant, writer=w0)) for b in run.backends]
     rank = ranked(run, figs)
     rows = []
     for b, f in rank:
         row = [b, f.text()]
         for w in writers[1:]:
-            row.append("n/a" if b in blind else
-                       run.ns("lookup_rcu", b, threads=top, variant=variant, writer=w).text())
-        row += ["n/a" if b in blind else
-                run.ns("lookup_rcu", b, threads=top, variant=v, writer=w0).text() for v in others]
-        row += ["n/a" if b in blind else
+            row.append(lookup_cell(b, variant=variant, writer=w).text())
+        row += [lookup_cell(b, variant=v, writer=w0).text() for v in others]
+        row += ["n/a" if b in blind or not f else
                 run.column("lookup_rcu", b, "lat_p99_ns", threads=top, variant=variant, writer=w0).text(),
                 run.memory_text(b)]
         rows.append(row)
@@ -323,6 +340,12 @@ def lookup_mostly(run):
     if blind:
         notes.append("n/a: " + ", ".join(blind) + " cannot offer get_unless_zero (KB_NO_GET_UNLESS_ZERO): "
                      "every lookup misses, so its figure is no lookup's cost")
+    if missed:
+        notes.append("not ranked: " + ", ".join(f"{b} ({n} repetition{'s' if n != 1 else ''})"
+                                                 for b, n in missed.items()) +
+                     ": most of those repetitions' lookups missed (lookup_misses > lookup_hits), "
+                     "so their figure is the cost of a failed get_unless_zero, not of a lookup; "
+                     "n/a where no repetition hit")
     mem = memory_note(run, run.backends)
     if mem:
         notes.append(mem + " (a table holds many objects: this is the price that scales)")

@@ -233,7 +233,8 @@ def wins(host):
         for t in levels:
             by_b = {}
             for r in rows:
-                if r["threads"] == t and r["backend"] not in names.not_schemes():
+                # a lookup row whose lookups mostly missed measures failure: never ranked
+                if r["threads"] == t and r["backend"] not in names.not_schemes() and not R.mostly_missed(r):
                     by_b.setdefault(r["backend"], []).append(r)
             ranked = []
             for b, rs in by_b.items():

@@ -55,6 +55,16 @@ OPTIONAL_KEY_DEFAULTS = {"variant": "", "writer_rate": "0"}
 OPTIONAL_DEFAULTS = {"attempt": "0", "disturbed": "", "canary_ns": "", "fast_path": "",
                      "pair": ""}
 FLOOR_BACKEND = "floor"
+# The lookup workloads' hits and misses (bench/measure/results_writer.h); empty elsewhere
+# and in files written before them.
+LOOKUP_COLUMNS = ("lookup_hits", "lookup_misses", "lookup_mostly_missed")
+
+
+def mostly_missed(row):
+    """True for a lookup row most of whose lookups got no reference
+    (lookup_misses > lookup_hits): its ns_per_op is the cost of failing,
+    which is cheaper than a lookup, so it must never be ranked as one."""
+    return str(row.get("lookup_mostly_missed", "")).strip() == "1"
 
 
 from .cli import InputError  # noqa: F401  (the loader's errors are the package's)

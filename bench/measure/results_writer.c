@@ -164,6 +164,15 @@ int kb_results_append(struct kb_results *r, const struct kb_row *row)
 	optional(&l, "%.0f", row->mem_bytes_64);
 	optional(&l, "%.0f", row->mem_bytes_256);
 	text(&l, row->release_via);
+	if (row->lookups) {
+		integer(&l, row->lookup_hits);
+		integer(&l, row->lookup_misses);
+		integer(&l, row->lookup_misses > row->lookup_hits);
+	} else {
+		text(&l, "");
+		text(&l, "");
+		text(&l, "");
+	}
 	/* perf: %g keeps tiny rates (switches per op) */
 	for (int i = 0; i < KB_PERF_COLUMNS; i++)
 		optional(&l, "%.6g", row->perf_per_op[i]);

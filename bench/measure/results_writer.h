@@ -19,6 +19,7 @@
 	"attempt,disturbed,window_ns,ops,start_skew_ns,stop_skew_ns,task_clock_ratio,invol_switches," \
 	"migrations,steal_pct,canary_ns,canary_ratio,fast_path,rseq_restarts_per_mop," \
 	"uses,lat_p50_ns,lat_p99_ns,lat_p999_ns,lat_max_ns,lat_samples,mem_bytes,mem_bytes_64,mem_bytes_256,release_via," \
+	"lookup_hits,lookup_misses,lookup_mostly_missed," \
 	"cycles_per_op,instructions_per_op,branches_per_op,branch_misses_per_op," \
 	"cache_references_per_op,cache_misses_per_op,task_clock_ns_per_op," \
 	"context_switches_per_op,cpu_migrations_per_op"
@@ -55,6 +56,11 @@ struct kb_row {
 	const char *release_via;	/* release_latency: how release() is reached */
 	/* perf_event counts per op, summed over threads / (iterations x threads); < 0: empty */
 	double perf_per_op[KB_PERF_COLUMNS];
+	/* lookup workloads: lookups that got a reference and that did not
+	 * (hits + misses = ops); lookup_mostly_missed is 1 when misses > hits,
+	 * a row whose figure is not a lookup's cost. Empty unless `lookups`. */
+	bool lookups;
+	uint64_t lookup_hits, lookup_misses;
 };
 
 struct kb_results;

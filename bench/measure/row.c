@@ -50,11 +50,29 @@ static void perf_per_op(const struct gb_result *r, uint64_t ops, double out[KB_P
 	}
 }
 
+/*
+ * The lookup workloads' hits and misses. Each thread counts its misses in a
+ * register and publishes them after its window (counter "misses", summed
+ * over threads), over the same batches as its operations: hits are the
+ * rest, so nothing is counted per hit.
+ */
+static void lookups(const struct gb_result *r, uint64_t ops, struct kb_row *row)
+{
+	double misses = counter(r, "misses", -1);
+
+	row->lookups = misses >= 0;
+	if (!row->lookups)
+		return;
+	row->lookup_misses = (uint64_t)misses;
+	row->lookup_hits = ops > row->lookup_misses ? ops - row->lookup_misses : 0;
+}
+
 void kb_row_from_result(struct kb_row *row, const struct gb_result *r, uint64_t ops)
 {
 	format_cpus(r, row->cpus, sizeof(row->cpus));
 	snprintf(row->check, sizeof(row->check), "%s", kb_check_text((int)counter(r, "check", -1)));
 	perf_per_op(r, ops, row->perf_per_op);
+	lookups(r, ops, row);
 }
 
 void kb_row_derive(struct kb_row *row, const struct kb_window_result *w, int threads)

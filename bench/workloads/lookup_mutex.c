@@ -204,6 +204,8 @@ static struct lm_obj *lm_new(struct lm_ctx *ctx, unsigned long key)
 		free(obj);
 		return NULL;
 	}
+	if (ctx->be->publish)	/* readers find it under the mutex, holding no reference */
+		ctx->be->publish(obj->ref);
 	kb_ledger_created(&ctx->ledger);
 	return obj;
 }

@@ -263,6 +263,8 @@ static struct lk_obj *lk_reuse(struct lk_ctx *ctx, unsigned long key)
 	atomic_store_explicit(&obj->releases, 0, memory_order_relaxed);
 	kb_ledger_created(&ctx->ledger);
 	ctx->be->init_typesafe(obj->ref, lk_released);
+	if (ctx->be->publish)
+		ctx->be->publish(obj->ref);
 	return obj;
 }
 
@@ -280,6 +282,8 @@ static struct lk_obj *lk_new(struct lk_ctx *ctx, unsigned long key)
 		free(obj);
 		return NULL;
 	}
+	if (ctx->be->publish)	/* the table's readers hold no reference */
+		ctx->be->publish(obj->ref);
 	obj->magic = LIVE_MAGIC;
 	obj->key = key;
 	obj->ctx = ctx;

@@ -214,8 +214,8 @@ int kb_brc_put_shared(struct kref_brc *r, kb_brc_release_t *release)
 	bool queue;
 
 	do {
-		queue = s == 0;		/* not queued, not merged, count 0 */
-		n = queue ? BRC_QUEUED : s - BRC_ONE;
+		queue = (s & ~BRC_MARKED) == 0;	/* not queued, not merged, count 0 */
+		n = queue ? s | BRC_QUEUED : s - BRC_ONE;
 		if (queue)	/* the owner will need it; stored before the CAS publishes */
 			atomic_store_explicit(&r->release, release, memory_order_relaxed);
 	} while (!atomic_compare_exchange_weak_explicit(&r->shared, &s, n,

@@ -36,10 +36,23 @@
  *
  * get_unless_zero: the owner's succeeds while local > 0. A non-owner's is
  * CPython's _Py_TryIncRefShared: a CAS on shared that fails when shared is
- * 0 or MERGED with count 0. It CANNOT tell "dead" from "all references
- * counted by the owner" (shared 0, local > 0): it fails then on a live
- * object, conservatively, as CPython's does; callers need a fallback (a
- * lock, or the owner).
+ * exactly 0 (no flag) or MERGED with count 0. Unmarked, it CANNOT tell
+ * "dead" from "all references counted by the owner" (shared 0, local > 0):
+ * it fails then on a live object, conservatively, as CPython's does.
+ * CPython marks the objects other threads may look up without holding a
+ * reference (_PyObject_SetMaybeWeakref: weakly referenced objects, and the
+ * values of dicts and lists shared between threads) with a flag in shared,
+ * _Py_REF_MAYBE_WEAKREF; kref_brc_mark_shared() is that mark (BRC_MARKED),
+ * and kref_brc_publish() (KB_PUBLISH_brc) is what a lookup structure calls
+ * on an object it publishes. On a marked object shared is never 0 until it
+ * merges, so a non-owner's get_unless_zero succeeds while the object is
+ * live. What keeps that sound: the owner's put that takes local to 0 does
+ * not release while shared is non-zero; it merges with a CAS, and a
+ * get_unless_zero that came first is counted in that merge (the owner's
+ * put is decided at its CAS, as in _Py_MergeZeroLocalRefcount). A
+ * non-owner's put that finds count 0 unmerged, marked or not, queues
+ * (_Py_DecRefShared's should_queue). Merging clears the mark: a merged
+ * object's count alone decides.
  *
  * Ordering: non-owner puts are release CASes, every releasing step acquires;
  * the owner's own operations order nothing, as in CPython (the owner is one
@@ -62,8 +75,9 @@
 
 #define BRC_QUEUED	1L
 #define BRC_MERGED	2L
-#define BRC_FLAGS	3L
-#define BRC_ONE		4L	/* one reference in shared */
+#define BRC_MARKED	4L	/* published for lookup: CPython's _Py_REF_MAYBE_WEAKREF */
+#define BRC_FLAGS	7L
+#define BRC_ONE		8L	/* one reference in shared */
 
 struct kb_brc_thread;
 struct kref_brc;
@@ -72,7 +86,7 @@ typedef void kb_brc_release_t(struct kref_brc *);
 struct kref_brc {
 	_Atomic(struct kb_brc_thread *) owner;	/* NULL once merged */
 	atomic_uint local;			/* the owner's count: plain load/store */
-	atomic_long shared;			/* count << 2 | QUEUED | MERGED */
+	atomic_long shared;			/* count << 3 | MARKED | MERGED | QUEUED */
 	_Atomic(kb_brc_release_t *) release;	/* for a release the owner runs later */
 	struct kref_brc *queue_next;		/* in the owner's queue */
 };
@@ -128,6 +142,23 @@ static inline void kref_brc_get(struct kref_brc *r)
 		atomic_fetch_add_explicit(&r->shared, BRC_ONE, memory_order_relaxed);
 }
 
+/* Marks r published for lookup (the caller holds a reference): from now on
+ * a non-owner's get_unless_zero succeeds while r is live. As CPython's
+ * _PyObject_SetMaybeWeakref, nothing to do once queued or merged (a queued
+ * object's shared is non-zero already; a merged one's count decides). */
+static inline void kref_brc_mark_shared(struct kref_brc *r)
+{
+	long s = atomic_load_explicit(&r->shared, memory_order_relaxed);
+
+	do {
+		if (s & BRC_FLAGS)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(&r->shared, &s, s | BRC_MARKED,
+				memory_order_relaxed, memory_order_relaxed));
+}
+
+static inline void kref_brc_publish(struct kref_brc *r) { kref_brc_mark_shared(r); }
+
 static inline kb_must_check bool kref_brc_get_unless_zero(struct kref_brc *r)
 {
 	long s;
@@ -142,7 +173,7 @@ static inline kb_must_check bool kref_brc_get_unless_zero(struct kref_brc *r)
 	}
 	s = atomic_load_explicit(&r->shared, memory_order_relaxed);
 	do {
-		if (s == 0 || s == BRC_MERGED)
+		if (s == 0 || (s & ~BRC_MARKED) == BRC_MERGED)	/* unmarked, or dead */
 			return false;
 	} while (!atomic_compare_exchange_weak_explicit(&r->shared, &s, s + BRC_ONE,
 				memory_order_acquire, memory_order_relaxed));
@@ -234,6 +265,7 @@ static inline void kref_brc_destroy(struct kref_brc *r) { (void)r; }
 #define KB_FLAGS_brc (KB_COUNTS | KB_OWNER_RELEASE | KB_WEAK_GET_UNLESS_ZERO)
 #define KB_KREF_INIT_brc kref_brc_init_merged
 #define KB_KREF_PUT_brc
+#define KB_PUBLISH_brc 1
 static inline void kref_brc_sync(void) { kb_brc_sync(); }
 
 #endif

@@ -24,6 +24,10 @@
  * the get, and that re-check must not be satisfied from before it. They
  * pair with refcount_set_release, which publishes a reinitialised object
  * (its identity written first) with its count going from 0 to non-zero.
+ * They also differ at the top, as the kernel's (v6.15) do: they are
+ * __refcount_add_not_zero_limited_acquire with limit INT_MAX, so at
+ * REFCOUNT_MAX or on a saturated count they fail, count untouched, where
+ * inc_not_zero saturates and warns.
  *
  * The __refcount_* forms also return the value found before the operation
  * through *oldp (may be NULL), as the kernel's do.
@@ -89,8 +93,8 @@ static inline unsigned int refcount_read(const refcount_t *r)
 static inline int refcount_wrap_add(int a, int b) { return (int)((unsigned int)a + (unsigned int)b); }
 static inline int refcount_wrap_sub(int a, int b) { return (int)((unsigned int)a - (unsigned int)b); }
 
-/* The cmpxchg loop of the *_not_zero family; `success` orders a successful
- * increment (relaxed, or acquire for the _acquire forms). */
+/* The cmpxchg loop of the relaxed *_not_zero forms; `success` orders a
+ * successful increment. */
 static kb_always_inline bool refcount_add_not_zero_ordered(int i, refcount_t *r, int *oldp,
 							   memory_order success)
 {
@@ -113,9 +117,43 @@ static inline kb_must_check bool __refcount_add_not_zero(int i, refcount_t *r, i
 	return refcount_add_not_zero_ordered(i, r, oldp, memory_order_relaxed);
 }
 
+/* The _acquire forms fail where the relaxed ones saturate: an increment
+ * that would take the count past `limit` (inclusive), or find it saturated
+ * (negative), returns false and leaves the count alone, without a warning,
+ * as the kernel's __refcount_add_not_zero_limited_acquire (v6.15). The
+ * `limit - old` test is done in unsigned arithmetic, read as signed, so that
+ * a negative old wraps to "past the limit" as it does in the kernel
+ * (-fno-strict-overflow). With limit INT_MAX nothing past the loop can
+ * overflow, so the saturation check of the relaxed form is not needed. */
+static inline kb_must_check bool __refcount_add_not_zero_limited_acquire(int i, refcount_t *r,
+		int *oldp, int limit)
+{
+	int old = atomic_load_explicit(&r->refs, memory_order_relaxed);
+
+	do {
+		if (!old)
+			break;
+		if (i > refcount_wrap_sub(limit, old)) {
+			if (oldp)
+				*oldp = old;
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&r->refs, &old, refcount_wrap_add(old, i),
+				memory_order_acquire, memory_order_relaxed));
+	if (oldp)
+		*oldp = old;
+	return old;
+}
+
+static inline kb_must_check bool __refcount_inc_not_zero_limited_acquire(refcount_t *r, int *oldp,
+		int limit)
+{
+	return __refcount_add_not_zero_limited_acquire(1, r, oldp, limit);
+}
+
 static inline kb_must_check bool __refcount_add_not_zero_acquire(int i, refcount_t *r, int *oldp)
 {
-	return refcount_add_not_zero_ordered(i, r, oldp, memory_order_acquire);
+	return __refcount_add_not_zero_limited_acquire(i, r, oldp, INT_MAX);
 }
 
 static inline kb_must_check bool refcount_add_not_zero_acquire(int i, refcount_t *r)

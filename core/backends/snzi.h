@@ -27,10 +27,27 @@
  * no kill needed. get_unless_zero: a CAS on the root, succeeds while it is
  * non-zero (exact, but not scalable).
  *
- * Ordering: every depart is an acq_rel CAS on its leaf and every root
- * decrement acq_rel, so the put that takes a leaf to 0 carries that leaf's
- * earlier puts to the root, and the releasing root decrement sees every
- * access made under every reference.
+ * Ordering. The paper assumes sequentially consistent steps; these are
+ * the edges its proof uses, each named by the step (the helpers below,
+ * which the Promela model names too):
+ * - snzi_arrive_root (+1 at the root, relaxed) must be visible to whoever
+ *   sees the leaf that snzi_arrive_leaf then makes non-zero: otherwise a
+ *   depart of that leaf (another thread's put, or the scan of a put whose
+ *   own leaf is empty) takes the root down past the +1 it cannot see yet,
+ *   to zero, and releases while this get's reference is held (possible on
+ *   arm64, not on x86). So snzi_arrive_leaf's CAS 0 -> 1 is a release and
+ *   snzi_depart_leaf's CAS an acquire: the root's +1 happens before the
+ *   depart's root decrement, which therefore comes after it in the root's
+ *   order. The leaf's later CASes c -> c+1 continue that release sequence.
+ * - a lost snzi_arrive_leaf (another get made the leaf non-zero first)
+ *   needs no order: its undo follows its own +1 in the root's order, and
+ *   the announcement of the reference this get holds happens before both,
+ *   so the undo cannot take the root to zero (it does not test for it).
+ * - snzi_depart_leaf is acq_rel: release for this put's accesses; acquire
+ *   also so that the put taking a leaf to 0 carries every earlier put of
+ *   that leaf to snzi_depart_root.
+ * - snzi_depart_root is acq_rel (as every root decrement): the one that
+ *   reaches zero sees every access made under every reference.
  *
  * Costs: 8 bytes per CPU per object + 32. A get+put pair on a CPU whose
  * leaf stays non-zero (a thread holding a longer-lived reference there) is
@@ -85,6 +102,47 @@ static inline atomic_long *kb_snzi_leaf(const struct kref_snzi *r, unsigned int 
 	return (atomic_long *)((char *)r->leaves + (size_t)cpu * r->stride);
 }
 
+/* The orders of the steps (see "Ordering" above). */
+#define SNZI_ARRIVE_LEAF_ORDER		memory_order_release
+#define SNZI_DEPART_LEAF_ORDER		memory_order_acq_rel
+
+/*
+ * Test builds only (tests/test_snzi_order.c defines KB_SNZI_TEST_HOOKS
+ * before including this header): hooks at the steps, through which the test
+ * models an arrive's root increment that becomes visible late. Elsewhere
+ * they are empty and compile away.
+ */
+#ifdef KB_SNZI_TEST_HOOKS
+bool kb_snzi_test_arrive_root(struct kref_snzi *r, atomic_long *leaf);	/* true: the test took the +1 */
+void kb_snzi_test_arrive_leaf(struct kref_snzi *r, atomic_long *leaf, memory_order order, bool won);
+void kb_snzi_test_depart_leaf(struct kref_snzi *r, atomic_long *leaf, memory_order order);
+#else
+static inline bool kb_snzi_test_arrive_root(struct kref_snzi *r, atomic_long *leaf)
+{ (void)r; (void)leaf; return false; }
+static inline void kb_snzi_test_arrive_leaf(struct kref_snzi *r, atomic_long *leaf,
+		memory_order order, bool won) { (void)r; (void)leaf; (void)order; (void)won; }
+static inline void kb_snzi_test_depart_leaf(struct kref_snzi *r, atomic_long *leaf,
+		memory_order order) { (void)r; (void)leaf; (void)order; }
+#endif
+
+/* Arrive, first step: announce the leaf at the root. */
+static inline void snzi_arrive_root(struct kref_snzi *r, atomic_long *leaf)
+{
+	if (!kb_snzi_test_arrive_root(r, leaf))
+		atomic_fetch_add_explicit(&r->root, 1, memory_order_relaxed);
+}
+
+/* Arrive, second step: the leaf 0 -> 1, publishing snzi_arrive_root's +1
+ * (release). False: another get made it non-zero first (*c: what it is). */
+static inline bool snzi_arrive_leaf(struct kref_snzi *r, atomic_long *leaf, long *c)
+{
+	bool won = atomic_compare_exchange_strong_explicit(leaf, c, 1,
+			SNZI_ARRIVE_LEAF_ORDER, memory_order_relaxed);
+
+	kb_snzi_test_arrive_leaf(r, leaf, SNZI_ARRIVE_LEAF_ORDER, won);
+	return won;
+}
+
 static inline void kref_snzi_get(struct kref_snzi *r)
 {
 	atomic_long *leaf = kb_snzi_leaf(r, kb_snzi_cpu(r));
@@ -97,9 +155,8 @@ static inline void kref_snzi_get(struct kref_snzi *r)
 				return;
 			continue;
 		}
-		atomic_fetch_add_explicit(&r->root, 1, memory_order_relaxed);	/* announce */
-		if (atomic_compare_exchange_strong_explicit(leaf, &c, 1,
-				memory_order_relaxed, memory_order_relaxed))
+		snzi_arrive_root(r, leaf);
+		if (snzi_arrive_leaf(r, leaf, &c))
 			return;
 		/* Another get made the leaf non-zero and announced it: ours goes. */
 		atomic_fetch_sub_explicit(&r->root, 1, memory_order_relaxed);
@@ -124,22 +181,36 @@ static inline bool kb_snzi_root_sub(struct kref_snzi *r, long n)
 	return atomic_fetch_sub_explicit(&r->root, n, memory_order_acq_rel) == n;
 }
 
+/* Depart, second step: the leaf went 1 -> 0; take its announcement back. */
+static inline bool snzi_depart_root(struct kref_snzi *r)
+{
+	return kb_snzi_root_sub(r, 1);
+}
+
+/* Depart, first step: the leaf c -> c-1 if it holds a reference (acq_rel,
+ * see "Ordering"). False: the leaf was empty. *c: the value it had. */
+static inline bool snzi_depart_leaf(struct kref_snzi *r, atomic_long *leaf, long *c)
+{
+	*c = atomic_load_explicit(leaf, memory_order_relaxed);
+	while (*c > 0)
+		if (atomic_compare_exchange_weak_explicit(leaf, c, *c - 1,
+				SNZI_DEPART_LEAF_ORDER, memory_order_relaxed)) {
+			kb_snzi_test_depart_leaf(r, leaf, SNZI_DEPART_LEAF_ORDER);
+			return true;
+		}
+	return false;
+}
+
 /* Departs from leaf if it holds a reference: 1 = departed, and *last set
  * when that took the root to zero; 0 = the leaf was empty. */
 static inline int kb_snzi_depart(struct kref_snzi *r, atomic_long *leaf, bool *last)
 {
-	long c = atomic_load_explicit(leaf, memory_order_relaxed);
+	long c;
 
-	/* acq_rel: release for this put's accesses; acquire so that the put
-	 * taking the leaf to 0 carries every earlier put on this leaf along to
-	 * the root (whose releasing decrement acquires them all). */
-	while (c > 0)
-		if (atomic_compare_exchange_weak_explicit(leaf, &c, c - 1,
-				memory_order_acq_rel, memory_order_relaxed)) {
-			*last = c == 1 && kb_snzi_root_sub(r, 1);
-			return 1;
-		}
-	return 0;
+	if (!snzi_depart_leaf(r, leaf, &c))
+		return 0;
+	*last = c == 1 && snzi_depart_root(r);
+	return 1;
 }
 
 static inline kb_must_check int kref_snzi_put(struct kref_snzi *r, void (*release)(struct kref_snzi *))

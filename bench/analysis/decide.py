@@ -272,7 +272,7 @@ def short_lived(run):
             "rows": rows, "notes": notes}
 
 
-# lookup_rcu's reclamations, in bench/harness.c's order, with what each is.
+# lookup_rcu's reclamations, in kb_rcu_flavor_names' order (bench/workloads/lookup_rcu.c), with what each is.
 RECLAMATIONS = {
     "memb": "RCU memb over liburcu's hash table",
     "qsbr": "RCU qsbr, hash table",

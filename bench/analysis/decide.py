@@ -2,11 +2,11 @@
 """Which scheme for which object life: the decision sections of a run.
 
 One module for the run's summary (./run.sh prints render_text() after the
-sweep) and the report (bench/report.py renders the same data):
+sweep) and the report (bench/analysis/report.py renders the same data):
 
     sections(results, sidecar) -> [section, ...]
 
-`results` is what bench/results.py's load() returns (clean repetitions
+`results` is what bench/analysis/results.py's load() returns (clean repetitions
 only), `sidecar` the run's JSON (or None). A section is a dict:
 
     title    "long-lived hot object", "short-lived object shared by N threads",
@@ -18,7 +18,7 @@ only), `sidecar` the run's JSON (or None). A section is a dict:
 
 Every figure is the median of the clean repetitions with its spread: the
 half-width of a distribution-free interval for the median, in percent
-(95% from 6 repetitions; below that [min, max], as bench/stats.c does).
+(95% from 6 repetitions; below that [min, max], as bench/measure/median.c does).
 A backend that could not take part (no rows) is "n/a". Sections whose
 workload is not in the run are left out.
 
@@ -124,6 +124,14 @@ class Run:
     def ns(self, workload, backend, **kw):
         rows = self.select(workload, backend, **kw)
         return Figure([r["ns_per_op"] for r in rows], disturbed=any(r.get("_disturbed") for r in rows))
+
+    def lookups(self, workload, backend, **kw):
+        """ns per lookup from the rows whose lookups mostly hit, and how many
+        rows were left out because most of their lookups missed."""
+        rows = self.select(workload, backend, **kw)
+        kept = [r for r in rows if not R.mostly_missed(r)]
+        return (Figure([r["ns_per_op"] for r in kept], disturbed=any(r.get("_disturbed") for r in kept)),
+                len(rows) - len(kept))
 
     def column(self, workload, backend, column, scale=1.0, **kw):
         rows = self.select(workload, backend, **kw)
@@ -290,25 +298,34 @@ def lookup_mostly(run):
     top = counts[-1]
     writers = sorted({to_float(r["writer_rate"]) or 0 for r in run.select("lookup_rcu", threads=top)})
     present = {r["variant"] for r in run.select("lookup_rcu", threads=top)}
-    # memb is the kernel's path; the other reclamations (bench/lookup_rcu.c)
+    # memb is the kernel's path; the other reclamations (bench/workloads/lookup_rcu.c)
     # get a column each, at the first writer rate.
     variant = "memb" if "memb" in present else sorted(present)[0]
     others = [v for v in RECLAMATIONS if v in present and v != variant]
     w0 = writers[0]
     flags = names.backend_flags()
     blind = [b for b in run.backends if "no_get_unless_zero" in flags.get(b, ())]
-    figs = [(b, run.ns("lookup_rcu", b, threads=top, variant=variant, writer=w0) if b not in blind
-             else Figure([])) for b in run.backends]
+    # A row whose lookups mostly missed (R.mostly_missed) is never ranked:
+    # its figure is the cost of a failed get_unless_zero. missed[b]: such rows.
+    missed = {}
+
+    def lookup_cell(b, **kw):
+        if b in blind:
+            return Figure([])
+        f, n = run.lookups("lookup_rcu", b, threads=top, **kw)
+        if n:
+            missed[b] = missed.get(b, 0) + n
+        return f
+
+    figs = [(b, lookup_cell(b, variant=variant, writer=w0)) for b in run.backends]
     rank = ranked(run, figs)
     rows = []
     for b, f in rank:
         row = [b, f.text()]
         for w in writers[1:]:
-            row.append("n/a" if b in blind else
-                       run.ns("lookup_rcu", b, threads=top, variant=variant, writer=w).text())
-        row += ["n/a" if b in blind else
-                run.ns("lookup_rcu", b, threads=top, variant=v, writer=w0).text() for v in others]
-        row += ["n/a" if b in blind else
+            row.append(lookup_cell(b, variant=variant, writer=w).text())
+        row += [lookup_cell(b, variant=v, writer=w0).text() for v in others]
+        row += ["n/a" if b in blind or not f else
                 run.column("lookup_rcu", b, "lat_p99_ns", threads=top, variant=variant, writer=w0).text(),
                 run.memory_text(b)]
         rows.append(row)
@@ -323,6 +340,12 @@ def lookup_mostly(run):
     if blind:
         notes.append("n/a: " + ", ".join(blind) + " cannot offer get_unless_zero (KB_NO_GET_UNLESS_ZERO): "
                      "every lookup misses, so its figure is no lookup's cost")
+    if missed:
+        notes.append("not ranked: " + ", ".join(f"{b} ({n} repetition{'s' if n != 1 else ''})"
+                                                 for b, n in missed.items()) +
+                     ": most of those repetitions' lookups missed (lookup_misses > lookup_hits), "
+                     "so their figure is the cost of a failed get_unless_zero, not of a lookup; "
+                     "n/a where no repetition hit")
     mem = memory_note(run, run.backends)
     if mem:
         notes.append(mem + " (a table holds many objects: this is the price that scales)")
@@ -374,7 +397,7 @@ def read_often(run):
 
 
 def sections(results, sidecar=None):
-    """The sections for loaded results: bench/results.py's Results (clean
+    """The sections for loaded results: bench/analysis/results.py's Results (clean
     repetitions only) or load()'s (disturbed-only benchmarks added, '~')."""
     run = Run(results, sidecar)
     out = []

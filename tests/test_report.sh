@@ -137,9 +137,9 @@ check "compare same: exit 0 ($rc)" test "$rc" -eq 0
 check "compare same: no significant regression" grep -q '| verdict | no significant regression |' "$work/same/report.md"
 rc=0
 report --compare "$base" "$work/slow.csv" --out "$work/slow" >"$work/slow.out" 2>"$work/slow.err" || rc=$?
-check "compare slower: exit 1, compare's own ($rc)" test "$rc" -eq 1
-check "compare slower: the verdict and the rows named" \
-	bash -c "grep -q '| verdict | REGRESSION |' '$work/slow/report.md' && grep -q '^| atomic hammer threads=1 | bench | [0-9.]* | [0-9.]* | 2.000 | .* | slower |' '$work/slow/report.md'"
+check "compare slower (files of two runs): exit 2, compare's own: no verdict ($rc)" test "$rc" -eq 2
+check "compare slower: DIFFERS, not REGRESSION, and the rows named" \
+	bash -c "grep -q '| verdict | DIFFERS (files of two runs' '$work/slow/report.md' && grep -q 'differs (files of two runs: drift or change): atomic hammer threads=1' '$work/slow/report.md' && grep -q '^| atomic hammer threads=1 | bench | [0-9.]* | [0-9.]* | 2.000 | .* | slower |' '$work/slow/report.md'"
 check "compare slower: the ratio chart" test -s "$work/slow/compare-ratio.png"
 rc=0
 report --compare "$base" "$base" --threshold 10 --adjust holm --out "$work/undecided" >"$work/und.out" 2>"$work/und.err" || rc=$?

@@ -427,6 +427,61 @@ check "decide: mostly missed: the winner hit its lookups" grep -q "^best here: p
 check "decide: mostly missed: the row is n/a, last" bash -c "grep -E '^(percpu|atomic|brc) ' '$WORK/missed.decide' | tail -n 1 | grep -qE '^brc +n/a '"
 check "decide: mostly missed: the note says why" grep -q "not ranked: brc (3 repetitions): most of those repetitions' lookups missed" "$WORK/missed.decide"
 
+# The decisions (analysis/decide.py) on constructed figures, and whether two
+# files agree (analysis/stability.py).
+"$PY" - "$WORK" <<'EOF'
+import csv, sys
+cols = ["backend", "workload", "threads", "placement", "objects", "work_ns", "rep", "iterations",
+        "ns_per_op", "ops_per_s", "norm", "fairness", "cpus", "check", "variant", "writer_rate",
+        "attempt", "disturbed", "uses"]
+def rows(backend, workload, threads, values, variant="", disturbed="", uses=""):
+    return [[backend, workload, threads, "cores", 1, 0, i, 1000, v, int(1e9 / v), "", "1.0", "0",
+             "ok", variant, 0, 0, disturbed, uses] for i, v in enumerate(values)]
+def write(name, hammer_atomic):
+    out = []
+    for t in (1, 2):
+        out += rows("atomic", "hammer", t, hammer_atomic)
+        out += rows("percpu", "hammer", t, [2.0, 2.1, 2.2])
+        out += rows("percpu_atomic", "hammer", t, [2.15, 2.25, 2.3])
+        out += rows("mutex", "hammer", t, [60, 61, 62])
+        out += rows("null", "hammer", t, [0.4, 0.41, 0.42])
+    out += rows("atomic", "churn", 2, [100, 101, 102], uses=1)
+    out += rows("refcount", "churn", 2, [200, 201, 202], uses=1)
+    out += rows("rcuref", "churn", 2, [10, 11, 12], disturbed="task_clock 0.5", uses=1)
+    out += rows("atomic", "lookup_rcu", 2, [20, 21], variant="memb")
+    out += rows("percpu", "lookup_rcu", 2, [30, 31, 32], variant="memb")
+    for b, rd, wr in (("atomic", 1.0, 20.0), ("percpu", 8.0, 3.0)):
+        out += rows(b, "read", 2, [rd, rd * 1.01, rd * 1.02], variant="reader")
+        out += rows(b, "read", 2, [wr, wr * 1.01, wr * 1.02], variant="writers")
+        out += rows(b, "read", 1, [rd, rd, rd], variant="reader")
+    with open(f"{sys.argv[1]}/{name}.csv", "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        w.writerows(out)
+write("decide_a", [18.0, 18.5, 19.0])
+write("decide_flip", [1.0, 1.1, 1.2])     # atomic apart below percpu: another winner
+EOF
+PYTHONPATH="$SRC/bench" "$PY" -m analysis.decide "$WORK/decide_a.csv" >"$WORK/decide_a.out" 2>&1
+dec() { grep -A1 "^== $1" "$WORK/decide_a.out" | sed -n 's/^best here: //p'; }
+check "decide: overlapping intervals give the tied set, not a winner ($(dec long-lived))" \
+    bash -c "[[ '$(dec long-lived)' == 'percpu, percpu_atomic: within spread ('* ]]"
+check "decide: apart intervals name the winner; a disturbed-only figure ('~') is not ranked ($(dec short-lived))" \
+    bash -c "[[ '$(dec short-lived)' == 'atomic: 101 ns ±1% per lifetime at uses=1; next refcount ×1.99, intervals apart' ]] && grep -qE '^rcuref +11 ±9%~' '$WORK/decide_a.out'"
+check "decide: 2 repetitions are 'n=2', no '±', and not ranked ($(dec lookup))" \
+    bash -c "[[ '$(dec lookup)' == 'percpu: 31 ns ±3% per lookup'* ]] && grep -qE '^atomic +20.5 \(n=2\)' '$WORK/decide_a.out'"
+check "decide: read often ranks by read + get/put at the stated mix: percpu, though atomic reads cheaper ($(dec object))" \
+    bash -c "[[ '$(dec object)' == 'percpu: 11.1 ns ±1% per read + get+put pair at 1 read per pair, 2 threads'* ]] && grep -q 'at a mix of 1 kref_read per get+put pair' '$WORK/decide_a.out'"
+check "decide: null is a reference line, not a ranked row or an n/a one" \
+    bash -c "grep -q 'reference lines, not schemes and not ranked (null: the harness itself): null 0.41 ns ±2%' '$WORK/decide_a.out' && ! grep -qE '^null ' '$WORK/decide_a.out'"
+check "decide: the level the '±' states, for the n it has (3 repetitions: 60%)" \
+    grep -q "±: the interval that holds the next run's median with probability at least 60% from 3 repetitions" "$WORK/decide_a.out"
+rc=0; PYTHONPATH="$SRC/bench" "$PY" -m analysis.stability "$WORK/decide_a.csv" "$WORK/decide_a.csv" >"$WORK/stab_same.out" 2>&1 || rc=$?
+check "stability: a file against itself agrees in every section (exit 0, got $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q '^stability: 4 of 4 section(s) agree$' '$WORK/stab_same.out'"
+rc=0; PYTHONPATH="$SRC/bench" "$PY" -m analysis.stability "$WORK/decide_a.csv" "$WORK/decide_flip.csv" >"$WORK/stab_flip.out" 2>&1 || rc=$?
+check "stability: another winner in one section: exit 1, the section named (got $rc)" \
+    bash -c "[ $rc -eq 1 ] && grep -q '^stability: differs: long-lived hot object: A percpu, percpu_atomic (tied); B atomic$' '$WORK/stab_flip.out' && grep -q '^stability: 3 of 4 section(s) agree; 1 differ$' '$WORK/stab_flip.out'"
+
 check "no core files in $WORK" test -z "$(find "$WORK" -name 'core*' -type f)"
 
 check_summary

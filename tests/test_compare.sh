@@ -100,13 +100,22 @@ while IFS= read -r line; do
 done <<<"$unit"
 
 # --- verdicts and exit codes -------------------------------------------------
+# Files of two runs (no pair column): Holm by default, and never a
+# regression verdict: rows that differ are named, exit 2 (no answer).
 run slower $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv"
-check "A vs slower B: exit 1 (got $rc)" [ "$rc" -eq 1 ]
-check "regression named on stderr: atomic hammer" has slower.err "compare: regression: atomic hammer threads=1: 10.000 -> 12.500 ns/op"
-check "exactly one regression line (percpu got faster; the floor is not the code)" \
-    [ "$(grep -c '^compare: regression:' "$OUT/slower.err")" -eq 1 ]
-check "table: atomic hammer slower" grep -qE '^atomic hammer .* 1\.250 +0\.0079  slower$' "$OUT/slower.out"
-check "table: percpu hammer faster" grep -qE '^percpu hammer .* 0\.800 +0\.0079  faster$' "$OUT/slower.out"
+check "A vs slower B, files of two runs: exit 2, never 1 (got $rc)" [ "$rc" -eq 2 ]
+check "unpaired: the slower row is named as differing, not as a regression" \
+    bash -c "grep -q '^compare: differs: atomic hammer threads=1: 10.000 -> 12.500 ns/op (+25.0%, x1.250, p = 0.0317): slower in B, drift or change' '$OUT/slower.err' && ! grep -q '^compare: regression' '$OUT/slower.err'"
+check "exactly one slower row (percpu got faster; the floor is not the code)" \
+    [ "$(grep -c '^compare: differs: .*slower in B' "$OUT/slower.err")" -eq 1 ]
+check "unpaired: says files of two runs cannot tell drift from a change, points to the gate" \
+    has slower.err "compare: note: A and B are files of two runs, not paired in time: drift of the machine between them (or what differs between two processes of the same code) cannot be told from a change, so this gives no regression verdict; for one, run the gate: ./run.sh compare --rev BASE, or --bin A --bin B"
+check "unpaired: the last line is the no-verdict line with the gate" \
+    bash -c "tail -n 1 '$OUT/slower.err' | grep -q '^compare: no verdict: 1 of 4 benchmark(s) are slower in B than A, in files of two runs, which cannot tell drift from a change; for a verdict, the gate: ./run.sh compare --rev BASE'"
+check "table: atomic hammer slower (Holm by default: 4 x 2/252 = 0.0317)" grep -qE '^atomic hammer .* 1\.250 +0\.0317  slower$' "$OUT/slower.out"
+check "table: Holm named in the header" grep -q 'p_holm  verdict$' "$OUT/slower.out"
+check "table: each side's spread, the interval decide prints (±2% of 5 repetitions)" grep -qE '^atomic hammer .* 10\.000 +12\.500 +±2%/±2% +1\.250 ' "$OUT/slower.out"
+check "table: percpu hammer faster" grep -qE '^percpu hammer .* 0\.800 +0\.0317  faster$' "$OUT/slower.out"
 check "table: refcount hammer same" grep -qE '^refcount hammer .* 1\.000 +1\.0000  same$' "$OUT/slower.out"
 check "table: lookup_mutex/put_mutex w=1000 keyed by variant and writer rate" \
     grep -qE '^mutex lookup_mutex/put_mutex w=1000 +2 +1024 .* same$' "$OUT/slower.out"
@@ -116,7 +125,7 @@ check "floors reported apart" has slower.out "floors: the machine, not the code 
 check "floor local slower, in the floors section only" \
     bash -c "sed -n '/^floors:/,\$p' '$OUT/slower.out' | grep -qE '^floor local .* 1\.300 .* slower$'"
 check "floors' own geomean line" has slower.out "geomean B/A over 2 floors: 1.1402 (+14.0%)"
-check "result line says REGRESSION" has slower.out "result: 1 slower, 1 faster, 2 same -> REGRESSION"
+check "result line says DIFFERS, not REGRESSION" has slower.out "result: 1 slower, 1 faster, 2 same -> DIFFERS (files of two runs: drift or change; the gate decides)"
 check "rows whose check is not ok are ignored and counted" \
     has slower.err "compare: note: ignored rows whose check is not ok: 1 in A, 0 in B"
 check "the failed row (999 ns) does not move A's median (10.000)" grep -qE '^atomic hammer .* 10\.000 +12\.500 ' "$OUT/slower.out"
@@ -128,28 +137,33 @@ check "no traceback" no_traceback slower
 
 run same $CMP "$FIX/compare_a.csv" "$FIX/compare_same.csv"
 check "A vs same B: exit 0 (got $rc)" [ "$rc" -eq 0 ]
-check "same: no regression line" lacks same.err "regression"
+check "same: no regression or differs line" bash -c "! grep -qE '^compare: (regression|differs)' '$OUT/same.err'"
 check "same: equal sidecars, no warning" lacks same.err "warning"
 check "same: a floor 30% slower is not a regression" grep -qE '^floor local .* slower$' "$OUT/same.out"
 check "same: result line" has same.out "result: 0 slower, 0 faster, 4 same -> no significant regression"
 
 run faster $CMP "$FIX/compare_a.csv" "$FIX/compare_faster.csv"
 check "A vs faster B: exit 0 (got $rc)" [ "$rc" -eq 0 ]
-check "faster: atomic hammer faster" grep -qE '^atomic hammer .* 0\.700 +0\.0079  faster$' "$OUT/faster.out"
+check "faster: atomic hammer faster, named as differing, exit 0 (nothing slower)" \
+    bash -c "grep -qE '^atomic hammer .* 0\.700 +0\.0[0-9]{3}  faster$' '$OUT/faster.out' && grep -q '^compare: differs: atomic hammer threads=1: .*faster in B' '$OUT/faster.err'"
 check "faster: missing sidecar is a note" has faster.err "compare: note: no sidecar for B"
 
 run reverse $CMP "$FIX/compare_slower.csv" "$FIX/compare_a.csv" --threshold 30
 check "threshold 30%: a 25% change is 'same' (exit 0, got $rc)" [ "$rc" -eq 0 ]
-run alpha $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.01
-check "alpha 0.01: p = 0.0079 is still significant (exit 1, got $rc)" [ "$rc" -eq 1 ]
+run alpha $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.01 --adjust none
+check "alpha 0.01, unadjusted: p = 0.0079 is still significant: slower, exit 2 (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -qE '^atomic hammer .* 0\.0079  slower$' '$OUT/alpha.out'"
+run alphaholm $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.01
+check "alpha 0.01 with the default Holm: 4 x 0.0079 can never pass: undecided, exit 2 (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -q '^compare: undecided: 4 of 4' '$OUT/alphaholm.err'"
 run alpha2 $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --alpha 0.005
 check "alpha 0.005: 5 vs 5 can never reach it (smallest p 0.0079): undecided, exit 2 (got $rc)" [ "$rc" -eq 2 ]
 check "alpha 0.005: verdict same*, nothing named a regression" \
-    bash -c "grep -qE '^atomic hammer .*  same\*$' '$OUT/alpha2.out' && ! grep -q regression '$OUT/alpha2.err'"
+    bash -c "grep -qE '^atomic hammer .*  same\*$' '$OUT/alpha2.out' && ! grep -qE '^compare: (regression|differs)' '$OUT/alpha2.err'"
 
 run holm $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm
-check "--adjust holm: 4 x 0.0079 = 0.0317 < 0.05, still slower (exit 1, got $rc)" \
-    bash -c "[ $rc -eq 1 ] && grep -qE '^atomic hammer .* 1\.250 +0\.0317  slower$' '$OUT/holm.out' && grep -q 'p_holm' '$OUT/holm.out'"
+check "--adjust holm: 4 x 0.0079 = 0.0317 < 0.05, still slower (exit 2: files, got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -qE '^atomic hammer .* 1\.250 +0\.0317  slower$' '$OUT/holm.out' && grep -q 'p_holm' '$OUT/holm.out'"
 run holm2 $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --adjust holm --alpha 0.03
 check "--adjust holm --alpha 0.03: 4 x 0.0079 = 0.0317 can never pass Holm's first step: undecided, exit 2 (got $rc)" \
     bash -c "[ $rc -eq 2 ] && ! grep -q '^compare: regression' '$OUT/holm2.err' && grep -q '^compare: undecided: 4 of 4' '$OUT/holm2.err'"
@@ -166,12 +180,13 @@ check "old schema: 3 benchmarks compared" has old.out "geomean B/A over 3 benchm
 run reps3 $CMP "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv"
 check "3 vs 3 repetitions: exit 2, cannot decide (got $rc)" [ "$rc" -eq 2 ]
 check "3 vs 3: the report still prints, verdict same*" grep -qE '^atomic hammer .* 2\.000 +0\.1000  same\*$' "$OUT/reps3.out"
-check "3 vs 3: note says why and what to do" has reps3.err "too few clean repetitions to ever reach p < 0.05 (nA, nB = 3, 3: smallest possible p up to 0.1)"
+check "3 vs 3: note says why and what to do" has reps3.err "too few clean repetitions to ever reach p < 0.05 after holm (nA, nB = 3, 3: smallest possible p up to 0.1)"
 check "3 vs 3: the +100% is named as unconfirmed" has reps3.err "compare: note: unconfirmed (underpowered): atomic hammer threads=1"
 check "3 vs 3: last line explains the exit" \
-    [ "$(tail -n 1 "$OUT/reps3.err")" = "compare: undecided: 1 of 1 benchmark(s) have too few clean repetitions to reach p < 0.05 (use 5 or more repetitions a side (--reps 5), or the gate, ./run.sh compare --rev BASE)" ]
+    [ "$(tail -n 1 "$OUT/reps3.err")" = "compare: undecided: 1 of 1 benchmark(s) have too few clean repetitions to reach p < 0.05 (4 or more clean repetitions a side (--reps 4) could reach it, or run the gate, ./run.sh compare --rev BASE)" ]
 run reps3a $CMP "$FIX/compare_3reps_a.csv" "$FIX/compare_3reps_b.csv" --alpha 0.2
-check "3 vs 3 with --alpha 0.2: p = 0.1 suffices, exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "3 vs 3 with --alpha 0.2: p = 0.1 suffices: differs, exit 2, not 1 (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && grep -q '^compare: differs: atomic hammer' '$OUT/reps3a.err'"
 
 # --- the hand-checked cases through the CLI, as CSV and JSON -------------------
 run ties $CMP "$FIX/compare_ties_a.csv" "$FIX/compare_ties_b.csv" --format csv
@@ -180,12 +195,12 @@ check "ties via CLI: U = 2.5" [ "$(field ties bench atomic u)" = "2.5" ]
 check "ties via CLI: normal approximation" [ "$(field ties bench atomic p_method)" = "normal" ]
 check "ties via CLI: p = 0.13666" "$PY" -c "import sys; sys.exit(abs(float('$(field ties bench atomic p)') - 0.13666) > 5e-5)"
 run exact $CMP "$FIX/compare_exact_a.csv" "$FIX/compare_exact_b.csv" --format csv
-check "exact via CLI: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "exact via CLI: exit 2, files of two runs (got $rc)" [ "$rc" -eq 2 ]
 check "exact via CLI: p = 2/252" "$PY" -c "import sys; sys.exit(abs(float('$(field exact bench atomic p)') - 2/252) > 1e-12)"
 check "exact via CLI: verdict slower" [ "$(field exact bench atomic verdict)" = "slower" ]
 
 run csv $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format csv
-check "csv: exit 1 as for the table (got $rc)" [ "$rc" -eq 1 ]
+check "csv: exit 2 as for the table (got $rc)" [ "$rc" -eq 2 ]
 check "csv parses: 6 rows, a geomean and a floor_geomean row, the key columns" "$PY" -c '
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -196,15 +211,17 @@ ok = (kinds.count("bench") == 4 and kinds.count("floor") == 2 and kinds[-2:] == 
       and need <= set(rows[0]) and abs(float(rows[-2]["ratio"]) - 1.0) < 1e-12
       and {r["verdict"] for r in rows if r["kind"] == "bench"} == {"slower", "faster", "same"})
 sys.exit(not ok)' "$OUT/csv.out"
-check "csv: stderr still names the regression" has csv.err "compare: regression: atomic hammer"
+check "csv: stderr still names the row" has csv.err "compare: differs: atomic hammer"
 
 run json $CMP "$FIX/compare_a.csv" "$FIX/compare_slower.csv" --format json
-check "json: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "json: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 check "json parses: benchmarks, floors, geomean, regressions, warnings, exit" "$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 ok = (len(d["benchmarks"]) == 4 and len(d["floors"]) == 2 and abs(d["geomean"] - 1.0) < 1e-12
-      and d["regressions"] == ["atomic hammer threads=1"] and d["exit"] == 1
+      and d["regressions"] == [] and d["exit"] == 2 and d["adjust"] == "holm"
+      and d["differs"] == ["atomic hammer threads=1", "percpu hammer threads=1"]
+      and d["result"].startswith("DIFFERS") and abs(d["benchmarks"][0]["spread_a"] - 2.0) < 0.01
       and d["a"]["ignored_check_not_ok"] == 1 and d["threshold_pct"] == 5 and d["alpha"] == 0.05
       and any("kernel differs" in w for w in d["warnings"])
       and d["counts"] == {"slower": 1, "faster": 1, "same": 2}
@@ -275,7 +292,7 @@ bad_case "one file only" "required" $CMP "$A"
 bad_case "run.sh compare, missing file" "no such file" "$SRC/run.sh" compare "$A" "$OUT/nope.csv"
 
 run runsh "$SRC/run.sh" compare "$A" "$FIX/compare_slower.csv" --format csv
-check "./run.sh compare A B: exit 1 as compare.py (got $rc)" [ "$rc" -eq 1 ]
+check "./run.sh compare A B: exit 2 as compare.py (got $rc)" [ "$rc" -eq 2 ]
 check "./run.sh compare A B --format csv: atomic slower" [ "$(field runsh bench atomic verdict)" = "slower" ]
 
 # --- clean repetitions, duplicates, nothing compared, fast paths, pairs -------
@@ -369,7 +386,7 @@ check "disturbed attempts are left out: B's clean figures equal A's, exit 0 (got
 check "disturbed: counted per side, with the repetition that never got a clean attempt" \
     has clean.err "compare: note: disturbed attempts left out: A 3 of 15 attempts disturbed (1 repetition without a clean one); B 6 of 18 attempts disturbed"
 check "disturbed: half is not most (no loud warning)" lacks clean.err "MOST OF"
-check "disturbed: 6 clean repetitions a side compared" grep -qE '^atomic hammer .* 6 +6 +10\.010 +10\.010 +1\.000 ' "$OUT/clean.out"
+check "disturbed: 6 clean repetitions a side compared" grep -qE '^atomic hammer .* 6 +6 +10\.010 +10\.010 +±[0-9]+%/±[0-9]+% +1\.000 ' "$OUT/clean.out"
 check "fast path differs for percpu hammer: warned" \
     has clean.err "compare: warning: percpu hammer threads=1: the fast path differs (A rseq, B atomic)"
 check "fast path: atomic (n/a on both sides) not warned" bash -c "! grep -q 'atomic hammer threads=1: the fast path' '$OUT/clean.err'"
@@ -441,10 +458,13 @@ check "./run.sh compare with relative paths from another directory: read there (
 BASE=$(find "$SRC/results/baseline" -name '*.csv' 2>/dev/null | sort | head -n 1)
 check "a committed baseline run exists (results/baseline/*.csv)" test -n "$BASE" -a -f "$BASE"
 if [ -n "$BASE" ]; then
-    run base $CMP "$BASE" "$BASE" --format json
+    run base $CMP "$BASE" "$BASE" --format json --adjust none
     check "baseline vs itself: exit 0 (got $rc)" [ "$rc" -eq 0 ]
-    check "baseline vs itself: nothing on stderr (its sidecar is read, the same on both sides)" \
-        test ! -s "$OUT/base.err"
+    check "baseline vs itself: only the files-mode note on stderr (its sidecar is read, the same on both sides)" \
+        bash -c "[ \$(wc -l < '$OUT/base.err') -eq 1 ] && grep -q '^compare: note: A and B are files of two runs' '$OUT/base.err'"
+    run baseholm $CMP "$BASE" "$BASE"
+    check "baseline vs itself, Holm over every row: 5 vs 5 cannot pass, exit 2 undecided, never 1 (got $rc)" \
+        bash -c "[ $rc -eq 2 ] && ! grep -qE '^compare: (regression|differs)' '$OUT/baseholm.err'"
     pycheck "baseline" '
 import csv, json, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
@@ -474,6 +494,45 @@ ok(all(b["verdict"] == "same" and b["ratio"] == 1.0 and not b["underpowered"] fo
 ok(out["exit"] == 0 and out["geomean"] == 1.0, "exit 0 and geomean 1 in the JSON")
 ' "$BASE" "$OUT/base.out"
 fi
+
+# --- files of two runs of the same code: 0 or 2, never 1 ----------------------
+# The machine drifted 10% between the runs (every row slower) and each row's
+# figures moved on their own: what two runs of unchanged code look like here.
+if [ -n "$BASE" ]; then
+    "$PY" - "$BASE" "$OUT/drift.csv" <<'EOF2'
+import csv, random, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+rng = random.Random(3)
+shift = {}
+for r in rows:
+    k = (r["backend"], r["workload"], r["threads"], r["variant"], r["writer_rate"], r["objects"])
+    shift.setdefault(k, rng.lognormvariate(0, 0.2))
+    r["ns_per_op"] = f"{float(r['ns_per_op']) * 1.10 * shift[k]:.3f}"
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+EOF2
+    cp "${BASE%.csv}.json" "$OUT/drift.json"
+    for args in "" "--adjust bh" "--adjust none"; do
+        run drift $CMP "$BASE" "$OUT/drift.csv" $args
+        check "same code, drifted machine, unpaired ${args:-(Holm)}: exit 0 or 2, never 1 (got $rc)" \
+            bash -c "[ $rc -ne 1 ] && ! grep -q '^compare: regression' '$OUT/drift.err' && grep -q 'run the gate' '$OUT/drift.err'"
+    done
+    check "same code, drifted, unadjusted: the rows that moved are named as differing" \
+        bash -c "grep -q '^compare: differs: ' '$OUT/drift.err' && [ $rc -eq 2 ]"
+fi
+
+# --- a different CPU model refuses a verdict ----------------------------------
+cp "$FIX/compare_same.csv" "$OUT/othercpu.csv"
+sed 's/"cpu_model": *"[^"]*"/"cpu_model": "Another CPU 9000"/' "$FIX/compare_same.json" >"$OUT/othercpu.json"
+check "the fixture sidecar names a cpu_model (the next checks need one)" grep -q '"cpu_model": "Another CPU 9000"' "$OUT/othercpu.json"
+run othercpu $CMP "$FIX/compare_a.csv" "$OUT/othercpu.csv"
+check "different CPU models: exit 2, one line, nothing on stdout (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && [ \$(wc -l < '$OUT/othercpu.err') -eq 1 ] && [ ! -s '$OUT/othercpu.out' ] && grep -q '^compare: no verdict: A and B ran on different CPUs (A .*, B .Another CPU 9000.): their figures differ for that reason alone; --allow-different-cpu compares them anyway' '$OUT/othercpu.err'"
+run othercpuok $CMP "$FIX/compare_a.csv" "$OUT/othercpu.csv" --allow-different-cpu
+check "--allow-different-cpu: compared, the difference warned (exit 0, got $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'compare: warning: cpu_model differs' '$OUT/othercpuok.err'"
 
 # --- plot --compare ----------------------------------------------------------
 is_png() {  # PNG magic and more than 1 KB

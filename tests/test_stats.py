@@ -190,5 +190,105 @@ v = verdicts(*gate_data(random.Random(3), 5, math.log(2.0)))
 check(all(r["underpowered"] and r["verdict"] == "same" for r in v.values()),
       "5 pairs: every row underpowered, never a verdict, even at +100%")
 
+# ---------------------------------------------------------------- a figure's interval
+
+# Levels by hand: n = 3, next run 3: the next median is below x_(1) when the
+# first two of the 6 interleaved values... P(S = 0) = C(1,0) C(4,3)/C(6,3) =
+# 4/20, both tails 0.4: [min, max] of 3 is a 60% interval; of 5, 1 - 2 x 21/252.
+check(close(stats.prediction_level(3, 1), 0.6) and close(stats.prediction_level(5, 1), 1 - 42 / 252),
+      f"prediction levels by hand: 3 -> 60%, 5 -> 83.3% (got {stats.prediction_level(3, 1)}, "
+      f"{stats.prediction_level(5, 1)})")
+check(stats.prediction_rank(11)[0] == 2 and stats.prediction_rank(11)[1] >= stats.PREDICTION_TARGET,
+      f"11 units: the 2nd smallest to the 2nd largest reach 90% (got {stats.prediction_rank(11)})")
+iv = stats.figure_interval([5.0, 1.0])
+check(iv.median == 3.0 and not iv.has_interval and iv.spread_text() == "n=2",
+      f"2 units: a median, no interval, 'n=2' instead of a '±' (got {iv})")
+iv = stats.figure_interval([10, 11, 12, 30, 31, 32], [1, 1, 2, 2, 3, 3])
+check(iv.units == "processes" and iv.n == 3 and (iv.median, iv.lo, iv.hi) == (21.0, 10.5, 31.5),
+      f"several processes: the units are per-process medians (got {iv})")
+iv = stats.figure_interval([10, 11, 12], [1, 1, 1])
+check(iv.units == "repetitions" and iv.n == 3, f"one process: the units are its repetitions (got {iv})")
+# Coverage by simulation: the next run's median falls outside no more often
+# than stated, whatever the distribution (lognormal, skewed).
+for n in (3, 5, 6, 9):
+    rng = random.Random(n)
+    miss, trials = 0, 4000
+    for _ in range(trials):
+        a = stats.figure_interval([rng.lognormvariate(0, 0.5) for _ in range(n)])
+        b = stats.figure_interval([rng.lognormvariate(0, 0.5) for _ in range(n)])
+        miss += b.median < a.lo or b.median > a.hi
+    stated = 1 - stats.prediction_level(n, stats.prediction_rank(n)[0])
+    check(miss / trials <= stated + 0.02 and (n % 2 == 0 or miss / trials >= stated - 0.03),
+          f"{n} units: next median outside {miss / trials:.3f} of {trials}, stated {stated:.3f} "
+          f"(exact for odd n, a bound for even)")
+a, b, c = (stats.figure_interval(v) for v in ([1, 2, 3], [2.5, 3.5, 4], [4, 5, 6]))
+check(stats.within_spread(a, b) and not stats.within_spread(a, c) and stats.separated(a, c),
+      "within spread means the intervals overlap; apart means they do not")
+check(stats.within_spread(a, stats.figure_interval([9, 9.5])),
+      "a figure without an interval is never apart from anything")
+
+# ---------------------------------------------------------------- calibrate on constructed data
+
+import csv as _csv
+import io as _io
+import tempfile
+from contextlib import redirect_stdout
+from analysis import calibrate
+
+COLS = ["backend", "workload", "threads", "placement", "objects", "work_ns", "rep", "iterations",
+        "ns_per_op", "ops_per_s", "norm", "fairness", "cpus", "check"]
+
+
+def sweep(path, rng, processes, between=0.05, within=0.01, rows=60):
+    """A results file: `rows` benchmarks at 1 and 2 threads, 5 repetitions
+    each; each process of the run adds its own offset (between), each
+    repetition its noise (within). processes: True = each repetition in its
+    own process (the process column); False = all in one process (the same
+    offset for every repetition of a row, no process column)."""
+    cols = COLS + (["process"] if processes else [])
+    with open(path, "w", newline="") as f:
+        w = _csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        for i in range(rows):
+            threads = 1 + i % 2
+            base = 10.0 * (1 + i)
+            one = rng.gauss(0, between)
+            for rep in range(5):
+                off = rng.gauss(0, between) if processes else one
+                ns = base * math.exp(off + rng.gauss(0, within))
+                w.writerow(["b%d" % i, "hammer", threads, "cores", 1, 0, rep, 1000, f"{ns:.4f}",
+                            int(1e9 / ns), "", "1.0", "0", "ok"] + ([rep + 1] if processes else []))
+
+
+def run_calibrate(a, b):
+    buf = _io.StringIO()
+    with redirect_stdout(buf):
+        rc = calibrate.main([a, b])
+    return rc, buf.getvalue()
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    rng = random.Random(21)
+    paths = {k: os.path.join(tmp, k + ".csv") for k in ("pa", "pb", "oa", "ob")}
+    sweep(paths["pa"], rng, True)
+    sweep(paths["pb"], rng, True)
+    sweep(paths["oa"], rng, False)
+    sweep(paths["ob"], rng, False)
+    rc, out = run_calibrate(paths["pa"], paths["pb"])
+    check(rc == 0 and out.count(": as stated") == 2 and "units: processes" in out,
+          f"calibrate: repetitions in processes of their own: covered as stated in both thread "
+          f"groups, exit 0 (got {rc}: {out.strip()})")
+    rc, out = run_calibrate(paths["oa"], paths["ob"])
+    check(rc == 1 and "CLEARLY WORSE THAN STATED" in out and "1 thread rows" in out
+          and "multi-thread rows" in out,
+          f"calibrate: one process per row, variation between processes unseen: clearly worse, "
+          f"exit 1 (got {rc}: {out.strip()[:300]})")
+    with open(paths["pa"]) as f:
+        few = "".join(f.readlines()[:16])
+    with open(os.path.join(tmp, "few.csv"), "w") as f:
+        f.write(few)
+    rc, out = run_calibrate(os.path.join(tmp, "few.csv"), paths["pb"])
+    check(rc == 2, f"calibrate: fewer than {calibrate.MIN_ROWS} rows a group: no answer, exit 2 (got {rc})")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -15,10 +15,24 @@ many were is said per side (bench/analysis/results.py reads the files).
 Two analyses, chosen by the files:
 
 UNPAIRED (two ordinary runs). Per key: the median ns_per_op of A and of B,
-the ratio B/A, and a two-sided Mann-Whitney U test over the repetitions
-(bench/analysis/stats.py): exact without ties below 50 repetitions a side, else the
-normal approximation with tie and continuity correction. Defaults:
---threshold 5, --alpha 0.05, --adjust none.
+each with its spread (stats.figure_interval, the interval decide and report
+print), the ratio B/A, and a two-sided Mann-Whitney U test over the units
+(bench/analysis/stats.py): the repetitions, or the per-process medians when a run
+spread its repetitions over processes (the `process` column: repetitions of
+one process are not independent draws); exact without ties below 50 a side,
+else the normal approximation with tie and continuity correction. Defaults:
+--threshold 5, --alpha 0.05, --adjust holm (a sweep is hundreds of rows:
+unadjusted, a few would differ by chance in every comparison).
+
+Files of two runs are not paired in time, so no test on them can tell the
+machine's drift between the runs (or what differs between two processes of
+the same code: layout, allocator, a helper thread's timing) from a change
+of the code: two runs of the same code on this VM differed by up to +264%
+on a row. So the unpaired analysis never gives a regression verdict: rows
+that differ are reported ("differs", exit 2: no answer) and the verdict is
+the gate's, which pairs A and B in time (./run.sh compare --rev BASE, or
+--bin A --bin B; the PAIRED analysis below). Same-code files therefore exit
+0 or 2, never 1.
 
 PAIRED (both files carry a `pair` column: the joined output of the gate,
 bench/analysis/gate.py, where A and B ran as many short process pairs, in random
@@ -47,12 +61,16 @@ are compared when present: a different cpu_model, kernel, compiler or
 cflags is a warning; so is a row whose per-CPU fast path differs between
 the sides (e.g. rseq in A, atomic in B).
 
+A different cpu_model in the sidecars refuses a verdict (exit 2, one line)
+unless --allow-different-cpu is given.
+
 Exit: 0 every benchmark in common was compared with enough repetitions and
-none is significantly slower; 1 a regression (each named on stderr,
-"compare: regression: ..."); 2 bad input or arguments (one "compare: "
-line on stderr), or no answer: no benchmark in common (floors alone do not
-count), or a benchmark row with too few clean repetitions to ever reach
-p < alpha.
+none is significantly slower; 1 a regression, paired analysis only (each
+named on stderr, "compare: regression: ..."); 2 bad input or arguments (one
+"compare: " line on stderr), or no answer: no benchmark in common (floors
+alone do not count), a benchmark row with too few clean repetitions to ever
+reach p < alpha, a row slower in B than in A in two unpaired files (every
+row that differs is named: "compare: differs: ..."), or different CPUs.
 """
 
 import argparse
@@ -72,14 +90,15 @@ SIDECAR_FIELDS = ("cpu_model", "kernel", "compiler", "cflags")
 FLOOR_BACKEND = results.FLOOR_BACKEND
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = cli.EXIT_OK, cli.EXIT_FOUND, cli.EXIT_BAD_INPUT
-TEST_NAME = ("two-sided Mann-Whitney U over repetitions: exact without ties "
+TEST_NAME = ("two-sided Mann-Whitney U over repetitions (per-process medians when "
+             "the runs spread them over processes): exact without ties "
              "(n < 50 each), else normal approximation with tie and "
              "continuity correction; p never below the smallest the sample sizes allow")
 PAIRED_TEST_NAME = ("paired: Wilcoxon signed rank on log(B/A) per process pair "
                     "(random order within each pair), ratio = Hodges-Lehmann estimate "
                     "with its 95% interval")
 # Defaults of each analysis (argparse leaves None when not given).
-DEFAULTS = {"unpaired": {"threshold": 5.0, "alpha": 0.05, "adjust": "none"},
+DEFAULTS = {"unpaired": {"threshold": 5.0, "alpha": 0.05, "adjust": "holm"},
             "paired": {"threshold": 3.0, "alpha": 0.01, "adjust": "holm"}}
 POWER = 0.8             # of the "detectable" figure
 
@@ -109,15 +128,45 @@ def load_results(path):
     res.samples = {}        # key -> [ns_per_op, ...]   (clean repetitions)
     res.by_pair = {}        # key -> {pair: [ns_per_op, ...]}   (paired files)
     res.fast_paths = {}     # key -> {fast_path, ...} (non-empty, not n/a)
+    res.processes = {}      # key -> [process or None, ...], parallel to samples
     for row in res.rows:
         key = results.benchmark_key(row)
         res.samples.setdefault(key, []).append(row["ns_per_op"])
+        res.processes.setdefault(key, []).append(row["process"])
         if row["pair"] is not None:
             res.by_pair.setdefault(key, {}).setdefault(row["pair"], []).append(row["ns_per_op"])
         if row["fast_path"] and row["fast_path"] != "n/a":
             res.fast_paths.setdefault(key, set()).add(row["fast_path"])
+    # The unpaired test's units and each figure's interval: one definition
+    # (stats.figure_interval) with decide and report.
+    res.figures = {k: stats.figure_interval(v, res.processes[k]) for k, v in res.samples.items()}
+    res.units = {k: unit_values(v, res.processes[k]) for k, v in res.samples.items()}
     res.sidecar = None      # dict, or None when absent/unusable
     return res
+
+
+def unit_values(values, processes):
+    """The per-process medians when the values came from two or more
+    processes, else the values (repetitions of one process)."""
+    groups = {}
+    for v, p in zip(values, processes):
+        groups.setdefault(p, []).append(v)
+    if len(groups) >= 2 and None not in groups:
+        return [statistics.median(g) for g in groups.values()]
+    return list(values)
+
+
+def different_cpu(a, b):
+    """The text of the refusal when both sidecars name a CPU model and the
+    models differ, else None."""
+    ma, mb = a.sidecar, b.sidecar
+    if not (ma and mb) or "cpu_model" not in ma or "cpu_model" not in mb:
+        return None
+    va, vb = str(ma.get("cpu_model")).strip(), str(mb.get("cpu_model")).strip()
+    if va == vb:
+        return None
+    return (f"no verdict: A and B ran on different CPUs (A {va!r}, B {vb!r}): their figures "
+            f"differ for that reason alone; --allow-different-cpu compares them anyway")
 
 
 def sidecar_check(a, b):
@@ -212,13 +261,14 @@ def compare(a, b, threshold, alpha, adjust="none"):
     common = sorted(set(a.samples) & set(b.samples), key=sort_key)
     rows = []
     for key in common:
-        xa, xb = a.samples[key], b.samples[key]
+        xa, xb = a.units[key], b.units[key]
         ma, mb = statistics.median(xa), statistics.median(xb)
         u, p, method, p_min = mann_whitney(xa, xb)
         rows.append({
             "kind": "floor" if key[0] == FLOOR_BACKEND else "bench",
             "key": key, "label": label(key), "paired": False,
             "n_a": len(xa), "n_b": len(xb), "median_a": ma, "median_b": mb,
+            "spread_a": a.figures[key].half_width_pct(), "spread_b": b.figures[key].half_width_pct(),
             "ratio": mb / ma, "u": u, "p": p, "p_method": method, "p_min": p_min,
             # The most extreme ordering the sample allows, in B's slower direction.
             "looks_slower": mb / ma > 1 + threshold / 100.0 and u == 0,
@@ -255,6 +305,7 @@ def compare_paired(a, b, threshold, alpha, adjust="holm"):
             "key": key, "label": label(key), "paired": True,
             "n_a": len(xa), "n_b": len(xb),
             "median_a": statistics.median(xa), "median_b": statistics.median(xb),
+            "spread_a": None, "spread_b": None,
             "ratio": math.exp(est) if est is not None else 1.0,
             "u": test["w_plus"], "p": test["p"], "p_method": test["method"],
             "p_min": test["p_min"],
@@ -282,7 +333,12 @@ class Report:
         samples_b = b.by_pair if self.paired else b.samples
         self.only_a = sorted(set(samples_a) - set(samples_b), key=sort_key)
         self.only_b = sorted(set(samples_b) - set(samples_a), key=sort_key)
-        self.regressions = [r for r in self.benches if r["verdict"] == "slower"]
+        slower = [r for r in self.benches if r["verdict"] == "slower"]
+        # Only the paired analysis gives a regression verdict; rows of two
+        # unpaired files that differ are findings without one (module doc).
+        self.regressions = slower if self.paired else []
+        self.differs = [] if self.paired else [r for r in self.benches if r["verdict"] != "same"]
+        self.differs_slower = [r for r in self.differs if r["verdict"] == "slower"]
         self.underpowered = [r for r in self.benches if r["underpowered"]]
         # Benchmarks both sides measured, but not one clean repetition (or
         # pair) of them to compare: as unanswered as an underpowered row.
@@ -295,7 +351,7 @@ class Report:
         self.undecidable = bool(self.underpowered) or bool(self.unclean)
         if self.regressions:
             self.exit = EXIT_REGRESSION
-        elif self.nothing_compared or self.undecidable:
+        elif self.nothing_compared or self.undecidable or self.differs_slower:
             self.exit = EXIT_BAD_INPUT
         else:
             self.exit = EXIT_OK
@@ -327,6 +383,27 @@ def fmt_detectable(r):
     return "-" if x is None or not math.isfinite(x) else f"{x:.1f}%"
 
 
+def fmt_spreads(r):
+    """'±2%/±3%': each side's spread (stats.figure_interval); 'n=2' below 3."""
+    def one(x, n):
+        return f"±{x:.0f}%" if x is not None else f"n={n}"
+    return f"{one(r['spread_a'], r['n_a'])}/{one(r['spread_b'], r['n_b'])}"
+
+
+FILES_NOTE = ("A and B are files of two runs, not paired in time: drift of the machine between "
+              "them (or what differs between two processes of the same code) cannot be told "
+              "from a change, so this gives no regression verdict; for one, run the gate: "
+              "./run.sh compare --rev BASE, or --bin A --bin B")
+
+
+def result_text(rep):
+    return ("REGRESSION" if rep.exit == EXIT_REGRESSION else
+            "NOTHING COMPARED (no benchmark in common)" if rep.nothing_compared else
+            "UNDECIDED (too few clean repetitions)" if rep.undecidable else
+            "DIFFERS (files of two runs: drift or change; the gate decides)" if rep.differs_slower else
+            "no significant regression")
+
+
 def table_lines(rows, star, adjust, paired):
     pname = "p" if adjust == "none" else f"p_{adjust}"
     if paired:
@@ -334,7 +411,7 @@ def table_lines(rows, star, adjust, paired):
                 f"{'B/A':>6} {'95% interval':>16} {pname:>8} {'detect':>7}  verdict")
     else:
         head = (f"{'benchmark':<44} {'thr':>3} {'K':>5} {'nA':>3} {'nB':>3} "
-                f"{'A ns/op':>10} {'B ns/op':>10} {'B/A':>7} {pname:>8}  verdict")
+                f"{'A ns/op':>10} {'B ns/op':>10} {'±A/±B':>11} {'B/A':>7} {pname:>8}  verdict")
     out = [head, "-" * len(head)]
     for r in rows:
         key = r["key"]
@@ -348,7 +425,7 @@ def table_lines(rows, star, adjust, paired):
         else:
             out.append(f"{name:<44} {key[2]:>3} {key[4]:>5} {r['n_a']:>3} {r['n_b']:>3} "
                        f"{fmt_ns(r['median_a']):>10} {fmt_ns(r['median_b']):>10} "
-                       f"{r['ratio']:>7.3f} {fmt_p(r['p_adj']):>8}  {verdict}")
+                       f"{fmt_spreads(r):>11} {r['ratio']:>7.3f} {fmt_p(r['p_adj']):>8}  {verdict}")
     return out
 
 
@@ -362,6 +439,9 @@ def render_table(rep):
     if rep.paired:
         out.append("detect: the smallest change these pairs would find (80% power), "
                    "from their spread")
+    else:
+        out.append("±A/±B: each figure's spread (the interval that should hold the next run's "
+                   "median; n=2: too few for one); " + FILES_NOTE)
     out.append("")
     star = "*"
     if rep.benches:
@@ -378,10 +458,7 @@ def render_table(rep):
                    f"(see the note on stderr)")
     out.append("")
     c = rep.counts(rep.benches)
-    result = ("REGRESSION" if rep.exit == EXIT_REGRESSION else
-              "NOTHING COMPARED (no benchmark in common)" if rep.nothing_compared else
-              "UNDECIDED (too few clean repetitions)" if rep.exit == EXIT_BAD_INPUT else
-              "no significant regression")
+    result = result_text(rep)
     out.append(f"result: {c['slower']} slower, {c['faster']} faster, {c['same']} same "
                f"-> {result}")
     return "\n".join(out) + "\n"
@@ -438,7 +515,8 @@ def render_json(rep, warnings):
         d.update({k: r[k] for k in ("kind", "label", "n_a", "n_b", "median_a", "median_b",
                                     "ratio", "u", "p", "p_method", "p_min", "p_adj",
                                     "underpowered", "verdict", "n_pairs")})
-        d.update({k: _json_num(r[k]) for k in ("ci_low", "ci_high", "detectable_pct")})
+        d.update({k: _json_num(r[k]) for k in ("ci_low", "ci_high", "detectable_pct",
+                                                "spread_a", "spread_b")})
         return d
 
     doc = {
@@ -453,6 +531,8 @@ def render_json(rep, warnings):
         "only_in_a": [label(k) for k in rep.only_a],
         "only_in_b": [label(k) for k in rep.only_b],
         "regressions": [r["label"] for r in rep.regressions],
+        "differs": [r["label"] for r in rep.differs],
+        "result": result_text(rep),
         "underpowered": len(rep.underpowered),
         "warnings": warnings,
         "exit": rep.exit,
@@ -497,6 +577,9 @@ def parse_args(argv):
     p.add_argument("a", metavar="A.csv")
     p.add_argument("b", metavar="B.csv")
     add_analysis_options(p)
+    p.add_argument("--allow-different-cpu", action="store_true",
+                   help="compare files whose sidecars name different CPU models (refused "
+                        "otherwise: exit 2)")
     args = p.parse_args(argv)
     check_analysis_options(args)
     return args
@@ -523,6 +606,10 @@ def analyse(a, b, args):
     alpha = DEFAULTS[mode]["alpha"] if args.alpha is None else args.alpha
     adjust = DEFAULTS[mode]["adjust"] if args.adjust is None else args.adjust
     env_warnings, env_notes = sidecar_check(a, b)
+    refusal = different_cpu(a, b)
+    if refusal and not getattr(args, "allow_different_cpu", False):
+        print(f"compare: {refusal}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     warnings = a.warnings + b.warnings + env_warnings
     if paired:
         rows = compare_paired(a, b, threshold, alpha, adjust)
@@ -570,16 +657,14 @@ def analyse(a, b, args):
         note(f"not compared: {label(key)}: measured on both sides but never cleanly "
              f"{'in the same pair' if paired else 'on one of them'} (every attempt disturbed)")
     under = [r for r in rows if r["underpowered"]]
+    advice = more_data_advice(rep, paired, alpha, adjust)
     if under:
         if paired:
             sizes = ", ".join(str(n) for n in sorted({r["n_pairs"] for r in under}))
             what = f"clean pairs = {sizes}"
-            advice = "run more pairs (--pairs) on a quieter machine"
         else:
             sizes = ", ".join(f"{x}, {y}" for x, y in sorted({(r["n_a"], r["n_b"]) for r in under}))
             what = f"nA, nB = {sizes}"
-            advice = ("use 5 or more repetitions a side (--reps 5), or the gate, "
-                      "./run.sh compare --rev BASE")
         worst = max(r["p_min"] for r in under)
         note(f"{len(under)} row(s) have too few clean repetitions to ever reach p < "
              f"{alpha:g}{'' if adjust == 'none' else ' after ' + adjust} ({what}: smallest "
@@ -592,12 +677,15 @@ def analyse(a, b, args):
                      f"p = {fmt_p(r['p'])}")
 
     m = len(rep.benches)
-    if adjust == "none" and m >= 10 and rep.regressions:
-        kept = sum(r["p_holm"] < alpha for r in rep.regressions)
+    flagged = [r for r in rep.benches if r["verdict"] == "slower"]
+    if adjust == "none" and m >= 10 and flagged:
+        kept = sum(r["p_holm"] < alpha for r in flagged)
         note(f"{m} benchmarks tested at alpha {alpha:g}: even with nothing changed, "
              f"about {m * alpha / 2:.1f} would look slower and as many faster by chance "
-             f"(when noise exceeds the threshold); {kept} of the {len(rep.regressions)} "
+             f"(when noise exceeds the threshold); {kept} of the {len(flagged)} "
              f"slower would stay significant with --adjust holm")
+    if not paired:
+        note(FILES_NOTE)
 
     out = {"table": render_table, "csv": render_csv}.get(args.format)
     sys.stdout.write(out(rep) if out else render_json(rep, warnings))
@@ -608,18 +696,35 @@ def analyse(a, b, args):
         print(f"compare: regression: {r['label']}: {fmt_ns(r['median_a'])} -> "
               f"{fmt_ns(r['median_b'])} ns/op ({pct(r['ratio'])}, x{r['ratio']:.3f}{extra}, "
               f"p = {fmt_p(r['p_adj'])})", file=sys.stderr)
+    for r in rep.differs:
+        print(f"compare: differs: {r['label']}: {fmt_ns(r['median_a'])} -> "
+              f"{fmt_ns(r['median_b'])} ns/op ({pct(r['ratio'])}, x{r['ratio']:.3f}, "
+              f"p = {fmt_p(r['p_adj'])}): {r['verdict']} in B, drift or change", file=sys.stderr)
     if rep.exit == EXIT_BAD_INPUT:
         if rep.nothing_compared:
             print(f"compare: nothing compared: the files share only floors ({len(rep.floors)}), "
                   f"no benchmark (did B's run stop after its floors?)", file=sys.stderr)
-        else:
-            advice = ("run more pairs (--pairs) on a quieter machine" if paired else
-                      "use 5 or more repetitions a side (--reps 5), or the gate, "
-                      "./run.sh compare --rev BASE")
+        elif rep.undecidable:
             n_bad = len(rep.underpowered) + len(rep.unclean)
             print(f"compare: undecided: {n_bad} of {m + len(rep.unclean)} benchmark(s) have too "
                   f"few clean repetitions to reach p < {alpha:g} ({advice})", file=sys.stderr)
+        else:
+            print(f"compare: no verdict: {len(rep.differs_slower)} of {m} benchmark(s) are slower in B than A, in "
+                  f"files of two runs, which cannot tell drift from a change; for a verdict, "
+                  f"the gate: ./run.sh compare --rev BASE, or --bin A --bin B", file=sys.stderr)
     return rep.exit
+
+
+def more_data_advice(rep, paired, alpha, adjust):
+    """What would let an underpowered row reach significance: for files, the
+    smallest equal count a side whose best possible p passes the family's
+    first threshold (alpha / m under Holm or BH, alpha without)."""
+    if paired:
+        return "run more pairs (--pairs) on a quieter machine"
+    level = alpha / (len(rep.benches) or 1) if adjust != "none" else alpha
+    need = next((n for n in range(2, 60) if stats.mann_whitney_floor(n, n) < level), None)
+    return (f"{need} or more clean repetitions a side (--reps {need}) could reach it, "
+            if need else "") + "or run the gate, ./run.sh compare --rev BASE"
 
 
 def run(argv):

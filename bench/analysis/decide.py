@@ -16,17 +16,29 @@ only), `sidecar` the run's JSON (or None). A section is a dict:
     rows     the table's rows (text cells), ranked by the cost that matters
     notes    crossovers, memory price, projections, caveats
 
-Every figure is the median of the clean repetitions with its spread: the
-half-width of a distribution-free interval for the median, in percent
-(95% from 6 repetitions; below that [min, max], as bench/measure/median.c does).
-A backend that could not take part (no rows) is "n/a". Sections whose
-workload is not in the run are left out.
+Every figure is the median of the clean repetitions (of the per-process
+medians when the repetitions came from several processes) with its spread:
+the larger half-width, in percent, of stats.figure_interval(), the interval
+that holds the next run's median with the probability each section states
+(exact for the n it has); fewer than 3 units: "n=2", no "±". A backend that
+could not take part (no rows) is "n/a". Sections whose workload is not in
+the run are left out.
+
+A section names a winner only when its interval is apart from every other
+ranked scheme's; otherwise the tied set, the schemes whose intervals overlap
+the best one's ("percpu, percpu_atomic: within spread"). Not ranked: figures
+from disturbed repetitions only ('~'), figures without an interval, and the
+rows that are not schemes (names.not_schemes(): the harness `null`, the
+read-side mechanisms), which are shown apart as reference lines. Each
+section dict also carries `best` (the winner, or the tied set) and `tied`
+(bool), which analysis/stability.py compares between two runs.
 
     usage: decide.py RESULTS.csv     prints the sections as text
 """
 
 import math
 import os
+import statistics
 import sys
 
 # Run as a file (python3 bench/analysis/decide.py, as after a sweep): the
@@ -35,32 +47,42 @@ if not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "analysis"
 from . import names, results as R  # noqa: E402
+from . import stats  # noqa: E402
 from .stats import median_interval  # noqa: E402,F401  (decide.median_interval: report, tests)
 
 
 # ---------------------------------------------------------------- figures
 
 class Figure:
-    """A median with its spread (percent), or nothing; '~' when it comes from
-    disturbed repetitions (the benchmark had no clean one)."""
+    """A median with its interval (stats.figure_interval), or nothing; '~'
+    when it comes from disturbed repetitions (the benchmark had no clean one).
+    processes, when given, names the process of each value."""
 
-    def __init__(self, values, scale=1.0, disturbed=False):
+    def __init__(self, values, scale=1.0, disturbed=False, processes=None):
         self.disturbed = disturbed
-        vals = [v * scale for v in values if v is not None and math.isfinite(v)]
-        mi = median_interval(vals)
-        self.n = len(vals)
-        self.median = mi[0] if mi else None
-        self.spread = (100 * max(mi[2] - mi[0], mi[0] - mi[1]) / mi[0]
-                       if mi and mi[0] > 0 else 0.0)
-        self.lo, self.hi = (mi[1], mi[2]) if mi else (None, None)
+        vals = [v * scale if v is not None else None for v in values]
+        self.iv = stats.figure_interval(vals, processes)
+        self.n, self.median = self.iv.n, self.iv.median
+        self.lo, self.hi, self.level = self.iv.lo, self.iv.hi, self.iv.level
+        self.spread = self.iv.half_width_pct()
 
     def __bool__(self):
         return self.median is not None
 
+    @property
+    def has_interval(self):
+        return self.iv.has_interval
+
+    @property
+    def rankable(self):
+        """Clean, with an interval: a figure a decision may rest on."""
+        return bool(self) and not self.disturbed and self.iv.has_interval
+
     def text(self, unit=""):
         if self.median is None:
             return "n/a"
-        return f"{num(self.median)}{unit}±{self.spread:.0f}%{'~' if self.disturbed else ''}"
+        spread = f" ±{self.spread:.0f}%" if self.spread is not None else f" (n={self.n})"
+        return f"{num(self.median)}{unit}{spread}{'~' if self.disturbed else ''}"
 
 
 def num(v):
@@ -122,21 +144,17 @@ class Run:
         return sorted({r["threads"] for r in self.rows if r["workload"] == workload})
 
     def ns(self, workload, backend, **kw):
-        rows = self.select(workload, backend, **kw)
-        return Figure([r["ns_per_op"] for r in rows], disturbed=any(r.get("_disturbed") for r in rows))
+        return figure_of(self.select(workload, backend, **kw), "ns_per_op")
 
     def lookups(self, workload, backend, **kw):
         """ns per lookup from the rows whose lookups mostly hit, and how many
         rows were left out because most of their lookups missed."""
         rows = self.select(workload, backend, **kw)
         kept = [r for r in rows if not R.mostly_missed(r)]
-        return (Figure([r["ns_per_op"] for r in kept], disturbed=any(r.get("_disturbed") for r in kept)),
-                len(rows) - len(kept))
+        return figure_of(kept, "ns_per_op"), len(rows) - len(kept)
 
     def column(self, workload, backend, column, scale=1.0, **kw):
-        rows = self.select(workload, backend, **kw)
-        return Figure([to_float(r.get(column)) for r in rows], scale,
-                      disturbed=any(r.get("_disturbed") for r in rows))
+        return figure_of(self.select(workload, backend, **kw), column, scale)
 
     def memory_text(self, backend):
         m = self.memory.get(backend)
@@ -153,25 +171,94 @@ class Run:
         return None
 
 
+def process_of(row):
+    """The process that measured a row (the `process` column), or None."""
+    p = row.get("process")
+    return None if p in (None, "") else str(p)
+
+
+def figure_of(rows, column, scale=1.0):
+    return Figure([r[column] if column == "ns_per_op" else to_float(r.get(column)) for r in rows],
+                  scale, disturbed=any(r.get("_disturbed") for r in rows),
+                  processes=[process_of(r) for r in rows])
+
+
 def ranked(run, figures):
-    """[(backend, Figure)] by median, schemes first, then n/a and null."""
-    have = [(b, f) for b, f in figures if f]
-    have.sort(key=lambda bf: (bf[0] in names.not_schemes(), bf[1].median))
-    return have + [(b, f) for b, f in figures if not f]
+    """[(backend, Figure)]: the schemes a decision may rank (rankable
+    figures) by median, then the other schemes (n/a, '~', too few units);
+    the rows that are not schemes are left to reference()."""
+    skip = set(names.not_schemes())
+    have = sorted(((b, f) for b, f in figures if b not in skip and f.rankable),
+                  key=lambda bf: bf[1].median)
+    return have + [(b, f) for b, f in figures if b not in skip and not f.rankable]
+
+
+def reference(figures, unit="ns"):
+    """The note that shows the rows that are not schemes (null: the harness;
+    the read-side mechanisms) apart: never ranked."""
+    skip = set(names.not_schemes())
+    parts = [f"{b} {f.text(' ' + unit)}" for b, f in figures if b in skip and f]
+    return ("reference lines, not schemes and not ranked (null: the harness itself): " +
+            "; ".join(parts)) if parts else ""
+
+
+def decision(rank):
+    """(best, tied): the winner as a one-name list when its interval is
+    apart from every other rankable scheme's, else the tied set (the best
+    and every scheme whose interval overlaps it), tied True; ([], False)
+    when nothing is rankable."""
+    have = [(b, f) for b, f in rank if f.rankable]
+    if not have:
+        return [], False
+    b0, f0 = have[0]
+    tied = [b for b, f in have if not stats.separated(f0, f)]
+    return tied, len(tied) > 1
 
 
 def winner_text(rank, what, unit="ns"):
-    schemes = [(b, f) for b, f in rank if f and b not in names.not_schemes()]
-    if not schemes:
-        return "no backend took part"
-    b, f = schemes[0]
+    """The answer: 'percpu: 3.1 ns ±2% per ...; next refcount ×4.2, intervals
+    apart', or 'percpu, percpu_atomic: within spread (3.1 ns ±2% to 3.3 ns
+    ±5%) per ...'. what starts with 'per ' (scripts read the names before it)."""
+    have = [(b, f) for b, f in rank if f.rankable]
+    if not have:
+        why = ("only disturbed repetitions ('~')" if any(f.disturbed for _, f in rank if f) else
+               f"fewer than {stats.MIN_UNITS} clean repetitions" if any(f for _, f in rank) else
+               "no backend took part")
+        return f"no scheme ranked here ({why})"
+    best, tied = decision(rank)
+    b, f = have[0]
+    if tied:
+        last = dict(have)[best[-1]]
+        return (f"{', '.join(best)}: within spread ({f.text(' ' + unit)} to "
+                f"{last.text(' ' + unit)}) {what}")
     text = f"{b}: {f.text(' ' + unit)} {what}"
-    if len(schemes) > 1:
-        b2, f2 = schemes[1]
-        text += f"; next {b2} ×{f2.median / f.median:.2f}" if f.median > 0 else ""
-        if f2.lo is not None and f.hi is not None and f2.lo <= f.hi:
-            text += " (within spread)"
+    if len(have) > 1:
+        b2, f2 = have[1]
+        text += f"; next {b2} ×{f2.median / f.median:.2f}, intervals apart" if f.median > 0 else ""
     return text
+
+
+def levels_note(rank):
+    """What the '±' promises for the ranked figures of a section."""
+    figs = [f for _, f in rank if f.rankable]
+    if not figs:
+        return ""
+    kinds = sorted({(f.n, f.iv.units, f.level) for f in figs})
+    parts = [f"{100 * lv:.0f}% from {n} {units}" for n, units, lv in kinds]
+    one = any(units == "repetitions" for _, units, _ in kinds)
+    return ("±: the interval that holds the next run's median with probability at least " +
+            ", ".join(parts) + (" (repetitions of one process: what changes between processes "
+                                 "is not in it)" if one else "") +
+            "; a winner is named only when its interval is apart from every other's")
+
+
+def finish(section, rank, figures, unit="ns"):
+    """Adds the decision (best, tied), the reference lines and what the '±'
+    promises to a section."""
+    section["best"], section["tied"] = decision(rank)
+    extra = [n for n in (reference(figures, unit), levels_note(rank)) if n]
+    section["notes"] = extra + section["notes"]
+    return section
 
 
 MEMORY_HEADER = "bytes/object here / 64 / 256 CPUs"
@@ -204,11 +291,11 @@ def long_lived(run):
     mem = memory_note(run, run.backends)
     if mem:
         notes.append(mem)
-    return {"title": "long-lived hot object",
-            "answer": winner_text(rank, f"per get+put at {top} threads"),
-            "columns": ["backend", f"ns/op @{top}", "ns/op @1", f"p99 ns @{top}", f"p99.9 ns @{top}",
-                        MEMORY_HEADER],
-            "rows": rows, "notes": notes}
+    return finish({"title": "long-lived hot object",
+                   "answer": winner_text(rank, f"per get+put at {top} threads"),
+                   "columns": ["backend", f"ns/op @{top}", "ns/op @1", f"p99 ns @{top}",
+                               f"p99.9 ns @{top}", MEMORY_HEADER],
+                   "rows": rows, "notes": notes}, rank, figs)
 
 
 def churn_uses(run):
@@ -219,7 +306,7 @@ def churn_uses(run):
 def churn_figure(run, backend, threads, uses):
     rows = [r for r in run.select("churn", backend, threads=threads)
             if int(to_float(r.get("uses")) or 0) == uses]
-    return Figure([r["ns_per_op"] for r in rows], disturbed=any(r.get("_disturbed") for r in rows))
+    return figure_of(rows, "ns_per_op")
 
 
 def crossover(run, threads, a="percpu", b="refcount"):
@@ -228,8 +315,7 @@ def crossover(run, threads, a="percpu", b="refcount"):
     for u in churn_uses(run):
         fa, fb = churn_figure(run, a, threads, u), churn_figure(run, b, threads, u)
         if fa and fb and fa.median < fb.median:
-            apart = fa.hi is not None and fb.lo is not None and fa.hi < fb.lo
-            return u, fa, fb, apart
+            return u, fa, fb, stats.separated(fa, fb) and fa.rankable and fb.rankable
     return None
 
 
@@ -240,7 +326,8 @@ def short_lived(run):
         return None
     top = counts[-1]
     figs = {b: {u: churn_figure(run, b, top, u) for u in uses} for b in run.backends}
-    rank = ranked(run, [(b, figs[b][uses[0]]) for b in run.backends])
+    first = [(b, figs[b][uses[0]]) for b in run.backends]
+    rank = ranked(run, first)
     rows = []
     for b, _ in rank:
         rel = run.column("release_latency", b, "lat_p50_ns", scale=1e-3, threads=top)
@@ -273,11 +360,11 @@ def short_lived(run):
     mem = memory_note(run, run.backends)
     if mem:
         notes.append(mem)
-    return {"title": f"short-lived object shared by {top} threads",
-            "answer": winner_text(rank, f"per lifetime at uses={uses[0]}"),
-            "columns": ["backend"] + [f"ns/life uses={u}" for u in uses] +
-                       ["release p50", "release p99", MEMORY_HEADER],
-            "rows": rows, "notes": notes}
+    return finish({"title": f"short-lived object shared by {top} threads",
+                   "answer": winner_text(rank, f"per lifetime at uses={uses[0]}"),
+                   "columns": ["backend"] + [f"ns/life uses={u}" for u in uses] +
+                              ["release p50", "release p99", MEMORY_HEADER],
+                   "rows": rows, "notes": notes}, rank, first)
 
 
 # lookup_rcu's reclamations, in kb_rcu_flavor_names' order (bench/workloads/lookup_rcu.c), with what each is.
@@ -349,14 +436,40 @@ def lookup_mostly(run):
     mem = memory_note(run, run.backends)
     if mem:
         notes.append(mem + " (a table holds many objects: this is the price that scales)")
-    return {"title": "lookup-mostly table",
-            "answer": winner_text(rank, f"per lookup at {top} threads, no writer" if w0 == 0 else
-                                  f"per lookup at {top} threads"),
-            "columns": ["backend", f"ns/lookup w={num(w0)}/s"] +
-                       [f"ns/lookup w={num(w)}/s" for w in writers[1:]] +
-                       [f"ns/lookup {v}" for v in others] +
-                       [f"p99 ns w={num(w0)}/s", MEMORY_HEADER],
-            "rows": rows, "notes": notes}
+    return finish({"title": "lookup-mostly table",
+                   "answer": winner_text(rank, f"per lookup at {top} threads, no writer" if w0 == 0
+                                         else f"per lookup at {top} threads"),
+                   "columns": ["backend", f"ns/lookup w={num(w0)}/s"] +
+                              [f"ns/lookup w={num(w)}/s" for w in writers[1:]] +
+                              [f"ns/lookup {v}" for v in others] +
+                              [f"p99 ns w={num(w0)}/s", MEMORY_HEADER],
+                   "rows": rows, "notes": notes}, rank, figs)
+
+
+# The read/write mix the "read often" section ranks by: READS_PER_PAIR
+# kref_read calls per get+put pair of a writer.
+READS_PER_PAIR = 1
+
+
+def mix_figure(run, backend, top):
+    """The cost the object pays at the mix: READS_PER_PAIR x ns per read (the
+    reader beside top-1 writers) + the writers' ns per get+put beside it,
+    summed per unit (process, or repetition of one process) both measured,
+    so the interval is the same kind as every other figure's."""
+    reader = run.select("read", backend, threads=top, variant="reader")
+    writers = run.select("read", backend, threads=top, variant="writers")
+    by_process = any(process_of(r) is not None for r in reader + writers)
+
+    def units(rows):
+        out = {}
+        for r in rows:
+            out.setdefault(process_of(r) if by_process else r.get("rep"), []).append(r["ns_per_op"])
+        return {u: statistics.median(v) for u, v in out.items()}
+    ur, uw = units(reader), units(writers)
+    common = [u for u in ur if u in uw]
+    return Figure([READS_PER_PAIR * ur[u] + uw[u] for u in common],
+                  disturbed=any(r.get("_disturbed") for r in reader + writers),
+                  processes=common if by_process else None)
 
 
 def read_often(run):
@@ -364,18 +477,27 @@ def read_often(run):
     if not counts:
         return None
     top = counts[-1]
-    figs = [(b, run.ns("read", b, threads=top, variant="reader")) for b in run.backends]
+    reads = {b: run.ns("read", b, threads=top, variant="reader") for b in run.backends}
+    if top > 1:
+        figs = [(b, mix_figure(run, b, top)) for b in run.backends]
+        mix = (f"{READS_PER_PAIR} kref_read per get+put pair: ns per read beside {top - 1} "
+               f"writer(s) + the writers' ns per get+put beside the reader")
+    else:
+        figs = list(reads.items())
+        mix = "reads alone (one thread: no writer to pay for them)"
     rank = ranked(run, figs)
     rows = []
-    for b, f in rank:
+    for b, cost in rank:
+        f = reads[b]
         writers = run.ns("read", b, threads=top, variant="writers") if top > 1 else Figure([])
         alone = run.ns("hammer", b, threads=top - 1) if top > 1 else Figure([])
         effect = (f"×{writers.median / alone.median:.2f}" if writers and alone and alone.median > 0
                   else "n/a")
-        rows.append([b, f.text(), run.ns("read", b, threads=1, variant="reader").text(),
+        rows.append([b, cost.text(), f.text(), run.ns("read", b, threads=1, variant="reader").text(),
                      writers.text(), alone.text(), effect])
-    notes = [f"cost that matters: ns per kref_read beside {top - 1} writer(s) on the same object; "
-             "and what the reads do to the writers: their ns per get+put beside the reader against "
+    notes = [f"cost that matters: what the object pays at a mix of {mix} (ranked by it); the "
+             f"parts: ns per kref_read beside {top - 1} writer(s) on the same object, and what "
+             "the reads do to the writers: their ns per get+put beside the reader against "
              f"hammer at {top - 1} thread(s) (no reader)"]
     cpus = run.cpus_here()
     alone = run.ns("read", "percpu", threads=1, variant="reader")
@@ -389,11 +511,14 @@ def read_often(run):
                          f"PROJECTION (not measured: assumes every CPU's slot costs what it does here; "
                          f"remote NUMA slots cost more): {num(per * 64)} ns at 64 CPUs, "
                          f"{num(per * 256)} ns at 256 CPUs")
-    return {"title": "object whose count is read often",
-            "answer": winner_text(rank, f"per read beside {top - 1} writer(s)"),
-            "columns": ["backend", f"ns/read @{top}", "ns/read alone", f"writers ns/op beside reader",
-                        f"hammer ns/op @{top - 1}", "writers' slowdown"],
-            "rows": rows, "notes": notes}
+    what = (f"per read + get+put pair at {READS_PER_PAIR} read per pair, {top} threads"
+            if top > 1 else "per read alone")
+    return finish({"title": "object whose count is read often",
+                   "answer": winner_text(rank, what),
+                   "columns": ["backend", f"ns/(read+pair) @{top}" if top > 1 else "ns/read @1",
+                               f"ns/read @{top}", "ns/read alone", "writers ns/op beside reader",
+                               f"hammer ns/op @{top - 1}", "writers' slowdown"],
+                   "rows": rows, "notes": notes}, rank, figs)
 
 
 def sections(results, sidecar=None):
@@ -493,7 +618,9 @@ def main(argv):
         print("decide: this run has none of the workloads the decisions need "
               "(hammer, churn, lookup_rcu, read)", file=sys.stderr)
         return 0
-    sys.stdout.write("\nwhich scheme for which object life (medians of clean repetitions ±spread):")
+    sys.stdout.write("\nwhich scheme for which object life (medians of clean repetitions; ±: the "
+                     "interval that should hold the next run's median, at the level each "
+                     "section states; n=2: too few for one):")
     sys.stdout.write(render_text(secs))
     return 0
 

@@ -24,7 +24,8 @@ repetitions only):
   where each scheme wins   per workload, the backend with the lowest median
                            ns/op at 1 thread and at the host's highest thread
                            count, with the runner-up and whether their
-                           [min, max] ranges overlap ("within spread")
+                           intervals overlap ("within spread": the one
+                           meaning decide.py uses, stats.within_spread())
   charts                   throughput vs threads per workload with the floors;
                            ns/op per backend (every clean repetition: the
                            spread); churn vs uses, tail latency and release
@@ -65,7 +66,7 @@ import statistics
 import subprocess
 import sys
 
-from . import cli, names, results as R
+from . import cli, names, results as R, stats
 from .cli import InputError, WriteError
 from .outputs import prepare_out_dir, protected, safe_name
 from .results import config_label, config_of, median_stats as stats_of, varying_config
@@ -238,26 +239,36 @@ def wins(host):
                     by_b.setdefault(r["backend"], []).append(r)
             ranked = []
             for b, rs in by_b.items():
-                st = stats_of([r["ns_per_op"] for r in rs])
+                st = stats.figure_interval([r["ns_per_op"] for r in rs],
+                                           [r.get("process") for r in rs])
                 ranked.append((b, st, stats_of([r["norm"] for r in rs])))
-            ranked.sort(key=lambda x: x[1][0])
+            ranked.sort(key=lambda x: x[1].median)
             if ranked:
                 out.append({"cat": cat, "threads": t, "ranked": ranked})
     return out
 
 
+def fmt_interval(iv, unit=""):
+    """'12.3 ns (11.9–13.0, n=5)': the median and its interval
+    (stats.figure_interval, as decide.py prints it); '12.3 ns (n=2)' when
+    there are too few units for one."""
+    if not iv.has_interval:
+        return f"{fmt_num(iv.median)}{unit} (n={iv.n})"
+    return f"{fmt_num(iv.median)}{unit} ({fmt_num(iv.lo)}–{fmt_num(iv.hi)}, n={iv.n})"
+
+
 def win_text(entry, with_norm=False):
     """'percpu 3.1 ns (2.9–3.3, n=5); next refcount ×4.2' with a note when
-    the two ranges overlap."""
+    the two intervals overlap (stats.within_spread, as decide.py)."""
     ranked = entry["ranked"]
     b, st, nst = ranked[0]
-    text = f"{b} {fmt_stats(st, ' ns')}"
+    text = f"{b} {fmt_interval(st, ' ns')}"
     if with_norm and nst is not None:
-        text = f"{b} {fmt_num(nst[0])}× floor ({fmt_num(st[0])} ns)"
+        text = f"{b} {fmt_num(nst[0])}× floor ({fmt_num(st.median)} ns)"
     if len(ranked) > 1:
         b2, st2, _ = ranked[1]
-        text += f"; next {b2} ×{st2[0] / st[0]:.2f}"
-        if st2[1] <= st[2]:
+        text += f"; next {b2} ×{st2.median / st.median:.2f}"
+        if stats.within_spread(st, st2):
             text += " (within spread)"
     return text
 
@@ -1026,7 +1037,8 @@ def report_compare(path_a, path_b, extra, out_dir):
     doc = Doc()
     a, b = doc_json["a"], doc_json["b"]
     c = doc_json["counts"]
-    verdict = {1: "REGRESSION", 2: "UNDECIDED (too few repetitions to tell; see the notes)"}.get(
+    verdict = doc_json.get("result") or {
+        1: "REGRESSION", 2: "UNDECIDED (too few repetitions to tell; see the notes)"}.get(
         doc_json["exit"], "no significant regression")
     title = (f"krefbench compare: {os.path.basename(path_a)} → {os.path.basename(path_b)}: "
              f"{verdict}")
@@ -1044,6 +1056,8 @@ def report_compare(path_a, path_b, extra, out_dir):
         table_id="verdict-table", cls="decision")
     for r in doc_json["regressions"]:
         doc.p(f"regression: {r}", cls="warn")
+    for r in doc_json.get("differs", []):
+        doc.p(f"differs (files of two runs: drift or change): {r}", cls="warn")
     for line in stderr_lines:
         doc.p(line, cls="note")
     go_charts = Charts(set())

@@ -24,8 +24,10 @@ check is neither "ok" nor empty are counted and set aside; so are disturbed
 attempts (a non-empty `disturbed`: the run retried them, each attempt is its
 own row) -- counted, with the repetitions that never got a clean attempt.
 
-Each (benchmark key, pair, rep, attempt) is one measurement (`pair` is the
-process pair of a gate's joined files, bench/analysis/gate.py; empty elsewhere). A
+Each (benchmark key, pair, process, rep, attempt) is one measurement (`pair`
+is the process pair of a gate's joined files, bench/analysis/gate.py; `process` the
+process of a run that spread its repetitions over several, 1..P; both empty
+elsewhere). A
 row repeated byte for byte (a file concatenated with itself) is dropped and
 counted; the same measurement with different figures is an error, since it
 would count one repetition twice.
@@ -53,7 +55,7 @@ OPTIONAL_KEY_DEFAULTS = {"variant": "", "writer_rate": "0"}
 # Measurement columns added later (the measurement model; bench/analysis/gate.py's
 # joined files): their value when absent, which means "clean, one attempt".
 OPTIONAL_DEFAULTS = {"attempt": "0", "disturbed": "", "canary_ns": "", "fast_path": "",
-                     "pair": ""}
+                     "pair": "", "process": ""}
 FLOOR_BACKEND = "floor"
 # The lookup workloads' hits and misses (bench/measure/results_writer.h); empty elsewhere
 # and in files written before them.
@@ -81,13 +83,13 @@ class Results:
                    check and CONFIG_COLUMNS stripped; OPTIONAL_KEY_DEFAULTS
                    filled in when the file lacks them
                    (the measurement columns too), disturbed attempts left out;
-                   attempt and pair (int or None) converted, canary_ns float
-                   or None
+                   attempt, pair and process (int or None) converted,
+                   canary_ns float or None
     n_rows         data rows in the file, set aside ones included
     skipped_check  rows set aside because their check is not ok
     disturbed      attempts set aside because they were disturbed
     attempts       attempts whose check is ok, clean or disturbed
-    lost_reps      repetitions (key, pair, rep) without any clean attempt
+    lost_reps      repetitions (key, pair, process, rep) without any clean attempt
     duplicates     rows dropped because they repeat an earlier row exactly
     measured       benchmark keys with an attempt whose check is ok, clean or
                    not (a key here and not in rows was never measured cleanly)
@@ -189,9 +191,11 @@ def parse_row(row, where):
     number(row["fairness"], "fairness", where, allow_empty=True)
     attempt = integer(row["attempt"], "attempt", where, 0) if row["attempt"].strip() else 0
     pair = integer(row["pair"], "pair", where, 0) if row["pair"].strip() else None
+    process = integer(row["process"], "process", where, 0) if row["process"].strip() else None
     canary = number(row["canary_ns"], "canary_ns", where, allow_empty=True, positive=True)
 
     row["attempt"], row["pair"], row["canary_ns"] = attempt, pair, canary
+    row["process"] = process
     row["disturbed"] = row["disturbed"].strip()
     row["fast_path"] = row["fast_path"].strip()
     row["backend"], row["workload"], row["threads"] = backend, workload, threads
@@ -257,8 +261,8 @@ def load(path, purpose="compare"):
     res = Results(path, header)
     ends_cleanly = text.endswith("\n") or text.endswith("\r")
     last = len(records) - 1
-    seen = {}           # (key, pair, rep, attempt) -> (line, fields)
-    clean_reps = set()  # (key, pair, rep) with a clean attempt
+    seen = {}           # (key, pair, process, rep, attempt) -> (line, fields)
+    clean_reps = set()  # (key, pair, process, rep) with a clean attempt
     all_reps = set()
     pairs = []
     for idx, (line, fields) in enumerate(records[1:], start=1):
@@ -276,13 +280,14 @@ def load(path, purpose="compare"):
                                 f"(was the file cut short?)")
         row = dict(zip(header, fields))
         key = parse_row(row, where)
-        ident = (key, row["pair"], int(row["rep"]), row["attempt"])
+        ident = (key, row["pair"], row["process"], int(row["rep"]), row["attempt"])
         if ident in seen:
             first_line, first_fields = seen[ident]
             if [x.strip() for x in first_fields] == [x.strip() for x in fields]:
                 res.duplicates += 1
                 continue
             pair = f"pair {row['pair']}, " if row["pair"] is not None else ""
+            pair += f"process {row['process']}, " if row["process"] is not None else ""
             raise InputError(f"{where}: repeats the measurement of line {first_line} "
                              f"({' '.join(str(k) for k in key[:3])}, {pair}rep {row['rep']}, "
                              f"attempt {row['attempt']}) with other figures (two runs in "
@@ -295,7 +300,7 @@ def load(path, purpose="compare"):
             continue
         res.attempts += 1
         res.measured.add(key)
-        rep = ident[:3]
+        rep = ident[:4]
         all_reps.add(rep)
         if row["disturbed"]:
             res.disturbed += 1

@@ -317,3 +317,139 @@ def median_interval(values):
         p = p * (n - k + 1) / k
         tail, j = nxt, k + 1
     return m, s[j - 1], s[n - j]
+
+
+# ---------------------------------------------------------------- a figure's interval
+
+# The one interval printed beside a figure (decide, report, compare's tables)
+# and the one meaning of "within spread": two such intervals overlap.
+#
+# What it predicts: the figure of the next run of the same command, i.e. the
+# median over the same number of units. A unit is a process when the
+# repetitions came from several (the `process` column): the median of each
+# process's clean repetitions, so that what changes between processes
+# (layout, allocator, thread state) is in the interval; a process is the
+# independent draw, its repetitions are not. Without that column (or with one
+# process) the units are the repetitions of one process, which cannot show
+# the variation between processes: the interval then says so (`units`).
+#
+# Why this interval: with n units drawn independently from one distribution,
+# and a next run of n more, every interleaving of the 2n values is equally
+# likely, so the chance that the next run's median lies outside
+# [x_(j), x_(n+1-j)] of this run is a count of interleavings, whatever the
+# distribution (prediction interval for a future median; Danziger & Davis,
+# 1964). No normality, no bootstrap with too few processes to resample, and
+# the level is exact (odd n) or a lower bound (even n: the median is then the
+# mean of two middle values, bounded by them). A confidence interval for the
+# median would be too narrow for this purpose: the next run's median has its
+# own noise. The level is the one the n it has can give, and it is stated:
+# [min, max] of 3 units is a 60% interval, of 5 an 83% one, of 7 a 93% one.
+PREDICTION_TARGET = 0.90    # the narrowest order statistics that reach this
+MIN_UNITS = 3               # fewer: the figure has no interval ("n=2")
+
+
+def future_median_below(n, j, m):
+    """P(the median of m future values < the j-th smallest of n present
+    ones), all n + m independent from one continuous distribution; for even
+    m an upper bound (the lower of the two middle values is below)."""
+    k = (m + 1) // 2
+    total = math.comb(n + m, n)
+    return sum(math.comb(s + k - 1, s) * math.comb(n - s + m - k, n - s)
+               for s in range(j)) / total
+
+
+def prediction_level(n, j, m=None):
+    """Probability (at least) that the median of m (default n) future values
+    falls inside [x_(j), x_(n+1-j)] of n present ones."""
+    m = n if m is None else m
+    return 1.0 - 2.0 * future_median_below(n, j, m)
+
+
+def prediction_rank(n, target=PREDICTION_TARGET):
+    """(j, level): the largest j whose [x_(j), x_(n+1-j)] reaches target, or
+    j = 1 (min, max) with the level it has when none does."""
+    best = 1
+    for j in range(2, (n + 1) // 2 + 1):
+        if prediction_level(n, j) < target:
+            break
+        best = j
+    return best, prediction_level(n, best)
+
+
+class Interval:
+    """A figure: the median over its units with the prediction interval above.
+
+    median   the figure (None when there are no values)
+    lo, hi   the interval's ends, None with fewer than MIN_UNITS units
+    n        units (processes, or repetitions of one process)
+    level    the probability (exact or a lower bound) that the next run's
+             median falls inside; None without an interval
+    units    "processes" or "repetitions" (one process: variation between
+             processes is not in the interval)
+    """
+
+    def __init__(self, median, lo, hi, n, level, units):
+        self.median, self.lo, self.hi = median, lo, hi
+        self.n, self.level, self.units = n, level, units
+
+    def __bool__(self):
+        return self.median is not None
+
+    @property
+    def has_interval(self):
+        return self.lo is not None
+
+    def half_width_pct(self):
+        """The larger distance from the median to an end, in percent (the
+        '±'); None without an interval."""
+        if not self.has_interval or not self.median:
+            return None
+        return 100.0 * max(self.hi - self.median, self.median - self.lo) / self.median
+
+    def spread_text(self):
+        """'±4%' or 'n=2' (no '±' below MIN_UNITS units)."""
+        h = self.half_width_pct()
+        return f"±{h:.0f}%" if h is not None else f"n={self.n}"
+
+    def __repr__(self):
+        return (f"Interval(median={self.median}, lo={self.lo}, hi={self.hi}, n={self.n}, "
+                f"level={self.level}, units={self.units!r})")
+
+
+def figure_interval(values, processes=None, target=PREDICTION_TARGET):
+    """The Interval of values (None and non-finite ones dropped); processes,
+    when given, is a parallel list naming the process that measured each
+    value: with two or more processes the units are per-process medians."""
+    pairs = [(v, p) for v, p in zip(values, processes if processes is not None
+                                    else [None] * len(values))
+             if v is not None and math.isfinite(v)]
+    groups = {}
+    for v, p in pairs:
+        groups.setdefault(p, []).append(v)
+    if len(groups) >= 2 and None not in groups:
+        units, kind = [statistics.median(g) for g in groups.values()], "processes"
+    else:
+        units, kind = [v for v, _ in pairs], "repetitions"
+    n = len(units)
+    if n == 0:
+        return Interval(None, None, None, 0, None, kind)
+    med = statistics.median(units)
+    if n < MIN_UNITS:
+        return Interval(med, None, None, n, None, kind)
+    s = sorted(units)
+    j, level = prediction_rank(n, target)
+    return Interval(med, s[j - 1], s[n - j], n, level, kind)
+
+
+def separated(a, b):
+    """True when a's interval lies wholly below b's or above it; figures
+    without an interval are never separated from anything."""
+    if not (a and b and a.has_interval and b.has_interval):
+        return False
+    return a.hi < b.lo or b.hi < a.lo
+
+
+def within_spread(a, b):
+    """The one meaning of "(within spread)": the two intervals overlap (or
+    either figure has too few units to have one)."""
+    return not separated(a, b)

@@ -368,11 +368,14 @@ cmd_fleet() {
 # The main job: the sweep, then its plots. The sweep runs as a child (the
 # plots follow it), so a signal to run.sh is passed on to it and run.sh exits
 # as it did (130/143, rows kept). Options such as --help or --plan are the
-# sweep's own: when it writes no results there is nothing to plot.
+# sweep's own: when it writes no results there is nothing to plot. The
+# sweep names its results file in a file of this run's own (mktemp), so two
+# runs that overlap never read each other's.
 cmd_main() {
-	local bin csv pid rc=0 last=$top/build/last-run
+	local bin csv pid rc=0 last
 	bin=$(bench_binary)
-	rm -f "$last"
+	last=$(mktemp "${TMPDIR:-/tmp}/krefbench-run.XXXXXXXX") || die "cannot make a temporary file"
+	trap 'rm -f "$last"' EXIT
 	cd "$caller_dir"
 	"$bin" --results-dir "$top/results" --print-path-to "$last" "$@" &
 	pid=$!

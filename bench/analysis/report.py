@@ -1114,9 +1114,14 @@ def report_results(paths, out_dir, keep_going=False, notes=()):
 # ---------------------------------------------------------------- --compare
 
 def report_compare(path_a, path_b, extra, out_dir):
-    cmd = [sys.executable, os.path.join(BENCH_DIR, "compare.py"), path_a, path_b,
+    # compare as its own process (its exit status is part of the answer),
+    # from this package wherever it is.
+    cmd = [sys.executable, "-m", f"{__package__}.compare", path_a, path_b,
            *extra, "--format", "json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    top = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [top] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     try:
         doc_json = json.loads(proc.stdout) if proc.stdout.strip() else None
     except ValueError:

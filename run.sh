@@ -23,8 +23,9 @@ test_deps=(libbenchmark-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-
 # a static busybox for its init; its kernel is downloaded there with apt-get download.
 vm_deps=(qemu-system-x86 busybox-static)
 # The report's browser test (tests/test_report.sh, in the release flavour)
-# opens report.html in chromium.
-report_test_deps=(chromium)
+# opens report.html in chromium; tests/test_hostile_data.sh also renders
+# report.md as GitHub does (cmark-gfm) and runs a fleet of crafted hosts.
+report_test_deps=(chromium cmark-gfm ansible)
 # `./run.sh fleet` drives the hosts with Ansible (bench/analysis/fleet.py, fleet.yml).
 fleet_deps=(ansible)
 

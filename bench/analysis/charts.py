@@ -45,6 +45,7 @@ import math
 import os
 import statistics
 import sys
+import warnings
 
 from . import cli, names, results as R
 from .cli import InputError, WriteError
@@ -157,6 +158,9 @@ def category_key(row, cfg_cols):
 def setup_matplotlib():
     try:
         import matplotlib
+        # A name from data may hold characters no font has: matplotlib would warn
+        # with the raw character (an ESC on the terminal); the chart shows a box.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib import ticker

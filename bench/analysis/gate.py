@@ -25,6 +25,9 @@ as README "Did a change make it slower?" describes and CI proves:
     never on what they measured, leaves the test exact; on a quiet machine
     the gate is short, on a busy one it gathers clean pairs for longer, and
     when it cannot, the rows without enough are "undecided" (exit 2).
+    Every process has a time limit: a krefbench run still going at
+    --max-seconds plus PROCESS_MARGIN_S (30 s) after the warm-up began is
+    killed, and the gate stops with one line (exit 2).
   * Both sides run under `setarch -R` (no address-space randomisation) from
     copies at paths of equal length, with equal arguments and environment:
     neither gets a different stack or heap layout, and a rebuild while the
@@ -83,7 +86,7 @@ DEFAULT_MAX_PAIRS = 400
 # the gate stops with one line. A krefbench run may end at most this long
 # after --max-seconds of pairs (a sweep of pairs is never cut short by the
 # gate itself, only one that hangs); git and the build get their own bounds.
-PROCESS_MARGIN_S = 60.0
+PROCESS_MARGIN_S = 30.0
 GIT_TIMEOUT_S = 300.0
 BUILD_TIMEOUT_S = 3600.0
 

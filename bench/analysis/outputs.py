@@ -83,8 +83,8 @@ def prepare_out_dir(out_dir, command):
 def subdir(out_dir, name):
     """out_dir/name, a folder made here (name: one safe_name part); refuses a
     symlink or a file at that name."""
-    if name != safe_name(name):
-        raise WriteError(f"internal: unsafe folder name {name!r}")
+    if not name or name.startswith(".") or os.sep in name or len(name) > NAME_LIMIT + 9:
+        raise WriteError(f"internal: {name!r} is not a safe_name() folder name")
     path = os.path.join(out_dir, name)
     try:
         os.mkdir(path)

@@ -68,6 +68,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import warnings
 
 from . import cli, names, outputs, results as R
 from .cli import InputError, WriteError
@@ -93,7 +94,10 @@ def warn(msg):
 
 
 def esc(text):
-    return html.escape(str(text), quote=True)
+    """text for HTML content or an attribute value; a CR as a character
+    reference, since a parser reads a literal one as LF (the filter compares
+    names exactly)."""
+    return html.escape(str(text), quote=True).replace("\r", "&#13;")
 
 
 # Characters Markdown (CommonMark, GFM) reads as markup: backslash-escaped
@@ -608,6 +612,10 @@ def md_charts(hosts, out_dir, protect):
     charts = {}
     for h in hosts:
         sub = safe_name(h.label) if len(hosts) > 1 else ""
+        if sub and (sub in ("report.html", "report.md") or sub.startswith("hosts-norm") or
+                    (os.path.lexists(os.path.join(out_dir, sub)) and
+                     not os.path.isdir(os.path.join(out_dir, sub)))):
+            sub = safe_name(h.label + "\0")   # the label's hash tells it from the report's files
         d = outputs.subdir(out_dir, sub) if sub else out_dir
         try:
             with contextlib.redirect_stdout(io.StringIO()):
@@ -628,6 +636,9 @@ def md_charts(hosts, out_dir, protect):
 
 def _plt():
     import matplotlib
+    # A name from data may hold characters no font has: matplotlib would warn
+    # with the raw character (an ESC on the terminal); the chart shows a box.
+    warnings.filterwarnings("ignore", message="Glyph .* missing from")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     matplotlib.rcParams.update({"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "krefbench",
@@ -781,7 +792,6 @@ class Doc:
         self.html.append(text)
 
     def md_image(self, title, stem):
-        stem = "/".join(outputs.safe_name(part) for part in stem.split("/"))
         self.md.append(f"![{md_text(title)}]({stem}.png) ([svg]({stem}.svg))\n")
 
     def section(self, host=None):

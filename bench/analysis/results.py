@@ -35,7 +35,6 @@ The messages name the file and line; the caller adds its own prefix
 """
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -245,15 +244,32 @@ def _ends_cleanly(path):
 
 
 def _digest(fields):
-    """A row's stripped fields, as 16 bytes (a repeated row is told apart by
+    """A row's stripped fields as one int (a repeated row is told apart by
     this, not by keeping every row's text)."""
-    return hashlib.blake2b("\x1f".join(x.strip() for x in fields).encode("utf-8", "replace"),
-                           digest_size=16).digest()
+    return hash(tuple(x.strip() for x in fields))
+
+
+def _ident(row, key):
+    return (key, row["pair"], int(row["rep"]), row["attempt"])
+
+
+def _first_line(path, header, ident):
+    """The line of the first row measuring ident: read again, for the message
+    of the rare file that repeats a measurement (rows are not kept for it)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for line, fields, _ in _records(path, f):
+            if len(fields) == len(header) and [x.strip() for x in fields] != header:
+                row = dict(zip(header, fields))
+                if _ident(row, parse_row(row, "")) == ident:
+                    return line
+    return "?"
 
 
 def load(path, purpose="compare"):
-    """Parse and validate a results CSV, streaming its records. Raises
-    InputError, also when no row passed its check ("... nothing to <purpose>")."""
+    """Parse and validate a results CSV, streaming its records: memory is the
+    rows kept plus about 100 bytes a row (to tell a repeated measurement).
+    Raises InputError, also when no row passed its check ("... nothing to
+    <purpose>")."""
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory, not a results CSV")
     try:
@@ -282,10 +298,10 @@ def _load(path, purpose, records, ends_cleanly):
     if len(set(header)) != len(header):
         raise InputError(f"{path}: header repeats a column name")
     res = Results(path, header)
-    seen = {}           # (key, pair, rep, attempt) -> (line, digest of its fields)
+    seen = {}           # hash of (key, pair, rep, attempt) -> _digest of its fields
     clean_reps = set()  # (key, pair, rep) with a clean attempt
     all_reps = set()
-    pairs = []
+    unpaired = False    # a row without a pair number
     for line, fields, is_last in records:
         where = f"{path} line {line}"
         if [x.strip() for x in fields] == header:
@@ -301,20 +317,20 @@ def _load(path, purpose, records, ends_cleanly):
                                 f"(was the file cut short?)")
         row = dict(zip(header, fields))
         key = parse_row(row, where)
-        ident = (key, row["pair"], int(row["rep"]), row["attempt"])
-        if ident in seen:
-            first_line, first_digest = seen[ident]
-            if first_digest == _digest(fields):
+        ident = _ident(row, key)
+        if hash(ident) in seen:
+            if seen[hash(ident)] == _digest(fields):
                 res.duplicates += 1
                 continue
             pair = f"pair {row['pair']}, " if row["pair"] is not None else ""
-            raise InputError(f"{where}: repeats the measurement of line {first_line} "
+            raise InputError(f"{where}: repeats the measurement of line "
+                             f"{_first_line(path, header, ident)} "
                              f"({' '.join(str(k) for k in key[:3])}, {pair}rep {row['rep']}, "
                              f"attempt {row['attempt']}) with other figures (two runs in "
                              f"one file? compare one run per file)")
-        seen[ident] = (line, _digest(fields))
+        seen[hash(ident)] = _digest(fields)
         res.n_rows += 1
-        pairs.append(row["pair"])
+        unpaired = unpaired or row["pair"] is None
         if row["check"] not in ("", "ok"):
             res.skipped_check += 1
             continue
@@ -331,7 +347,7 @@ def _load(path, purpose, records, ends_cleanly):
         res.warnings.append(f"{path}: {res.duplicates} row(s) repeat an earlier row exactly "
                             f"(a file joined with itself?); each is counted once")
     res.lost_reps = len(all_reps - clean_reps)
-    res.paired = bool(pairs) and all(p is not None for p in pairs)
+    res.paired = res.n_rows > 0 and not unpaired
     if res.n_rows == 0:
         raise InputError(f"{path}: no data rows")
     if not res.rows and res.skipped_check == res.n_rows:

@@ -107,7 +107,7 @@ class Interrupted(Exception):
 
 
 def say(msg):
-    print(f"compare: {msg}", file=sys.stderr, flush=True)
+    print(f"compare: {cli.plain(msg)}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- options

@@ -19,7 +19,7 @@ import hashlib
 import os
 import tempfile
 
-from .cli import InputError, WriteError, is_control, plain  # noqa: F401 (theirs, used here)
+from .cli import InputError, WriteError
 
 MARKER = ".krefbench-output"
 NAME_LIMIT = 64

@@ -104,30 +104,34 @@ def esc(text):
 # in text from data, so no emphasis, link, image, raw HTML, code span, fence
 # or table cell starts there.
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|!~{}])")
-MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+MD_LINE_START = re.compile(r"^(\s*)(\d*)([#>+=.)-])")
 MD_AUTOLINK = re.compile(r"(?i)(\w)(://)|\b(www)(\.)")
 
 
-def md_text(text):
+def md_text(text, line_start=True):
     """text (from data, or prose holding data) for one Markdown line: control
     characters as spaces, markup characters escaped, bare URLs (scheme:// and
-    www.) broken with an escape so that no renderer links them."""
-    text = "".join(" " if outputs.is_control(c) else c for c in str(text))
+    www.) broken with an escape so that no renderer links them; with
+    line_start, a heading, quote, list or setext marker that would begin the
+    line escaped too (a table cell cannot begin a block)."""
+    text = "".join(" " if cli.is_control(c) else c for c in str(text))
     text = MD_SPECIAL.sub(r"\\\1", text)
     text = MD_AUTOLINK.sub(lambda m: (m.group(1) + "\\:\\/\\/") if m.group(2)
                            else (m.group(3) + "\\."), text)
-    return MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    if not line_start:
+        return text
+    return MD_LINE_START.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text)
 
 
 def md_cell(text):
-    return md_text(text)
+    return md_text(text, line_start=False)
 
 
 def md_code(text):
     """text as a fenced code block that no line of it can close: the fence
     is longer than any run of backticks in it; control characters (but the
     newlines) become spaces."""
-    text = "".join(c if c == "\n" or not outputs.is_control(c) else " " for c in str(text))
+    text = "".join(c if c == "\n" or not cli.is_control(c) else " " for c in str(text))
     run = max((len(r) for r in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, run + 1)
     return f"{fence}\n{text}\n{fence}\n"

@@ -35,7 +35,6 @@ The messages name the file and line; the caller adds its own prefix
 """
 
 import csv
-import io
 import json
 import math
 import os

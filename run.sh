@@ -21,8 +21,10 @@ test_deps=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross 'qemu-user|qemu-user-stat
 vm_deps=(qemu-system-x86 busybox-static)
 # The release flavour also opens report.html in chromium (tests/test_report.sh)
 # model-checks the small algorithms with spin (tests/test_models.sh) and
-# matches its Google Benchmark names with Debian's compare.py (test_measurement).
-release_test_deps=(chromium spin libbenchmark-tools)
+# matches its Google Benchmark names with Debian's compare.py (test_measurement);
+# tests/test_hostile_data.sh renders report.md as GitHub does (cmark-gfm) and
+# runs a fleet of crafted hosts (ansible).
+release_test_deps=(chromium spin libbenchmark-tools cmark-gfm ansible)
 # `./run.sh fleet` drives the hosts with Ansible (bench/analysis/fleet.py, fleet.yml).
 fleet_deps=(ansible)
 
@@ -245,11 +247,14 @@ cmd_fleet() {
 # The main job: the sweep, then its plots. The sweep runs as a child (the
 # plots follow it), so a signal to run.sh is passed on to it and run.sh exits
 # as it did (130/143, rows kept). Options such as --help or --plan are the
-# sweep's own: when it writes no results there is nothing to plot.
+# sweep's own: when it writes no results there is nothing to plot. The
+# sweep names its results file in a file of this run's own (mktemp), so two
+# runs that overlap never read each other's.
 cmd_main() {
-	local bin csv pid rc=0 last=$top/build/last-run
+	local bin csv pid rc=0 last
 	bin=$(bench_binary)
-	rm -f "$last"
+	last=$(mktemp "${TMPDIR:-/tmp}/krefbench-run.XXXXXXXX") || die "cannot make a temporary file"
+	trap 'rm -f "$last"' EXIT
 	cd "$caller_dir"
 	"$bin" --results-dir "$top/results" --print-path-to "$last" "$@" &
 	pid=$!

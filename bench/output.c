@@ -42,20 +42,50 @@ void kb_output_paths(struct kb_sweep *sw)
 	snprintf(sw->gbench_path, sizeof(sw->gbench_path), "%.*s.gbench.json", (int)n, sw->csv_path);
 }
 
+/* The default name with "-<n>" before its extension (n >= 2), so that runs
+ * started in the same second each get their own files. */
+static void default_path_numbered(struct kb_sweep *sw, const char *base, size_t n, int number)
+{
+	snprintf(sw->csv_path, sizeof(sw->csv_path), "%.*s-%d.csv", (int)n, base, number);
+	snprintf(sw->json_path, sizeof(sw->json_path), "%.*s-%d.json", (int)n, base, number);
+	snprintf(sw->gbench_path, sizeof(sw->gbench_path), "%.*s-%d.gbench.json", (int)n, base, number);
+}
+
+/* A given --out is created or refused as it is; a default name that another
+ * run (of this second) holds moves on to the next free number: the CSV is
+ * created O_EXCL, so of two runs racing for one name exactly one gets it. */
 void kb_output_open(struct kb_sweep *sw)
 {
 	const char *const others[] = { sw->json_path, sw->gbench_path };	/* written later */
-	char err[4200];
+	char err[4200], base[sizeof(sw->csv_path)];
+	size_t n = strlen(sw->csv_path) - 4;	/* without ".csv" (a default name has it) */
 	struct stat st;
 
-	for (int i = 0; i < 2; i++)
-		if (lstat(others[i], &st) == 0) {
-			fprintf(stderr, "krefbench: %s exists; a run never overwrites an earlier result\n", others[i]);
+	snprintf(base, sizeof(base), "%s", sw->csv_path);
+	for (int number = 2;; number++) {
+		int taken = lstat(sw->csv_path, &st) == 0;
+
+		for (int i = 0; i < 2 && !taken; i++)
+			if (lstat(others[i], &st) == 0) {
+				if (sw->opt.out) {
+					fprintf(stderr, "krefbench: %s exists; a run never overwrites an earlier result\n", others[i]);
+					exit(2);
+				}
+				taken = 1;
+			}
+		if (!taken || sw->opt.out) {
+			sw->results = kb_results_open(sw->csv_path, err, sizeof(err));
+			if (sw->results)
+				return;
+			if (sw->opt.out || lstat(sw->csv_path, &st) != 0 || number > 1000)
+				kb_die(err);
+		}
+		if (number > 1000) {
+			fprintf(stderr, "krefbench: no free results file name like %s\n", base);
 			exit(2);
 		}
-	sw->results = kb_results_open(sw->csv_path, err, sizeof(err));
-	if (!sw->results)
-		kb_die(err);
+		default_path_numbered(sw, base, n, number);
+	}
 }
 
 /* Google Benchmark states its own build type in its JSON context. */

@@ -201,6 +201,15 @@ void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts)
 		}
 		link_floors(sw, first);
 	}
+	for (int i = 0; i < sw->nentries; i++)
+		if (!sw->entries[i].is_floor)
+			return;
+	/* Only floors (or nothing): no backend takes part in any workload with
+	 * these options; a run would measure nothing asked for. */
+	if (ncounts > 0 && sw->opt.nworkloads > 0)
+		kb_die("nothing to measure: none of the --backends takes part in any of the --workloads "
+		       "with these options (the summary's n/a: e.g. a --variant or --rcu-flavor that "
+		       "no chosen backend supports, such as typesafe objects without a typesafe backend)");
 }
 
 /* ---- the scheduler ---- */

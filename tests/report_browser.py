@@ -3,7 +3,8 @@
 would see it; print "ok - ..." / "FAIL - ..." lines (tests/check.sh's pycheck
 counts them) and exit non-zero on any failure.
 
-    tests/report_browser.py REPORT.html SCREENSHOT.png [--expect-hosts N] [--compare]
+    tests/report_browser.py REPORT.html SCREENSHOT.png [--expect-hosts N] [--compare] [--hostile]
+                            [--security-only]
 
 chromium runs with the flags this machine needs (no sandbox as root, no GPU,
 no background networking: see README) and a fresh profile, and is driven
@@ -17,7 +18,11 @@ out), so no port, driver or extra package is needed. Checks:
   - hovering a point shows a hover label; unticking a backend in the filter
     hides its traces, ticking it again shows them (interactive);
   - with --expect-hosts N: N host sections; a screenshot of the top of the
-    page is written, and one of the first chart (<stem>-chart.png).
+    page is written, and one of the first chart (<stem>-chart.png);
+  - with --hostile (a report of crafted data, tests/test_hostile_data.sh): no
+    injected script ran (each would set data-pwned on an element: none has
+    it), the only scripts are the page's two (plotly.js, its own), no link
+    leads anywhere, and the page's Content-Security-Policy is in force.
 """
 
 import base64
@@ -150,13 +155,25 @@ FILTER_JS = r"""
   box.checked = false; box.dispatchEvent(new Event('change'));
   await new Promise(r => setTimeout(r, 200));
   const hidden = traces().filter(t => t.visible === false).length;
-  const rows = document.querySelectorAll('[data-backend="' + name + '"]');
+  const rows = document.querySelectorAll('[data-backend="' + CSS.escape(name) + '"]');
   const rowsHidden = [...rows].filter(r => r.style.display === 'none').length;
   box.checked = true; box.dispatchEvent(new Event('change'));
   await new Promise(r => setTimeout(r, 200));
   const shown = traces().filter(t => t.visible !== false).length;
   return {name, before, hidden, shown, rows: rows.length, rowsHidden};
 })()
+"""
+
+
+HOSTILE_JS = r"""
+(() => ({
+  pwned: document.querySelectorAll('[data-pwned]').length,
+  scripts: [...document.scripts].filter(s => !s.type || /javascript/i.test(s.type)).length,
+  links: [...document.querySelectorAll('a[href], area[href], iframe, object, embed, img')]
+    .map(a => a.outerHTML.slice(0, 80)),
+  csp: (document.querySelector('meta[http-equiv="Content-Security-Policy"]') || {}).content || '',
+  window_pwned: typeof window.kbPwned !== 'undefined',
+}))()
 """
 
 
@@ -167,6 +184,11 @@ def main(argv):
     page, shot = os.path.abspath(argv[0]), argv[1]
     expect_hosts = int(argv[argv.index("--expect-hosts") + 1]) if "--expect-hosts" in argv else None
     compare = "--compare" in argv
+    hostile = "--hostile" in argv or "--security-only" in argv
+    # --security-only: a page whose content depends on a busy machine (a
+    # fleet's report may have no clean figures): only load, console,
+    # requests and --hostile's checks.
+    security_only = "--security-only" in argv
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     failed = 0
 
@@ -197,6 +219,7 @@ def main(argv):
         info = b.evaluate(CHECK_JS)
         hover = b.evaluate(HOVER_JS)
         filt = None if compare else b.evaluate(FILTER_JS)
+        bad = b.evaluate(HOSTILE_JS) if hostile else None
         shot_data = b.send("Page.captureScreenshot", {"format": "png", "clip": {
             "x": 0, "y": 0, "width": 1280, "height": 1500, "scale": 0.75}})
         with open(shot, "wb") as f:
@@ -235,16 +258,28 @@ def main(argv):
     others = [u for u in requests if u != url and not u.startswith(("data:", "blob:", "about:"))]
     check(url in requests, "the page itself was the one request seen (the network domain works)")
     check(not others, f"no other request: {others[:5]}")
-    check(info["charts"] >= 1 and info["drawn"] == info["charts"] == info["chartDivs"],
-          f"every chart drawn: {info['drawn']} of {info['charts']} plotly charts "
-          f"({info['chartDivs']} chart divs)")
-    check(info["decisionRows"] >= 1, f"decision table present ({info['decisionRows']} rows)")
-    check(hover >= 1, f"hovering a point shows its figures ({hover} hover label)")
-    if filt is not None:
+    if security_only:
+        check(info["drawn"] == info["charts"] == info["chartDivs"],
+              f"every chart there drawn: {info['drawn']} of {info['chartDivs']} chart divs")
+    else:
+        check(info["charts"] >= 1 and info["drawn"] == info["charts"] == info["chartDivs"],
+              f"every chart drawn: {info['drawn']} of {info['charts']} plotly charts "
+              f"({info['chartDivs']} chart divs)")
+        check(info["decisionRows"] >= 1, f"decision table present ({info['decisionRows']} rows)")
+        check(hover >= 1, f"hovering a point shows its figures ({hover} hover label)")
+    if filt is not None and not security_only:
         check(filt.get("before", 0) > 0 and filt["hidden"] == filt["before"] == filt["shown"]
               and filt["rowsHidden"] == filt["rows"],
               f"filter: unticking {filt.get('name')} hides its {filt.get('before')} traces "
               f"and {filt.get('rows')} table rows, ticking shows them again ({filt})")
+    if bad is not None:
+        check(bad["pwned"] == 0 and not bad["window_pwned"],
+              f"no injected script ran ({bad['pwned']} element(s) with data-pwned)")
+        check(bad["scripts"] == 2, f"the page's two scripts and no other ({bad['scripts']})")
+        check(not bad["links"], f"no link, frame, object or image from data: {bad['links'][:3]}")
+        check("script-src 'sha256-" in bad["csp"] and "default-src 'none'" in bad["csp"]
+              and "unsafe-inline' " not in bad["csp"].split("style-src")[0],
+              "the Content-Security-Policy allows only the page's own scripts")
     if expect_hosts is not None:
         check(info["hosts"] == expect_hosts, f"{info['hosts']} host sections, expected {expect_hosts}")
     check(os.path.getsize(shot) > 10000, f"screenshot {shot} ({os.path.getsize(shot)} bytes)")

@@ -45,10 +45,11 @@ import math
 import os
 import statistics
 import sys
+import warnings
 
 from . import cli, names, results as R
 from .cli import InputError, WriteError
-from .outputs import prepare_out_dir, protected, safe_name  # noqa: F401
+from .outputs import created, prepare_out_dir, protected, safe_name  # noqa: F401
 from .results import config_label, config_of, median_stats, varying_config  # noqa: F401
 
 # Columns that describe a configuration (as opposed to a measurement). When
@@ -157,6 +158,9 @@ def category_key(row, cfg_cols):
 def setup_matplotlib():
     try:
         import matplotlib
+        # A name from data may hold characters no font has: matplotlib would warn
+        # with the raw character (an ESC on the terminal); the chart shows a box.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib import ticker
@@ -164,6 +168,7 @@ def setup_matplotlib():
         raise WriteError(f"matplotlib is not available ({e}); "
                          f"install python3-matplotlib")
     matplotlib.rcParams.update({
+        "text.parse_math": False,    # a '$' in a name from data is a dollar sign, not TeX
         "svg.fonttype": "none",      # keep text as text in SVG
         "svg.hashsalt": "krefbench",  # stable element ids
         "axes.grid": True,
@@ -479,7 +484,7 @@ def render_compare(path_a, path_b, threshold, alpha, adjust, out_dir):
     cmp = load_compare_module()
     rows = compare_rows(cmp, path_a, path_b, threshold, alpha, adjust)
     out_dir = out_dir or default_compare_dir(path_a, path_b)
-    prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir, "plot")
     plt, _ = setup_matplotlib()
     protect = protected((path_a, path_b))
     title, subtitle = compare_titles(path_a, path_b, load_sidecar(path_a), load_sidecar(path_b))
@@ -500,17 +505,13 @@ def save_figure(plt, fig, out_dir, name, protect):
     written = []
     for ext in ("png", "svg"):
         path = os.path.join(out_dir, f"{name}.{ext}")
-        if os.path.realpath(path) in protect:
-            raise WriteError(f"refusing to overwrite input file {path}")
-        try:
+        with created(path, "wb", protect) as f:
             if ext == "png":
-                fig.savefig(path, format="png", dpi=120, bbox_inches="tight",
+                fig.savefig(f, format="png", dpi=120, bbox_inches="tight",
                             metadata={"Software": None})
             else:
-                fig.savefig(path, format="svg", bbox_inches="tight",
+                fig.savefig(f, format="svg", bbox_inches="tight",
                             metadata={"Date": None})
-        except OSError as e:
-            raise WriteError(f"cannot write {path}: {e.strerror or e}")
         written.append(path)
         print(path, flush=True)
     plt.close(fig)
@@ -606,7 +607,7 @@ def run(argv):
              f"(check != ok)")
     meta = load_sidecar(args.results)
     out_dir = args.out or default_out_dir(args.results)
-    prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir, "plot")
     charts, _ = render_results(res, meta, out_dir)
     print(f"plots: {charts} charts in {out_dir}")
     return 0

@@ -34,12 +34,33 @@ class Parser(argparse.ArgumentParser):
         raise InputError(f"{message} (see --help)")
 
 
+def is_control(c):
+    """A character that moves the cursor, ends a line or reorders text on a
+    terminal: C0 and C1 controls (ESC, CR, LF, TAB...), DEL, U+2028/2029 and
+    the bidirectional overrides and isolates."""
+    o = ord(c)
+    return o < 0x20 or 0x7F <= o < 0xA0 or o in (0x2028, 0x2029) or \
+        0x202A <= o <= 0x202E or 0x2066 <= o <= 0x2069
+
+
+def plain(text):
+    """text for one terminal line: every control character shown as '?', so
+    data (a name, a host, a message quoting a file) can neither move the
+    cursor nor start a line that looks like the program's own."""
+    return "".join("?" if is_control(c) else c for c in str(text))
+
+
+def plain_lines(text):
+    """plain() for each line of a multi-line text of ours."""
+    return "\n".join(plain(line) for line in str(text).split("\n"))
+
+
 def warn(prog, msg):
-    print(f"{prog}: warning: {msg}", file=sys.stderr, flush=True)
+    print(f"{prog}: warning: {plain(msg)}", file=sys.stderr, flush=True)
 
 
 def note(prog, msg):
-    print(f"{prog}: note: {msg}", file=sys.stderr, flush=True)
+    print(f"{prog}: note: {plain(msg)}", file=sys.stderr, flush=True)
 
 
 def guarded(prog, command):
@@ -48,10 +69,10 @@ def guarded(prog, command):
     try:
         return command()
     except InputError as e:
-        print(f"{prog}: {e}", file=sys.stderr)
+        print(f"{prog}: {plain(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except WriteError as e:
-        print(f"{prog}: {e}", file=sys.stderr)
+        print(f"{prog}: {plain(e)}", file=sys.stderr)
         return EXIT_WRITE_FAILED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -61,6 +82,6 @@ def guarded(prog, command):
     except Exception as e:  # a bug: one line, the traceback only on request
         if os.environ.get("KREFBENCH_DEBUG"):
             raise
-        print(f"{prog}: internal error: {type(e).__name__}: {e} "
+        print(f"{prog}: internal error: {type(e).__name__}: {plain(e)} "
               f"(KREFBENCH_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_BAD_INPUT

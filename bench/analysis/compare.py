@@ -84,6 +84,7 @@ import sys
 
 
 from . import cli, names, results, stats
+from .outputs import csv_cell
 
 KEY_COLUMNS = results.KEY_COLUMNS
 SIDECAR_FIELDS = ("cpu_model", "kernel", "compiler", "cflags")
@@ -474,9 +475,19 @@ def _num(x):
     return "" if x is None else repr(x)
 
 
+class _SpreadsheetWriter:
+    """csv.writer whose text cells are outputs.csv_cell'd (no formula)."""
+
+    def __init__(self, buf):
+        self.w = csv.writer(buf, lineterminator="\n")
+
+    def writerow(self, row):
+        self.w.writerow([csv_cell(x) for x in row])
+
+
 def render_csv(rep):
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = _SpreadsheetWriter(buf)
     w.writerow(CSV_COLUMNS)
     for r in rep.rows:
         w.writerow([r["kind"], *r["key"], r["n_a"], r["n_b"], repr(r["median_a"]),
@@ -687,13 +698,14 @@ def analyse(a, b, args):
     if not paired:
         note(FILES_NOTE)
 
-    out = {"table": render_table, "csv": render_csv}.get(args.format)
+    # Data never steers the terminal, nor a spreadsheet (outputs.csv_cell).
+    out = {"table": lambda r: cli.plain_lines(render_table(r)), "csv": render_csv}.get(args.format)
     sys.stdout.write(out(rep) if out else render_json(rep, warnings))
     sys.stdout.flush()
 
     for r in rep.regressions:
         extra = f", 95% {fmt_ci(r)}" if paired else ""
-        print(f"compare: regression: {r['label']}: {fmt_ns(r['median_a'])} -> "
+        print(f"compare: regression: {cli.plain(r['label'])}: {fmt_ns(r['median_a'])} -> "
               f"{fmt_ns(r['median_b'])} ns/op ({pct(r['ratio'])}, x{r['ratio']:.3f}{extra}, "
               f"p = {fmt_p(r['p_adj'])})", file=sys.stderr)
     for r in rep.differs:

@@ -46,7 +46,7 @@ import sys
 if not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "analysis"
-from . import names, results as R  # noqa: E402
+from . import cli, names, results as R  # noqa: E402
 from . import stats  # noqa: E402
 from .stats import median_interval  # noqa: E402,F401  (decide.median_interval: report, tests)
 
@@ -609,10 +609,10 @@ def main(argv):
     try:
         res, meta, problem = load(argv[1])
     except (R.InputError, OSError) as e:
-        print(f"decide: {e}", file=sys.stderr)
+        print(f"decide: {cli.plain(e)}", file=sys.stderr)
         return 2
     if problem:
-        print(f"decide: {problem}", file=sys.stderr)
+        print(f"decide: {cli.plain(problem)}", file=sys.stderr)
     secs = sections(res, meta)
     if not secs:
         print("decide: this run has none of the workloads the decisions need "
@@ -621,7 +621,7 @@ def main(argv):
     sys.stdout.write("\nwhich scheme for which object life (medians of clean repetitions; ±: the "
                      "interval that should hold the next run's median, at the level each "
                      "section states; n=2: too few for one):")
-    sys.stdout.write(render_text(secs))
+    sys.stdout.write(cli.plain_lines(render_text(secs)))
     return 0
 
 

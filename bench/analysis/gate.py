@@ -25,6 +25,9 @@ as README "Did a change make it slower?" describes and CI proves:
     never on what they measured, leaves the test exact; on a quiet machine
     the gate is short, on a busy one it gathers clean pairs for longer, and
     when it cannot, the rows without enough are "undecided" (exit 2).
+    Every process has a time limit: a krefbench run still going at
+    --max-seconds plus PROCESS_MARGIN_S (30 s) after the warm-up began is
+    killed, and the gate stops with one line (exit 2).
   * Both sides run under `setarch -R` (no address-space randomisation) from
     copies at paths of equal length, with equal arguments and environment:
     neither gets a different stack or heap layout, and a rebuild while the
@@ -51,6 +54,7 @@ a build or a krefbench run that failed, or no answer (too few clean pairs);
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -63,6 +67,7 @@ import tempfile
 import time
 
 from . import cli, compare, results
+from .outputs import csv_cell
 
 InputError = cli.InputError
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
@@ -77,6 +82,13 @@ GATE_FLAGS = ("--no-floors",)
 DEFAULT_PAIRS = 50              # clean pairs wanted for every row
 DEFAULT_MAX_SECONDS = 150.0
 DEFAULT_MAX_PAIRS = 400
+# Every process the gate starts has a time limit; past it, it is killed and
+# the gate stops with one line. A krefbench run may end at most this long
+# after --max-seconds of pairs (a sweep of pairs is never cut short by the
+# gate itself, only one that hangs); git and the build get their own bounds.
+PROCESS_MARGIN_S = 30.0
+GIT_TIMEOUT_S = 300.0
+BUILD_TIMEOUT_S = 3600.0
 
 # krefbench options the gate passes through (value-taking, then flags); a
 # given one replaces the default sweep's.
@@ -95,7 +107,7 @@ class Interrupted(Exception):
 
 
 def say(msg):
-    print(f"compare: {msg}", file=sys.stderr, flush=True)
+    print(f"compare: {cli.plain(msg)}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- options
@@ -203,8 +215,8 @@ def check_bins(paths):
 
 
 def git(repo, *argv, check=True):
-    r = subprocess.run(["git", "-C", repo, *argv], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
+    r = bounded(["git", "-C", repo, *argv], GIT_TIMEOUT_S, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
     if check and r.returncode != 0:
         raise InputError(f"git {' '.join(argv)} failed: {r.stderr.strip().splitlines()[-1:]}")
     return r
@@ -232,6 +244,9 @@ def out_dir_of(args):
             out += "-x"
         return out
     out = os.path.abspath(args.out)
+    if os.path.islink(out):
+        raise InputError(f"--out {args.out} is a symlink; an output folder is never reached "
+                         f"through one")
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise InputError(f"--out {args.out} exists and is not an empty directory (a "
                          f"comparison never overwrites one)")
@@ -240,11 +255,21 @@ def out_dir_of(args):
 
 # ---------------------------------------------------------------- building
 
-def run_logged(cmd, log, cwd=None):
+def bounded(cmd, timeout, **kw):
+    """subprocess.run with a time limit: the process is killed past it and
+    InputError names it."""
+    try:
+        return subprocess.run(cmd, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"{os.path.basename(cmd[0])} {' '.join(cmd[1:3])} ... did not finish "
+                         f"within {timeout:g} s; stopped it")
+
+
+def run_logged(cmd, log, cwd=None, timeout=GIT_TIMEOUT_S):
     with open(log, "a") as f:
         f.write("$ " + " ".join(cmd) + "\n")
         f.flush()
-        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=cwd).returncode
+        return bounded(cmd, timeout, stdout=f, stderr=subprocess.STDOUT, cwd=cwd).returncode
 
 
 PRESETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -260,9 +285,10 @@ def build(src, build_dir, log, defines=()):
     if not os.path.exists(os.path.join(src, "CMakePresets.json")):
         shutil.copy(PRESETS, os.path.join(src, "CMakePresets.json"))
     ok = (run_logged(["cmake", "--preset", "release", "-S", src, "-B", build_dir,
-                      "-DKREFBENCH_TESTS=OFF", *[f"-D{d}" for d in defines]], log) == 0 and
+                      "-DKREFBENCH_TESTS=OFF", *[f"-D{d}" for d in defines]], log,
+                     timeout=BUILD_TIMEOUT_S) == 0 and
           run_logged(["cmake", "--build", build_dir, "-j", jobs, "--target", "krefbench"],
-                     log) == 0)
+                     log, timeout=BUILD_TIMEOUT_S) == 0)
     binary = os.path.join(build_dir, "bench", "krefbench")
     if not ok or not os.access(binary, os.X_OK):
         with open(log, errors="replace") as f:
@@ -291,12 +317,14 @@ class Workspace:
 
     def cleanup(self):
         for wt in self.worktrees:
-            subprocess.run(["git", "-C", self.repo, "worktree", "remove", "--force", wt],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with contextlib.suppress(InputError):
+                bounded(["git", "-C", self.repo, "worktree", "remove", "--force", wt],
+                        GIT_TIMEOUT_S, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.worktrees:
-            subprocess.run(["git", "-C", self.repo, "worktree", "prune"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with contextlib.suppress(InputError):
+                bounded(["git", "-C", self.repo, "worktree", "prune"], GIT_TIMEOUT_S,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # ---------------------------------------------------------------- the pairs
@@ -307,8 +335,11 @@ def setarch_prefix():
     exe = shutil.which("setarch")
     if exe is None:
         return [], "setarch (util-linux) is not installed"
-    r = subprocess.run([exe, "-R", "true"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True)
+    try:
+        r = bounded([exe, "-R", "true"], 30, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE, text=True)
+    except InputError as e:
+        return [], str(e)
     if r.returncode != 0:
         return [], f"setarch -R fails here: {r.stderr.strip()[:100]}"
     return [exe, "-R"], None
@@ -326,6 +357,7 @@ class Side:
         self.scratch = os.path.join(stage_dir, f"{name}.csv")   # equal length for a and b
         self.header = None
         self.rows = 0
+        self.deadline = None                # time.monotonic() past which a run is killed
 
     def run(self, prefix, sweep, pair, position, keep):
         """One krefbench process; its rows joined into self.csv when keep.
@@ -340,7 +372,13 @@ class Side:
         with open(self.log, "a") as log:
             log.write(f"--- pair {pair} position {position}: {' '.join(cmd)}\n")
             log.flush()
-            rc = subprocess.run(cmd, stdout=log, stderr=log).returncode
+            left = None if self.deadline is None else max(1.0, self.deadline - time.monotonic())
+            try:
+                rc = subprocess.run(cmd, stdout=log, stderr=log, timeout=left).returncode
+            except subprocess.TimeoutExpired:
+                raise InputError(f"krefbench of {self.name.upper()} did not finish in pair "
+                                 f"{pair} within --max-seconds plus {PROCESS_MARGIN_S:g} s; "
+                                 f"stopped it (log: {self.log})")
         if rc in (130, 143, -signal.SIGINT, -signal.SIGTERM):
             raise Interrupted(130 if rc in (130, -signal.SIGINT) else 143)
         side = self.name.upper()
@@ -382,7 +420,7 @@ class Side:
             for row in rows:
                 if not row:
                     continue
-                w.writerow(row + [pair, position])
+                w.writerow([csv_cell(x) for x in row] + [pair, position])
                 self.rows += 1
                 if len(row) != len(header):
                     continue
@@ -494,6 +532,9 @@ def gate(args):
         if why_not:
             say(f"warning: address-space randomisation stays on ({why_not}): layouts vary "
                 f"between processes, which adds noise (not bias)")
+        deadline = time.monotonic() + args.max_seconds + PROCESS_MARGIN_S
+        for side in sides:
+            side.deadline = deadline
         warm_up(sides, prefix, sweep)
         rng = random.Random(rng_seed)
         say(f"pairs of krefbench {' '.join(sweep)} until every row has {args.pairs} clean "

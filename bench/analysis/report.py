@@ -54,19 +54,24 @@ written, compare's own status: 0 no regression, 1 regression, 2 undecided
 """
 
 import argparse
+import base64
 import contextlib
 import csv
 import datetime
+import hashlib
 import html
 import io
 import json
 import math
 import os
+import re
+import shlex
 import statistics
 import subprocess
 import sys
+import warnings
 
-from . import cli, names, results as R, stats
+from . import cli, names, outputs, results as R, stats
 from .cli import InputError, WriteError
 from .outputs import prepare_out_dir, protected, safe_name
 from .results import config_label, config_of, median_stats as stats_of, varying_config
@@ -90,11 +95,47 @@ def warn(msg):
 
 
 def esc(text):
-    return html.escape(str(text), quote=True)
+    """text for HTML content or an attribute value; a CR as a character
+    reference, since a parser reads a literal one as LF (the filter compares
+    names exactly)."""
+    return html.escape(str(text), quote=True).replace("\r", "&#13;")
+
+
+# Characters Markdown (CommonMark, GFM) reads as markup: backslash-escaped
+# in text from data, so no emphasis, link, image, raw HTML, code span, fence
+# or table cell starts there.
+MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|!~{}])")
+MD_LINE_START = re.compile(r"^(\s*)(\d*)([#>+=.)-])")
+MD_AUTOLINK = re.compile(r"(?i)(\w)(://)|\b(www)(\.)")
+
+
+def md_text(text, line_start=True):
+    """text (from data, or prose holding data) for one Markdown line: control
+    characters as spaces, markup characters escaped, bare URLs (scheme:// and
+    www.) broken with an escape so that no renderer links them; with
+    line_start, a heading, quote, list or setext marker that would begin the
+    line escaped too (a table cell cannot begin a block)."""
+    text = "".join(" " if cli.is_control(c) else c for c in str(text))
+    text = MD_SPECIAL.sub(r"\\\1", text)
+    text = MD_AUTOLINK.sub(lambda m: (m.group(1) + "\\:\\/\\/") if m.group(2)
+                           else (m.group(3) + "\\."), text)
+    if not line_start:
+        return text
+    return MD_LINE_START.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text)
 
 
 def md_cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(text, line_start=False)
+
+
+def md_code(text):
+    """text as a fenced code block that no line of it can close: the fence
+    is longer than any run of backticks in it; control characters (but the
+    newlines) become spaces."""
+    text = "".join(c if c == "\n" or not cli.is_control(c) else " " for c in str(text))
+    run = max((len(r) for r in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, run + 1)
+    return f"{fence}\n{text}\n{fence}\n"
 
 
 # ---------------------------------------------------------------- input
@@ -332,9 +373,7 @@ class Charts:
                           margin={"l": 60, "r": 20, "t": 50, "b": 60},
                           template="plotly_white", legend={"title": {"text": "backend"}})
         self.count += 1
-        return ('<div class="chart">' +
-                self.pio.to_html(fig, full_html=False, include_plotlyjs=False,
-                                 config=PLOTLY_CONFIG) + "</div>")
+        return chart_html(fig, self.count, height)
 
     def floor_lines(self, fig, host, placements, threads, field="ops_per_s"):
         for name in THROUGHPUT_FLOORS:
@@ -354,7 +393,7 @@ class Charts:
                 x=ts, y=ys, mode="lines", name=f"floor: {name}",
                 line={"dash": "dash", "color": "#555" if name == "shared" else "#999"},
                 meta={"backend": "floor", "host": host.label},
-                hovertemplate=f"floor {name}<br>%{{x}} threads: %{{y:.4g}} ops/s<extra></extra>"))
+                hovertemplate=f"floor {ptext(name)}<br>%{{x}} threads: %{{y:.4g}} ops/s<extra></extra>"))
 
     def throughput(self, host, cat, rows):
         go = self.go
@@ -375,7 +414,7 @@ class Charts:
                          "array": [s[2] - s[0] for s in st],
                          "arrayminus": [s[0] - s[1] for s in st]},
                 customdata=[[s[1], s[2], s[3]] for s in st],
-                hovertemplate=(f"{b}<br>%{{x}} threads: %{{y:.4g}} ops/s"
+                hovertemplate=(f"{ptext(b)}<br>%{{x}} threads: %{{y:.4g}} ops/s"
                                "<br>range %{customdata[0]:.4g}–%{customdata[1]:.4g},"
                                " n=%{customdata[2]}<extra></extra>")))
         self.floor_lines(fig, host, {r["placement"] for r in rows}, threads)
@@ -402,7 +441,7 @@ class Charts:
                                  meta={"backend": b, "host": host.label},
                                  marker={"color": self.color.get(b), "size": 4},
                                  boxpoints="all", jitter=0.3, pointpos=0,
-                                 hovertemplate=f"{b}<br>%{{x}}<br>%{{y:.4g}} ns/op<extra></extra>"))
+                                 hovertemplate=f"{ptext(b)}<br>%{{x}}<br>%{{y:.4g}} ns/op<extra></extra>"))
         fig.update_layout(boxmode="group")
         fig.update_yaxes(type="log", title="ns per op, per thread (each clean repetition)")
         fig.update_xaxes(title="workload @ threads", tickangle=-30)
@@ -431,7 +470,7 @@ class Charts:
                 error_y={"type": "data", "symmetric": False,
                          "array": [s[2] - s[0] for s in st],
                          "arrayminus": [s[0] - s[1] for s in st]},
-                hovertemplate=f"{b}<br>{xtitle} %{{x}}: %{{y:.4g}}<extra></extra>"))
+                hovertemplate=f"{ptext(b)}<br>{ptext(xtitle)} %{{x}}: %{{y:.4g}}<extra></extra>"))
         fig.update_xaxes(title=xtitle, type="log" if log_x else "linear")
         fig.update_yaxes(title=ytitle, type="log")
         return self.html(fig, f"{host.label}: {title}")
@@ -451,7 +490,7 @@ class Charts:
             fig.add_trace(go.Bar(x=[c.replace("lat_", "").replace("_ns", "") for c in cols],
                                  y=ys, name=b, legendgroup=b, marker={"color": self.color.get(b)},
                                  meta={"backend": b, "host": host.label},
-                                 hovertemplate=f"{b} %{{x}}: %{{y:.4g}} ns<extra></extra>"))
+                                 hovertemplate=f"{ptext(b)} %{{x}}: %{{y:.4g}} ns<extra></extra>"))
         fig.update_layout(barmode="group")
         fig.update_yaxes(type="log", title="ns (median over repetitions)")
         return self.html(fig, f"{host.label}: {title}")
@@ -482,7 +521,7 @@ class Charts:
                     error_y={"type": "data", "symmetric": False,
                              "array": [s[2] - s[0] for s in st],
                              "arrayminus": [s[0] - s[1] for s in st]},
-                    hovertemplate=f"{h.label}<br>%{{x}}: %{{y:.3g}}× its floor<extra></extra>"))
+                    hovertemplate=f"{ptext(h.label)}<br>%{{x}}: %{{y:.3g}}× its floor<extra></extra>"))
             if not fig.data:
                 continue
             fig.update_layout(barmode="group", legend={"title": {"text": "host @threads"}})
@@ -525,6 +564,60 @@ def latency_rows(host, workloads):
     return [r for r in rows if r["threads"] == tmax]
 
 
+def script_json(obj):
+    """obj as JSON that is safe inside any HTML element, a <script> block
+    included: '<', '>', '&', U+2028 and U+2029 written as \\u escapes, so no
+    string in it can close the block, open a comment or end a JS line.
+    Done here, whatever the plotting library does with its own output."""
+    try:
+        from plotly.utils import PlotlyJSONEncoder as encoder
+    except ImportError:
+        encoder = json.JSONEncoder
+    text = json.dumps(obj, cls=encoder, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+# Keys whose strings are not shown as plotly text: the hover templates are
+# written here with ptext() around every name from data, and meta carries
+# the raw names the filter compares.
+PLOTLY_RAW_KEYS = ("hovertemplate", "meta")
+
+
+def ptext(text):
+    """A string from data for plotly's text (titles, names, ticks, hover),
+    which reads a few HTML tags (<a href>, <b>, <br>) and entities: every
+    '&', '<', '>' made an entity, so a name shows as written, never as a link."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plotly_text(obj, key=None):
+    """obj with ptext() applied to every string, except under PLOTLY_RAW_KEYS."""
+    if key in PLOTLY_RAW_KEYS:
+        return obj
+    if isinstance(obj, str):
+        return ptext(obj)
+    if isinstance(obj, dict):
+        return {k: plotly_text(v, k) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plotly_text(v, key) for v in obj]
+    return obj
+
+
+def chart_html(fig, n, height):
+    """One chart: its div and its figure as a JSON data block (type
+    application/json: never run, read by the page's own script), so every
+    inline script of the page is the template's and plotly.js, which the
+    Content-Security-Policy names by hash."""
+    whole = fig.to_plotly_json()
+    spec = {"data": plotly_text(whole.get("data", [])),
+            "layout": plotly_text(whole.get("layout", {})), "config": PLOTLY_CONFIG}
+    return (f'<div class="chart"><div id="kb-chart-{n}" class="kb-chart" '
+            f'style="height:{int(height)}px;width:100%"></div>'
+            f'<script type="application/json" class="kb-chart-data" data-for="kb-chart-{n}">'
+            f"{script_json(spec)}</script></div>")
+
+
 # ---------------------------------------------------------------- matplotlib (report.md)
 
 def md_charts(hosts, out_dir, protect):
@@ -535,8 +628,11 @@ def md_charts(hosts, out_dir, protect):
     charts = {}
     for h in hosts:
         sub = safe_name(h.label) if len(hosts) > 1 else ""
-        d = os.path.join(out_dir, sub) if sub else out_dir
-        os.makedirs(d, exist_ok=True)
+        if sub and (sub in ("report.html", "report.md") or sub.startswith("hosts-norm") or
+                    (os.path.lexists(os.path.join(out_dir, sub)) and
+                     not os.path.isdir(os.path.join(out_dir, sub)))):
+            sub = safe_name(h.label + "\0")   # the label's hash tells it from the report's files
+        d = outputs.subdir(out_dir, sub) if sub else out_dir
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 _, files = P.render_results(h.res, h.meta, d)
@@ -556,9 +652,12 @@ def md_charts(hosts, out_dir, protect):
 
 def _plt():
     import matplotlib
+    # A name from data may hold characters no font has: matplotlib would warn
+    # with the raw character (an ESC on the terminal); the chart shows a box.
+    warnings.filterwarnings("ignore", message="Glyph .* missing from")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "krefbench",
+    matplotlib.rcParams.update({"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "krefbench",
                                 "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
     return plt
 
@@ -566,13 +665,9 @@ def _plt():
 def save(plt, fig, d, name, out_dir, protect):
     for ext in ("png", "svg"):
         path = os.path.join(d, f"{name}.{ext}")
-        if os.path.realpath(path) in protect:
-            raise WriteError(f"refusing to overwrite input file {path}")
-        try:
-            fig.savefig(path, dpi=110, bbox_inches="tight",
+        with outputs.created(path, "wb", protect) as f:
+            fig.savefig(f, format=ext, dpi=110, bbox_inches="tight",
                         metadata={"Software": None} if ext == "png" else {"Date": None})
-        except OSError as e:
-            raise WriteError(f"cannot write {path}: {e.strerror or e}")
     plt.close(fig)
     return os.path.relpath(os.path.join(d, name), out_dir)
 
@@ -678,16 +773,16 @@ class Doc:
     def h(self, level, text, anchor=None, attrs=""):
         a = f' id="{esc(anchor)}"' if anchor else ""
         self.html.append(f"<h{level}{a}{attrs}>{esc(text)}</h{level}>")
-        self.md.append(f"\n{'#' * level} {text}\n")
+        self.md.append(f"\n{'#' * level} {md_text(text)}\n")
 
     def p(self, text, cls=None):
         c = f' class="{cls}"' if cls else ""
         self.html.append(f"<p{c}>{esc(text)}</p>")
-        self.md.append(f"{'**' + text + '**' if cls == 'warn' else text}\n")
+        self.md.append(f"{'**' + md_text(text) + '**' if cls == 'warn' else md_text(text)}\n")
 
     def code(self, text):
         self.html.append(f"<pre><code>{esc(text)}</code></pre>")
-        self.md.append(f"```\n{text}\n```\n")
+        self.md.append(md_code(text))
 
     def table(self, columns, rows, table_id=None, backend_col=None, host_col=None, cls=None):
         tid = f' id="{esc(table_id)}"' if table_id else ""
@@ -713,7 +808,7 @@ class Doc:
         self.html.append(text)
 
     def md_image(self, title, stem):
-        self.md.append(f"![{title}]({stem}.png) ([svg]({stem}.svg))\n")
+        self.md.append(f"![{md_text(title)}]({stem}.png) ([svg]({stem}.svg))\n")
 
     def section(self, host=None):
         attr = f' data-host="{esc(host)}"' if host is not None else ""
@@ -739,21 +834,43 @@ def env_rows(hosts):
     return rows
 
 
+# What krefbench itself writes: its argv joined by spaces (bench/output.c),
+# the binary's path first; no argument it accepts holds a character that a
+# shell would read (they are names, numbers, lists and paths). A commit is
+# git's hex, "-dirty" when the tree had changes.
+COMMAND_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+COMMIT = re.compile(r"[0-9a-f]{7,64}(-dirty)?")
+
+
 def reproduce_lines(h):
+    """(the recorded command, the lines to type, problems): each line is
+    printed only if the sidecar's value has the shape krefbench writes, and
+    every word is shell-quoted; problems say which value looks tampered with."""
     cmd = h.meta.get("command_line")
-    commit = h.meta.get("git_commit")
-    lines = []
-    commit = str(commit or "").strip()
+    commit = str(h.meta.get("git_commit") or "").strip()
+    lines, problems = [], []
     if commit and commit != "unknown":
-        sha = commit[:-len("-dirty")] if commit.endswith("-dirty") else commit
-        lines.append(f"git checkout {sha}" + ("   # the run's tree had uncommitted changes: "
-                                              "this is its base, not exactly what ran"
-                                              if sha != commit else ""))
-    if cmd:
-        args = str(cmd).split()[1:]
+        if not COMMIT.fullmatch(commit):
+            problems.append("the sidecar's git_commit is not a commit id krefbench writes "
+                            "(it looks tampered with), so no checkout line is given")
+        else:
+            sha = commit[:-len("-dirty")] if commit.endswith("-dirty") else commit
+            lines.append(f"git checkout {shlex.quote(sha)}" +
+                         ("   # the run's tree had uncommitted changes: "
+                          "this is its base, not exactly what ran" if sha != commit else ""))
+    if cmd is not None:
+        words = str(cmd).split(" ")
+        if not (isinstance(cmd, str) and words and
+                os.path.basename(words[0]) == "krefbench" and
+                all(COMMAND_WORD.fullmatch(w) for w in words)):
+            problems.append("the sidecar's command_line is not one krefbench writes (it holds "
+                            "characters a shell would read, or does not start with the "
+                            "krefbench binary): it looks tampered with, so it is not shown "
+                            "as a command")
+            return None, lines, problems
         drop = {"--results-dir", "--print-path-to", "--out"}
         kept, skip = [], False
-        for a in args:
+        for a in words[1:]:
             if skip:
                 skip = False
                 continue
@@ -763,8 +880,9 @@ def reproduce_lines(h):
             if any(a.startswith(d + "=") for d in drop):
                 continue
             kept.append(a)
-        lines.append("./run.sh bench " + " ".join(kept))
-    return cmd, lines
+        cmd = " ".join(shlex.quote(w) for w in words)
+        lines.append("./run.sh bench " + " ".join(shlex.quote(a) for a in kept))
+    return cmd, lines, problems
 
 
 def decisions(doc, h):
@@ -850,13 +968,17 @@ def host_sections(doc, charts, h, multi, md_chart_list):
         doc.md_image(title, stem)
     # Reproduce.
     doc.h(3, "How to reproduce")
-    cmd, lines = reproduce_lines(h)
+    cmd, lines, problems = reproduce_lines(h)
+    for problem in problems:
+        doc.p(f"Not shown: {problem}.", cls="warn")
     if cmd:
         doc.p("The exact command of this run (sidecar command_line):")
         doc.code(str(cmd))
         doc.p("The same from a checkout of that commit:")
         doc.code("\n".join(lines))
-    else:
+    elif lines:
+        doc.code("\n".join(lines))
+    elif not problems:
         doc.p("The sidecar records no command line (no sidecar beside the CSV?).", cls="warn")
     doc.end_section()
 
@@ -916,6 +1038,24 @@ def filter_html(backends, hosts):
     return f'<div id="filter">show backends: {boxes}{hb}</div>'
 
 
+def page_script(template):
+    """The text of the template's own inline script (the last <script> without
+    attributes): what the Content-Security-Policy's second hash names."""
+    start = template.rindex("<script>") + len("<script>")
+    return template[start:template.index("</script>", start)]
+
+
+def csp(*scripts):
+    """The page's Content-Security-Policy: nothing loaded from anywhere, only
+    the given inline scripts run (by SHA-256), inline styles (plotly sets
+    them), images only as data: URLs (plotly's mode bar)."""
+    hashes = " ".join("'sha256-%s'" % base64.b64encode(hashlib.sha256(
+        s.encode("utf-8")).digest()).decode() for s in scripts)
+    return ("default-src 'none'; script-src " + hashes + "; style-src 'unsafe-inline'; "
+            "img-src data:; font-src data:; connect-src 'none'; object-src 'none'; "
+            "base-uri 'none'; form-action 'none'; frame-src 'none'")
+
+
 def write_files(out_dir, title, doc, protect, filters=""):
     try:
         import plotly.offline
@@ -927,24 +1067,15 @@ def write_files(out_dir, title, doc, protect, filters=""):
             template = f.read()
     except OSError as e:
         raise WriteError(f"cannot read the template {TEMPLATE}: {e.strerror or e}")
-    page = (template.replace("@TITLE@", esc(title))
-            .replace("@FILTER@", filters)
-            .replace("@BODY@", "\n".join(doc.html))
-            .replace("@PLOTLYJS@", plotly_js.replace("</script", "<\\/script")))
-    md = f"# {title}\n" + "\n".join(doc.md) + "\n"
+    plotly_js = plotly_js.replace("</script", "<\\/script")
+    policy = csp(plotly_js, page_script(template))
+    # One pass, so no placeholder spelled inside data is ever filled in.
+    values = {"CSP": policy, "TITLE": esc(title), "FILTER": filters,
+              "BODY": "\n".join(doc.html), "PLOTLYJS": plotly_js}
+    page = re.sub(r"@(CSP|TITLE|FILTER|BODY|PLOTLYJS)@", lambda m: values[m.group(1)], template)
+    md = f"# {md_text(title)}\n" + "\n".join(doc.md) + "\n"
     for name, text in (("report.html", page), ("report.md", md)):
-        path = os.path.join(out_dir, name)
-        if os.path.realpath(path) in protect:
-            raise WriteError(f"refusing to overwrite input file {path}")
-        tmp = path + ".tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(page if name.endswith("html") else md)
-            os.replace(tmp, path)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise WriteError(f"cannot write {path}: {e.strerror or e}")
+        outputs.write_text(os.path.join(out_dir, name), text, protect)
     return os.path.join(out_dir, "report.html"), os.path.join(out_dir, "report.md")
 
 
@@ -960,7 +1091,7 @@ def report_results(paths, out_dir, keep_going=False, notes=()):
         else:
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             out_dir = os.path.join(first, f"report-{stamp}")
-    prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir, "report")
     protect = protected(paths)
     backends = names.ordered({r["backend"] for h in hosts for r in h.benches}, names.backend_order())
     charts = Charts(backends)
@@ -1009,12 +1140,14 @@ def report_results(paths, out_dir, keep_going=False, notes=()):
 # ---------------------------------------------------------------- --compare
 
 def report_compare(path_a, path_b, extra, out_dir):
-    # compare in a process of its own: its exit status and stderr are part
-    # of what the page shows, exactly as `./run.sh compare` gives them.
-    cmd = [sys.executable, "-m", "analysis.compare", path_a, path_b, *extra, "--format", "json"]
-    package_parent = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": package_parent})
+    # compare as its own process (its exit status is part of the answer),
+    # from this package wherever it is.
+    cmd = [sys.executable, "-m", f"{__package__}.compare", path_a, path_b,
+           *extra, "--format", "json"]
+    top = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [top] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     try:
         doc_json = json.loads(proc.stdout) if proc.stdout.strip() else None
     except ValueError:
@@ -1031,7 +1164,7 @@ def report_compare(path_a, path_b, extra, out_dir):
         sa = os.path.splitext(os.path.basename(path_a))[0]
         sb = os.path.splitext(os.path.basename(path_b))[0]
         out_dir = os.path.join(os.path.dirname(path_b) or ".", f"{sa}-vs-{sb}-report")
-    prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir, "report")
     protect = protected([path_a, path_b])
     stderr_lines = [l for l in proc.stderr.splitlines() if l.strip()]
     doc = Doc()

@@ -37,7 +37,6 @@ The messages name the file and line; the caller adds its own prefix
 """
 
 import csv
-import io
 import json
 import math
 import os
@@ -67,6 +66,13 @@ def mostly_missed(row):
     (lookup_misses > lookup_hits): its ns_per_op is the cost of failing,
     which is cheaper than a lookup, so it must never be ranked as one."""
     return str(row.get("lookup_mostly_missed", "")).strip() == "1"
+# Every figure of a row is 0 or within these bounds (ns per op, ops per
+# second, counts, ratios): a subnormal or a 1e308 is no measurement, and
+# would overflow or vanish in the ratios and logarithms downstream.
+MEASURABLE = (1e-12, 1e15)
+# A sidecar is a few KiB; one larger than this is not krefbench's and is
+# ignored (with a warning) rather than read into memory.
+SIDECAR_LIMIT = 1 << 20
 
 
 from .cli import InputError  # noqa: F401  (the loader's errors are the package's)
@@ -149,6 +155,9 @@ def number(text, column, where, allow_empty=False, positive=False):
         raise InputError(f"{where}: {column} {text!r} is not a finite number")
     if value < 0:
         raise InputError(f"{where}: {column} {text!r} is negative")
+    if value != 0 and not MEASURABLE[0] <= value <= MEASURABLE[1]:
+        raise InputError(f"{where}: {column} {text!r} is outside the range any measurement "
+                         f"has ({MEASURABLE[0]:g} to {MEASURABLE[1]:g}, or 0)")
     if positive and value == 0:
         raise InputError(f"{where}: {column} {text!r} is not positive")
     return value
@@ -218,40 +227,84 @@ def benchmark_key(row):
 
 # ---------------------------------------------------------------- the file
 
-def read_text(path):
+def _records(path, f):
+    """The file's non-blank CSV records as (line, fields, is_last), read as a
+    stream: one record of lookahead, so memory stays what the caller keeps."""
+    reader = csv.reader(f)
+    pending = None
+    try:
+        for fields in reader:
+            if not fields or not any(x.strip() for x in fields):
+                continue
+            if pending is not None:
+                yield pending + (False,)
+            pending = (reader.line_num, fields)
+    except csv.Error as e:
+        raise InputError(f"{path}: malformed CSV: {e}")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (is this a results CSV?)")
+    if pending is not None:
+        yield pending + (True,)
+
+
+def _ends_cleanly(path):
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) in (b"\n", b"\r")
+
+
+def _digest(fields):
+    """A row's stripped fields as one int (a repeated row is told apart by
+    this, not by keeping every row's text)."""
+    return hash(tuple(x.strip() for x in fields))
+
+
+def _ident(row, key):
+    """What one measurement is: (key, pair, process, rep, attempt)."""
+    return (key, row["pair"], row["process"], int(row["rep"]), row["attempt"])
+
+
+def _first_line(path, header, ident):
+    """The line of the first row measuring ident: read again, for the message
+    of the rare file that repeats a measurement (rows are not kept for it)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for line, fields, _ in _records(path, f):
+            if len(fields) == len(header) and [x.strip() for x in fields] != header:
+                row = dict(zip(header, fields))
+                if _ident(row, parse_row(row, "")) == ident:
+                    return line
+    return "?"
+
+
+def load(path, purpose="compare"):
+    """Parse and validate a results CSV, streaming its records: memory is the
+    rows kept plus about 100 bytes a row (to tell a repeated measurement).
+    Raises InputError, also when no row passed its check ("... nothing to
+    <purpose>")."""
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory, not a results CSV")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = open(path, encoding="utf-8-sig", newline="")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file")
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text (is this a results CSV?)")
+    with f:
+        try:
+            ends_cleanly = _ends_cleanly(path)
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror or e}")
+        return _load(path, purpose, _records(path, f), ends_cleanly)
 
 
-def load(path, purpose="compare"):
-    """Parse and validate a results CSV. Raises InputError, also when no row
-    passed its check ("... nothing to <purpose>")."""
-    text = read_text(path)
-    if not text.strip():
+def _load(path, purpose, records, ends_cleanly):
+    first = next(records, None)
+    if first is None:
         raise InputError(f"{path}: empty file (no header, no rows)")
-    # Records (not lines) in order, so the last one can be told apart.
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        records = []
-        for fields in reader:
-            records.append((reader.line_num, fields))
-    except csv.Error as e:
-        raise InputError(f"{path}: malformed CSV: {e}")
-    records = [(n, f) for n, f in records if f and any(x.strip() for x in f)]
-    if not records:
-        raise InputError(f"{path}: empty file (no header, no rows)")
-    header = [h.strip() for h in records[0][1]]
+    header = [h.strip() for h in first[1]]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise InputError(f"{path}: header lacks required column(s) "
@@ -259,42 +312,40 @@ def load(path, purpose="compare"):
     if len(set(header)) != len(header):
         raise InputError(f"{path}: header repeats a column name")
     res = Results(path, header)
-    ends_cleanly = text.endswith("\n") or text.endswith("\r")
-    last = len(records) - 1
-    seen = {}           # (key, pair, process, rep, attempt) -> (line, fields)
+    seen = {}           # hash of (key, pair, process, rep, attempt) -> _digest of its fields
     clean_reps = set()  # (key, pair, process, rep) with a clean attempt
     all_reps = set()
-    pairs = []
-    for idx, (line, fields) in enumerate(records[1:], start=1):
+    unpaired = False    # a row without a pair number
+    for line, fields, is_last in records:
         where = f"{path} line {line}"
         if [x.strip() for x in fields] == header:
             continue            # a repeated header (concatenated files)
         if len(fields) != len(header):
-            if idx == last and len(fields) < len(header):
+            if is_last and len(fields) < len(header):
                 raise InputError(f"{path}: truncated last row (line {line}: "
                                  f"{len(fields)} of {len(header)} fields"
                                  f"{'' if ends_cleanly else ', no trailing newline'})")
             raise InputError(f"{where}: {len(fields)} fields, header has {len(header)}")
-        if idx == last and not ends_cleanly:
+        if is_last and not ends_cleanly:
             res.warnings.append(f"{path}: the last row has no trailing newline "
                                 f"(was the file cut short?)")
         row = dict(zip(header, fields))
         key = parse_row(row, where)
-        ident = (key, row["pair"], row["process"], int(row["rep"]), row["attempt"])
-        if ident in seen:
-            first_line, first_fields = seen[ident]
-            if [x.strip() for x in first_fields] == [x.strip() for x in fields]:
+        ident = _ident(row, key)
+        if hash(ident) in seen:
+            if seen[hash(ident)] == _digest(fields):
                 res.duplicates += 1
                 continue
             pair = f"pair {row['pair']}, " if row["pair"] is not None else ""
             pair += f"process {row['process']}, " if row["process"] is not None else ""
-            raise InputError(f"{where}: repeats the measurement of line {first_line} "
+            raise InputError(f"{where}: repeats the measurement of line "
+                             f"{_first_line(path, header, ident)} "
                              f"({' '.join(str(k) for k in key[:3])}, {pair}rep {row['rep']}, "
                              f"attempt {row['attempt']}) with other figures (two runs in "
                              f"one file? compare one run per file)")
-        seen[ident] = (line, fields)
+        seen[hash(ident)] = _digest(fields)
         res.n_rows += 1
-        pairs.append(row["pair"])
+        unpaired = unpaired or row["pair"] is None
         if row["check"] not in ("", "ok"):
             res.skipped_check += 1
             continue
@@ -311,7 +362,7 @@ def load(path, purpose="compare"):
         res.warnings.append(f"{path}: {res.duplicates} row(s) repeat an earlier row exactly "
                             f"(a file joined with itself?); each is counted once")
     res.lost_reps = len(all_reps - clean_reps)
-    res.paired = bool(pairs) and all(p is not None for p in pairs)
+    res.paired = res.n_rows > 0 and not unpaired
     if res.n_rows == 0:
         raise InputError(f"{path}: no data rows")
     if not res.rows and res.skipped_check == res.n_rows:
@@ -330,8 +381,14 @@ def load_sidecar(csv_path):
     if not os.path.isfile(path):
         return path, None, None
     try:
-        with open(path, encoding="utf-8") as f:
-            meta = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read(SIDECAR_LIMIT + 1)
+        if len(data) > SIDECAR_LIMIT:
+            return path, None, (f"ignoring sidecar {path}: larger than {SIDECAR_LIMIT // 1024} KiB "
+                                f"(krefbench writes a few KiB)")
+        meta = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        return path, None, f"ignoring sidecar {path}: nested too deeply to be krefbench's"
     except (OSError, ValueError) as e:
         return path, None, f"ignoring sidecar {path}: {e}"
     if not isinstance(meta, dict):

@@ -223,14 +223,14 @@ def watch(cmd, console, bound, attempts=3, budget=None, kernel_log=None, stderr_
                 if not seen and a.elapsed() >= bound:
                     break
                 time.sleep(poll)
+            cpus = ""
+            if monitor:
+                cpus = ask_monitor(monitor, "info registers -a")
+                time.sleep(1)
+                cpus += ask_monitor(monitor, "info registers -a")
         except BaseException:
             a.close()
             raise
-        cpus = ""
-        if monitor:
-            cpus = ask_monitor(monitor, "info registers -a")
-            time.sleep(1)
-            cpus += ask_monitor(monitor, "info registers -a")
         info["rc"] = a.close()
         if cpus:
             dest = kept_name(console, "%sattempt%d.vcpus" % (tag, k))

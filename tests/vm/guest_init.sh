@@ -97,7 +97,14 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
-exec >/dev/console 2>&1
+# Our lines go to the serial port the kernel names with kbvm.out= (run_vm.sh:
+# ttyS0, while the kernel's own messages go to its console on ttyS1, so that
+# they never split a line of a file in transit); /dev/console without it.
+out_tty=console
+for w in $(cat /proc/cmdline); do
+	case $w in kbvm.out=tty[A-Za-z]*[0-9]) out_tty=${w#kbvm.out=} ;; esac
+done
+exec >"/dev/$out_tty" 2>&1
 hostname kbvm
 export PATH=/kb/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/tmp
 # shellcheck source=/dev/null

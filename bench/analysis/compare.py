@@ -581,10 +581,16 @@ def parse_args(argv):
     p = cli.Parser(prog="compare",
                 description="Regression report between two krefbench results CSVs "
                             "(A = baseline, B = candidate).",
-                epilog="Exit: 0 every benchmark compared and none slower; 1 regression; 2 "
-                       "bad input, nothing compared, or too few repetitions to decide. "
-                       "The gate: ./run.sh compare --rev BASE, or --bin A --bin B "
-                       "(bench/analysis/gate.py, README.md).")
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="Exit: 0 nothing differs; 1 regression (the gate's paired files "
+                       "only);\n2 bad input, nothing compared, rows that differ (files of "
+                       "two runs:\ndrift or change), or too few repetitions to decide.\n\n"
+                       "The gate, which gives the verdict (README, \"Did a change make it "
+                       "slower?\"):\n"
+                       "  ./run.sh compare --rev BASE [--rev OTHER]   two trees, built and "
+                       "run interleaved\n"
+                       "  ./run.sh compare --bin A --bin B            two krefbench binaries\n"
+                       "  its options: ./run.sh compare --rev BASE --help")
     p.add_argument("a", metavar="A.csv")
     p.add_argument("b", metavar="B.csv")
     add_analysis_options(p)

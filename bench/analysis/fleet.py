@@ -53,6 +53,7 @@ Exit: 0 every host ran and the report is written; 1 at least one host failed
 """
 
 import contextlib
+import argparse
 import datetime
 import fcntl
 import json
@@ -90,8 +91,12 @@ def die(msg, code=2):
 
 def parse_args(argv):
     p = cli.Parser(prog="fleet.py", add_help=True, allow_abbrev=False,
-                   description="krefbench on every host of an Ansible inventory")
-    p.add_argument("--repo", required=True, help="the project's top directory")
+                   description="krefbench on every host of an Ansible inventory",
+                   epilog="Every other option is the sweep's, passed to each host "
+                          "(./run.sh bench --help).")
+    # run.sh passes its own tree; not an option for users.
+    p.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.realpath(__file__)))), help=argparse.SUPPRESS)
     p.add_argument("--rev", help="ship this git revision (git archive) instead of the working tree")
     p.add_argument("--remote-dir", default="~/krefbench-fleet",
                    help="where the tree goes on each host (default ~/krefbench-fleet)")

@@ -5,6 +5,9 @@
 #   ./run.sh test         build and run every test: release, tsan, asan, arm64 (core/ under qemu)
 #   ./run.sh bench ...    the benchmark binary with options (./run.sh bench --help)
 #   ./run.sh plot FILE    charts from a results file
+#   ./run.sh history      the results history; --changes, --benchmark, --import, --merge
+#   ./run.sh export --format bmf|github-action-benchmark FILE.csv
+#   ./run.sh bisect GOOD BAD  the first commit the gate finds slower
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,7 +17,7 @@ cd "$top"
 
 # Debian packages the project needs (nothing else is installed or downloaded).
 deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
-	python3-matplotlib linux-perf python3-plotly)
+	python3-matplotlib linux-perf python3-plotly python3-numpy python3-scipy)
 # `./run.sh test` also cross-builds core/ and its tests for arm64 and runs them
 # under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
 # through Debian multiarch. A|B: either package will do (A is installed).
@@ -171,12 +174,42 @@ bench_binary() {
 }
 
 # The benchmark itself, from the caller's directory: its paths, signals and
-# exit status are the user's own.
+# exit status are the user's own. It runs as a child so that its results
+# can be recorded in the history after it exits (bench/analysis/history.py):
+# a signal to run.sh is passed on to it, and run.sh exits as it did.
 cmd_bench() {
-	local bin
+	local bin last
 	bin=$(bench_binary)
+	last=$(mktemp "${TMPDIR:-/tmp}/krefbench-last.XXXXXX") || die "cannot create a temporary file"
 	cd "$caller_dir"
-	exec "$bin" --results-dir "$top/results" "$@"
+	run_recorded bench "$last" "$bin" --results-dir "$top/results" --print-path-to "$last" "$@"
+}
+
+# run_recorded KIND LAST COMMAND...: COMMAND as a child that gets run.sh's
+# INT and TERM; when it exits below 128 having written its CSV's path to
+# LAST, the run is appended to the history. Exits with COMMAND's status
+# (the main job's plots come first: it passes KIND main and returns).
+run_recorded() {
+	local kind=$1 last=$2 pid rc=0
+	shift 2
+	"$@" &
+	pid=$!
+	trap 'kill -INT "$pid" 2>/dev/null' INT
+	trap 'kill -TERM "$pid" 2>/dev/null' TERM
+	# A trapped signal ends `wait` early: wait until the child itself is gone.
+	while :; do
+		rc=0
+		wait "$pid" || rc=$?
+		kill -0 "$pid" 2>/dev/null || break
+	done
+	trap - INT TERM
+	if [ "$rc" -lt 128 ] && [ -s "$last" ]; then
+		PYTHONPATH="$top/bench" /usr/bin/python3 -m analysis.history record "$(cat "$last")" \
+			--kind "${kind/main/sweep}" || true
+	fi
+	[ "$kind" = main ] && return "$rc"
+	rm -f "$last"
+	exit "$rc"
 }
 
 # analysis MODULE ARGS...: bench/analysis/MODULE.py as the package's module,
@@ -370,21 +403,11 @@ cmd_fleet() {
 # as it did (130/143, rows kept). Options such as --help or --plan are the
 # sweep's own: when it writes no results there is nothing to plot.
 cmd_main() {
-	local bin csv pid rc=0 last=$top/build/last-run
+	local bin csv rc=0 last=$top/build/last-run
 	bin=$(bench_binary)
 	rm -f "$last"
 	cd "$caller_dir"
-	"$bin" --results-dir "$top/results" --print-path-to "$last" "$@" &
-	pid=$!
-	trap 'kill -INT "$pid" 2>/dev/null' INT
-	trap 'kill -TERM "$pid" 2>/dev/null' TERM
-	# A trapped signal ends `wait` early: wait until the child itself is gone.
-	while :; do
-		rc=0
-		wait "$pid" || rc=$?
-		kill -0 "$pid" 2>/dev/null || break
-	done
-	trap - INT TERM
+	run_recorded main "$last" "$bin" --results-dir "$top/results" --print-path-to "$last" "$@" || rc=$?
 	[ -s "$last" ] && [ "$rc" -lt 128 ] || exit "$rc"
 	csv=$(cat "$last")
 	export KREFBENCH_BIN="$bin" PYTHONPATH="$top/bench"
@@ -396,6 +419,24 @@ cmd_main() {
 	exit "$rc"
 }
 
+# ./run.sh history [--benchmark 'B W T'] [--changes] [--import CSV...] [--merge DB...] [--format F]
+#     bench/analysis/history.py: the runs in results/history.sqlite, series, change points.
+cmd_history() {
+	analysis history "$@"
+}
+
+# ./run.sh export --format bmf|github-action-benchmark FILE.csv
+#     bench/analysis/export.py: a results file as CI services read it, on stdout.
+cmd_export() {
+	analysis export "$@"
+}
+
+# ./run.sh bisect GOOD BAD [--threshold PCT] [gate options]
+#     bench/analysis/bisect.py: git bisect run with the gate as the predicate.
+cmd_bisect() {
+	analysis bisect --repo "$top" "$@"
+}
+
 case "${1:-}" in
 	test) shift; cmd_test "$@" ;;
 	bench) shift; cmd_bench "$@" ;;
@@ -404,7 +445,10 @@ case "${1:-}" in
 	compare) shift; cmd_compare "$@" ;;
 	report) shift; cmd_report "$@" ;;
 	fleet) shift; cmd_fleet "$@" ;;
+	history) shift; cmd_history "$@" ;;
+	export) shift; cmd_export "$@" ;;
+	bisect) shift; cmd_bisect "$@" ;;
 	"" | --*) cmd_main "$@" ;;
-	-h | help) sed -n '2,8p' "$0" ;;
+	-h | help) sed -n '2,10p' "$0" ;;
 	*) die "unknown command '$1' (try: ./run.sh help)" ;;
 esac

@@ -62,7 +62,7 @@ import sys
 import tempfile
 import time
 
-from . import cli, compare, results
+from . import cli, compare, history, results, touched
 
 InputError = cli.InputError
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
@@ -447,6 +447,11 @@ def gate(args):
     out = out_dir_of(args)
     bins = check_bins(args.bin) if args.bin else []
     revs = resolve_revs(args.repo, args.rev) if args.rev else []
+    why_rows = []
+    if revs:        # the rows of what the change touches join the default ones
+        sweep, why_rows = touched.guard(args, sweep, revs)
+        for line in why_rows:
+            say(f"rows: {line}")
     prefix, why_not = setarch_prefix()
     rng_seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 31)
 
@@ -497,7 +502,8 @@ def gate(args):
                        "clean_pairs": {" ".join(str(x) for x in k): n
                                        for k, n in sorted(clean_pairs.items())},
                        "orders": orders, "seconds": round(seconds, 1),
-                       "aslr_off": bool(prefix), "custom_sweep": custom}, f, indent=1)
+                       "aslr_off": bool(prefix), "custom_sweep": custom,
+                       "rows": why_rows}, f, indent=1)
             f.write("\n")
         say(f"{len(orders)} pairs in {seconds:.0f} s")
     finally:
@@ -508,6 +514,7 @@ def gate(args):
     args.label_a = args.label_a or labels[0]
     args.label_b = args.label_b or labels[1]
     status = compare.analyse(a, b, args)
+    history.record_gate(sides[0].csv, sides[1].csv, revs, args.repo)
     say(f"pairs in {out} (again: ./run.sh compare {out}/a.csv {out}/b.csv; chart: "
         f"./run.sh plot --compare {out}/a.csv {out}/b.csv)")
     return status

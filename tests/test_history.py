@@ -151,11 +151,16 @@ check(n == 16 and count(db, "measurements") == 16,
 check(run[0] == "1" * 40 and run[1] == 1 and run[2] == "hostA" and run[3] == "sweep",
       f"commit and dirty flag from the sidecar's git_commit, host, kind ({run[:4]})")
 check(json.loads(run[4]).get("cpu_model") == "Test CPU", "the sidecar's environment kept")
-check(history.record(db, a, "sweep")[1] == 0 and count(db, "runs") == 1,
+check(history.record(db, a, "sweep")[1] is None and count(db, "runs") == 1,
       "recording the same file again adds nothing")
 rc, text = cli_run(["--db", main_db, "--import", a])
 check(rc == 0 and "recorded already" in text and count(db, "runs") == 1,
       "--import of a recorded file adds nothing")
+
+allbusy = make_csv("allbusy", reps=1, disturbed_rep=0, stamp="20260101T000001Z")
+check(history.record(db, allbusy, "bench")[1] == 0 and count(db, "runs") == 2,
+      "a run with no clean repetition (a busy machine) is recorded, with no measurement")
+db.execute("DELETE FROM runs WHERE kind = 'bench'")
 
 # A writer killed half-way through: nothing of its run is left.
 big = make_csv("big", extra_rows=3000, stamp="20260102T000000Z")
@@ -378,6 +383,10 @@ rc, text = export_of(["--format", "bmf", hostile])
 doc = json.loads(text)
 check(rc == 0 and "\x1b" not in text and list(doc)[0].startswith('evil"\n</script>'),
       "a hostile backend name: escaped by the JSON encoder, read back exactly")
+rc, text = export_of(["--format", "github-action-benchmark", allbusy])
+doc = json.loads(text)
+check(rc == 0 and valid_gab(doc) and len(doc) == 4 and all("disturbed" in e["extra"] for e in doc),
+      "a file without a clean repetition: its disturbed attempts exported, said so")
 rc, _ = export_of(["--format", "xml", a])
 check(rc == 2, "an unknown --format: exit 2")
 rc, text = cli_run(["--db", step_db, "--format", "bmf"])

@@ -21,11 +21,15 @@ A benchmark's name: backend/workload[/variant]/t<threads>, then the key
 parts that are not the default (w<writer rate>, K<objects> unless 1,
 work<ns>, the placement unless cores), e.g. `atomic/hammer/t2`,
 `percpu/lookup_rcu/memb/t2/w1000`. The values are the clean repetitions
-(results.load: check ok, not disturbed), floors included (backend `floor`).
+(results.load: check ok, not disturbed), floors included (backend `floor`);
+a file without any clean repetition exports its disturbed attempts, with a
+warning on stderr (and "disturbed" in github-action-benchmark's extra).
 Names come from the file: they are JSON strings here, escaped by the
 encoder, never markup.
 """
 
+import csv
+import io
 import json
 import statistics
 import sys
@@ -50,8 +54,9 @@ def bench_name(key):
     return "/".join(str(p) for p in parts)
 
 
-def render(samples, fmt):
-    """samples: {benchmark key: [(ns_per_op, ops_per_s), ...]} -> the JSON text."""
+def render(samples, fmt, note=""):
+    """samples: {benchmark key: [(ns_per_op, ops_per_s), ...]} -> the JSON
+    text; note goes into github-action-benchmark's extra."""
     if not samples:
         raise cli.InputError("nothing to export (no clean repetitions)")
     names = {}
@@ -77,17 +82,39 @@ def render(samples, fmt):
             ops = statistics.median(v[1] for v in samples[key])
             doc.append({"name": name, "unit": "ns/op", "value": statistics.median(ns),
                         "range": f"± {(max(ns) - min(ns)) / 2:.4g}",
-                        "extra": f"{len(ns)} clean repetitions, {min(ns):.4g}-{max(ns):.4g} "
-                                 f"ns/op; {ops:.4g} ops/s (all threads)"})
+                        "extra": f"{len(ns)} {note or 'clean repetitions'}, {min(ns):.4g}-"
+                                 f"{max(ns):.4g} ns/op; {ops:.4g} ops/s (all threads)"})
     else:
         raise cli.InputError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"
 
 
-def samples_of(res):
+def samples_of(rows):
     out = {}
-    for r in res.rows:
+    for r in rows:
         out.setdefault(results.benchmark_key(r), []).append((r["ns_per_op"], r["ops_per_s"]))
+    return out
+
+
+def disturbed_rows(path):
+    """Every attempt whose check is ok, disturbed or not, validated as
+    results.load validates them: what a file without a clean repetition
+    has to export."""
+    reader = csv.reader(io.StringIO(results.read_text(path), newline=""))
+    header = None
+    out = []
+    for fields in reader:
+        if not fields or not any(x.strip() for x in fields):
+            continue
+        if header is None:
+            header = [h.strip() for h in fields]
+            continue
+        if [x.strip() for x in fields] == header or len(fields) != len(header):
+            continue
+        row = dict(zip(header, fields))
+        results.parse_row(row, f"{path} line {reader.line_num}")
+        if row["check"] in ("", "ok"):
+            out.append(row)
     return out
 
 
@@ -97,10 +124,17 @@ def run(argv):
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("csv", metavar="FILE.csv")
     args = p.parse_args(argv)
-    res = results.load(args.csv, purpose="export")
+    res = results.load(args.csv, purpose="export", require_clean=False)
     for w in res.warnings:
         cli.warn(PROG, w)
-    sys.stdout.write(render(samples_of(res), args.format))
+    rows, note = res.rows, ""
+    if not rows and res.attempts:
+        cli.warn(PROG, f"{args.csv}: no clean repetition ({res.dropped_text()}; a busy machine): "
+                       f"exporting the disturbed attempts")
+        rows, note = disturbed_rows(args.csv), "disturbed attempts"
+    if not rows:
+        raise cli.InputError(f"{args.csv}: every row failed its self-check; nothing to export")
+    sys.stdout.write(render(samples_of(rows), args.format, note))
     return cli.EXIT_OK
 
 

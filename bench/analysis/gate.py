@@ -140,6 +140,9 @@ def parse_args(argv):
                    metavar="S", help="stop starting pairs after S seconds of pairs "
                    f"(default {DEFAULT_MAX_SECONDS:g}); the report says how many ran")
     p.add_argument("--seed", type=int, help="seed of the order coin (default: random)")
+    p.add_argument("--use-disturbed", action="store_true",
+                   help="a row short of clean pairs when the pairs stop is analysed on all "
+                        "its pairs, disturbed ones included (a busy machine)")
     p.add_argument("--out", metavar="DIR",
                    help="where the joined files go (default results/compare-<UTC>/)")
     p.add_argument("--repo", metavar="DIR", help=argparse.SUPPRESS)
@@ -442,6 +445,37 @@ def run_pairs(sides, prefix, sweep, want, max_seconds, max_pairs, rng):
 
 # ---------------------------------------------------------------- main
 
+def with_disturbed(paths, short):
+    """--use-disturbed: copies of the joined files (<side>.with-disturbed.csv)
+    in which the rows of the keys in `short` count as clean, disturbed or
+    not. The order of each pair was a coin flip, so under "A and B are the
+    same" every difference is as likely positive as negative whatever
+    disturbed it: the signed-rank test stays exact, with more noise (less
+    power). The original files keep the marks; the note names the rows."""
+    if not short:
+        return paths
+    out = []
+    for path in paths:
+        copy = path[:-4] + ".with-disturbed.csv"
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            records = list(csv.reader(f))
+        col = {name.strip(): i for i, name in enumerate(records[0])}
+        key_cols = [col[c] for c in results.KEY_COLUMNS if c in col]
+        with open(copy, "x", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(records[0])
+            for row in records[1:]:
+                if "disturbed" in col and len(row) == len(records[0]) and \
+                        tuple(row[i].strip() for i in key_cols) in short:
+                    row = list(row)
+                    row[col["disturbed"]] = ""
+                w.writerow(row)
+        out.append(copy)
+    say(f"note: --use-disturbed: {len(short)} row(s) short of clean pairs analysed on all their "
+        f"pairs, disturbed ones included: " + ", ".join(sorted(" ".join(k[:3]) for k in short)))
+    return out
+
+
 def gate(args):
     sweep, custom = sweep_of(args)
     out = out_dir_of(args)
@@ -509,14 +543,17 @@ def gate(args):
     finally:
         ws.cleanup()
 
-    a = compare.load_results(sides[0].csv)
-    b = compare.load_results(sides[1].csv)
+    paths = [side.csv for side in sides]
+    if args.use_disturbed:
+        paths = with_disturbed(paths, {k for k, n in clean_pairs.items() if n < args.pairs})
+    a = compare.load_results(paths[0])
+    b = compare.load_results(paths[1])
     args.label_a = args.label_a or labels[0]
     args.label_b = args.label_b or labels[1]
     status = compare.analyse(a, b, args)
     history.record_gate(sides[0].csv, sides[1].csv, revs, args.repo)
-    say(f"pairs in {out} (again: ./run.sh compare {out}/a.csv {out}/b.csv; chart: "
-        f"./run.sh plot --compare {out}/a.csv {out}/b.csv)")
+    say(f"pairs in {out} (again: ./run.sh compare {paths[0]} {paths[1]}; chart: "
+        f"./run.sh plot --compare {paths[0]} {paths[1]})")
     return status
 
 

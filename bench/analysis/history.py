@@ -201,12 +201,13 @@ def run_id(csv_path):
 
 def record(db, csv_path, kind, commit=None, dirty=None, on_row=None):
     """Record one results file as a run; returns (run id, measurements
-    added), 0 added when the run was there already. One transaction: the
+    added), None added when the run was there already (0: a run without a
+    clean repetition, recorded). One transaction: the
     run and every measurement, or nothing. on_row(i) is called after each
     measurement is inserted (the tests interrupt the writer there)."""
     if kind not in KINDS:
         raise InputError(f"--kind {kind!r}: one of {', '.join(KINDS)}")
-    res = results.load(csv_path, purpose="record")
+    res = results.load(csv_path, purpose="record", require_clean=False)
     rid = run_id(csv_path)
     _, meta, problem = results.load_sidecar(csv_path)
     if problem:
@@ -227,7 +228,7 @@ def record(db, csv_path, kind, commit=None, dirty=None, on_row=None):
     try:
         if db.execute("SELECT 1 FROM runs WHERE id = ?", (rid,)).fetchone():
             db.execute("ROLLBACK")
-            return rid, 0
+            return rid, None
         db.execute("INSERT INTO runs (id, commit_sha, host, started, source, kind, dirty, "
                    "environment, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (rid, commit, host, started_of(csv_path, meta),
@@ -305,7 +306,7 @@ def record_quietly(csv_path, kind, commit=None, dirty=None, db_file=None):
         finally:
             db.close()
         print(f"history: {kind} run {rid[:10]} recorded in {path} ({n} measurements)"
-              if n else f"history: {csv_path} was recorded already", file=sys.stderr)
+              if n is not None else f"history: {csv_path} was recorded already", file=sys.stderr)
     except (InputError, sqlite3.Error, OSError) as e:
         cli.warn(PROG, f"not recorded in the history: {e}")
 
@@ -561,8 +562,8 @@ def run(argv):
     if args.imports:
         for f in args.imports:
             rid, n = record(db, f, "import")
-            out.write(f"history: {shown(f)}: " + (f"run {rid[:10]}, {n} measurements\n" if n else
-                                                 "recorded already\n"))
+            out.write(f"history: {shown(f)}: " + (f"run {rid[:10]}, {n} measurements\n"
+                                                 if n is not None else "recorded already\n"))
         return cli.EXIT_OK
     if args.merge:
         for f in args.merge:

@@ -220,9 +220,11 @@ def read_text(path):
         raise InputError(f"{path}: not UTF-8 text (is this a results CSV?)")
 
 
-def load(path, purpose="compare"):
+def load(path, purpose="compare", require_clean=True):
     """Parse and validate a results CSV. Raises InputError, also when no row
-    passed its check ("... nothing to <purpose>")."""
+    passed its check or every repetition was disturbed ("... nothing to
+    <purpose>") unless require_clean is False (the history records such a
+    run, with no clean repetition)."""
     text = read_text(path)
     if not text.strip():
         raise InputError(f"{path}: empty file (no header, no rows)")
@@ -299,10 +301,10 @@ def load(path, purpose="compare"):
     res.paired = bool(pairs) and all(p is not None for p in pairs)
     if res.n_rows == 0:
         raise InputError(f"{path}: no data rows")
-    if not res.rows and res.skipped_check == res.n_rows:
+    if not res.rows and res.skipped_check == res.n_rows and require_clean:
         raise InputError(f"{path}: every row failed its self-check (check != ok); "
                          f"nothing to {purpose}")
-    if not res.rows:
+    if not res.rows and require_clean:
         raise InputError(f"{path}: every repetition was disturbed: {res.dropped_text()}; "
                          f"nothing clean to {purpose} (a busy machine: rerun when it is quieter)")
     return res

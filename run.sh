@@ -5,9 +5,6 @@
 #   ./run.sh test         build and run every test: release, tsan, asan, arm64 (core/ under qemu)
 #   ./run.sh bench ...    the benchmark binary with options (./run.sh bench --help)
 #   ./run.sh plot FILE    charts from a results file
-#   ./run.sh history      the results history; --changes, --benchmark, --import, --merge
-#   ./run.sh export --format bmf|github-action-benchmark FILE.csv
-#   ./run.sh bisect GOOD BAD  the first commit the gate finds slower
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -449,6 +446,6 @@ case "${1:-}" in
 	export) shift; cmd_export "$@" ;;
 	bisect) shift; cmd_bisect "$@" ;;
 	"" | --*) cmd_main "$@" ;;
-	-h | help) sed -n '2,10p' "$0" ;;
+	-h | help) sed -n '2,8p' "$0" ;;
 	*) die "unknown command '$1' (try: ./run.sh help)" ;;
 esac

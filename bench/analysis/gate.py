@@ -142,7 +142,8 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, help="seed of the order coin (default: random)")
     p.add_argument("--use-disturbed", action="store_true",
                    help="a row short of clean pairs when the pairs stop is analysed on all "
-                        "its pairs, disturbed ones included (a busy machine)")
+                        "its pairs, disturbed ones included (a busy machine); krefbench runs "
+                        "with --retries 0 unless given after --")
     p.add_argument("--out", metavar="DIR",
                    help="where the joined files go (default results/compare-<UTC>/)")
     p.add_argument("--repo", metavar="DIR", help=argparse.SUPPRESS)
@@ -481,6 +482,8 @@ def gate(args):
     out = out_dir_of(args)
     bins = check_bins(args.bin) if args.bin else []
     revs = resolve_revs(args.repo, args.rev) if args.rev else []
+    if args.use_disturbed and not any(a.split("=", 1)[0] == "--retries" for a in args.after):
+        sweep += ["--retries", "0"]     # a disturbed attempt is used, not measured again
     why_rows = []
     if revs:        # the rows of what the change touches join the default ones
         sweep, why_rows = touched.guard(args, sweep, revs)

@@ -189,10 +189,14 @@ cmd_bench() {
 run_recorded() {
 	local kind=$1 last=$2 pid rc=0
 	shift 2
-	"$@" &
+	# A background job starts with SIGINT ignored (POSIX); env gives the
+	# child its default back, so a ^C before it installs its handler still
+	# ends it, as when it is exec'd.
+	env --default-signal=INT "$@" &
 	pid=$!
-	trap 'kill -INT "$pid" 2>/dev/null' INT
-	trap 'kill -TERM "$pid" 2>/dev/null' TERM
+	# (|| true: under set -e a failed kill, the child already gone, would end run.sh)
+	trap 'kill -INT "$pid" 2>/dev/null || true' INT
+	trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
 	# A trapped signal ends `wait` early: wait until the child itself is gone.
 	while :; do
 		rc=0

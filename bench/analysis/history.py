@@ -35,6 +35,8 @@ measurement row each.
 Series are per host, per benchmark key and per kind of run (sweeps, bench
 runs and imports together; gates apart, whose short windows measure
 differently); a run's level is the median of its clean repetitions.
+--changes searches the sweep series only: a gate's two sides alternate
+between two commits, so its series has no level over time.
 """
 
 import datetime
@@ -438,7 +440,10 @@ def print_series(db, spec, out):
 
 def print_changes(db, args, out):
     from . import changepoint      # NumPy: only here, so that recording never needs it
-    found = series(db, args.benchmark)
+    # A gate's sides alternate between its base and its candidate, and a
+    # bisection's candidates jump between commits: no level over time.
+    everything = series(db, args.benchmark)
+    found = {k: v for k, v in everything.items() if k[1] != "gate"}
     total = 0
     tested = 0
     for key in sorted(found):
@@ -463,7 +468,8 @@ def print_changes(db, args, out):
               f"{2 * args.min_size} runs (E-divisive means, permutation test "
               f"{args.permutations}x, alpha {args.alpha:g}, minimum change {args.min_change:g}%, "
               f"minimum {args.min_size} runs a side); "
-              f"{len(found) - tested} series too short\n")
+              f"{len(found) - tested} series too short; {len(everything) - len(found)} "
+              f"series of gate runs not searched\n")
     return cli.EXIT_FOUND if total else cli.EXIT_OK
 
 

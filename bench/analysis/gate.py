@@ -449,31 +449,54 @@ def run_pairs(sides, prefix, sweep, want, max_seconds, max_pairs, rng):
 def with_disturbed(paths, short):
     """--use-disturbed: copies of the joined files (<side>.with-disturbed.csv)
     in which the rows of the keys in `short` count as clean, disturbed or
-    not. The order of each pair was a coin flip, so under "A and B are the
-    same" every difference is as likely positive as negative whatever
-    disturbed it: the signed-rank test stays exact, with more noise (less
-    power). The original files keep the marks; the note names the rows."""
+    not, and are figured by the CPU time per op (task_clock_ns_per_op: the
+    time the benchmark threads ran, which a competitor taking the CPU does
+    not inflate as it does the wall clock) when every such row of both
+    files has it. The order of each pair was a coin flip and the figure is
+    chosen without looking at A or B, so under "A and B are the same" every
+    difference is as likely positive as negative whatever disturbed it: the
+    signed-rank test stays exact. The original files keep their marks; the
+    note names the rows and the figure."""
     if not short:
         return paths
-    out = []
+    files = []
     for path in paths:
-        copy = path[:-4] + ".with-disturbed.csv"
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
             records = list(csv.reader(f))
         col = {name.strip(): i for i, name in enumerate(records[0])}
         key_cols = [col[c] for c in results.KEY_COLUMNS if c in col]
+        rows = [(r, len(r) == len(records[0]) and tuple(r[i].strip() for i in key_cols) in short)
+                for r in records[1:]]
+        files.append((path, records[0], col, rows))
+
+    def cpu_time(col, row):
+        try:
+            v = float(row[col["task_clock_ns_per_op"]])
+        except (KeyError, ValueError):
+            return None
+        return v if v > 0 and v == v and v != float("inf") else None
+    use_cpu = all(cpu_time(col, r) is not None for _, _, col, rows in files
+                  for r, hit in rows if hit)
+    out = []
+    for path, header, col, rows in files:
+        copy = path[:-4] + ".with-disturbed.csv"
         with open(copy, "x", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
-            w.writerow(records[0])
-            for row in records[1:]:
-                if "disturbed" in col and len(row) == len(records[0]) and \
-                        tuple(row[i].strip() for i in key_cols) in short:
+            w.writerow(header)
+            for row, hit in rows:
+                if hit:
                     row = list(row)
-                    row[col["disturbed"]] = ""
+                    if "disturbed" in col:
+                        row[col["disturbed"]] = ""
+                    if use_cpu:
+                        row[col["ns_per_op"]] = row[col["task_clock_ns_per_op"]].strip()
                 w.writerow(row)
         out.append(copy)
+    figure = ("CPU time per op (task_clock_ns_per_op) in place of the wall clock" if use_cpu else
+              "the wall clock (no task_clock_ns_per_op in every row: perf counters off?)")
     say(f"note: --use-disturbed: {len(short)} row(s) short of clean pairs analysed on all their "
-        f"pairs, disturbed ones included: " + ", ".join(sorted(" ".join(k[:3]) for k in short)))
+        f"pairs, disturbed ones included, by {figure}: "
+        + ", ".join(sorted(" ".join(k[:3]) for k in short)))
     return out
 
 

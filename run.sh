@@ -11,7 +11,7 @@ cd "$top"
 
 # Debian packages the project needs (nothing else is installed or downloaded).
 deps=(cmake gcc g++ make pkg-config libbenchmark-dev libhwloc-dev liburcu-dev
-	python3-matplotlib linux-perf python3-plotly)
+	python3-matplotlib linux-perf python3-plotly python3-numpy python3-scipy)
 # `./run.sh test` also cross-builds core/ and its tests for arm64 and runs them
 # under qemu-user: the cross compiler, the emulator, and core's arm64 libraries
 # through Debian multiarch. A|B: either package will do (A is installed).
@@ -45,6 +45,9 @@ usage: ./run.sh [COMMAND] [ARGS...]     (README.md has the details)
   ./run.sh report FILE...        report.html + report.md: which scheme for which object life
   ./run.sh plot FILE             charts (PNG + SVG) from a results file
   ./run.sh fleet INVENTORY ...   the sweep on every host of an Ansible inventory, one report
+  ./run.sh history [...]         runs recorded in results/history.sqlite; --changes: change points
+  ./run.sh bisect GOOD BAD       the first commit the gate finds slower than GOOD
+  ./run.sh export --format F FILE.csv   a results file as Bencher (bmf) or github-action-benchmark JSON
   ./run.sh help                  this list
 USAGE
 }
@@ -182,12 +185,46 @@ bench_binary() {
 }
 
 # The benchmark itself, from the caller's directory: its paths, signals and
-# exit status are the user's own.
+# exit status are the user's own. It runs as a child so that its results
+# can be recorded in the history after it exits (bench/analysis/history.py):
+# a signal to run.sh is passed on to it, and run.sh exits as it did.
 cmd_bench() {
-	local bin
+	local bin last
 	bin=$(bench_binary)
+	last=$(mktemp "${TMPDIR:-/tmp}/krefbench-last.XXXXXX") || die "cannot create a temporary file"
 	cd "$caller_dir"
-	exec "$bin" --results-dir "$top/results" "$@"
+	run_recorded bench "$last" "$bin" --results-dir "$top/results" --print-path-to "$last" "$@"
+}
+
+# run_recorded KIND LAST COMMAND...: COMMAND as a child that gets run.sh's
+# INT and TERM; when it exits below 128 having written its CSV's path to
+# LAST, the run is appended to the history. Exits with COMMAND's status
+# (the main job's plots come first: it passes KIND main and returns).
+run_recorded() {
+	local kind=$1 last=$2 pid rc=0
+	shift 2
+	# A background job starts with SIGINT ignored (POSIX); env gives the
+	# child its default back, so a ^C before it installs its handler still
+	# ends it, as when it is exec'd.
+	env --default-signal=INT "$@" &
+	pid=$!
+	# (|| true: under set -e a failed kill, the child already gone, would end run.sh)
+	trap 'kill -INT "$pid" 2>/dev/null || true' INT
+	trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
+	# A trapped signal ends `wait` early: wait until the child itself is gone.
+	while :; do
+		rc=0
+		wait "$pid" || rc=$?
+		kill -0 "$pid" 2>/dev/null || break
+	done
+	trap - INT TERM
+	if [ "$rc" -lt 128 ] && [ -s "$last" ]; then
+		PYTHONPATH="$top/bench" /usr/bin/python3 -m analysis.history record "$(cat "$last")" \
+			--kind "${kind/main/sweep}" || true
+	fi
+	[ "$kind" = main ] && return "$rc"
+	rm -f "$last"
+	exit "$rc"
 }
 
 # analysis MODULE ARGS...: bench/analysis/MODULE.py as the package's module,
@@ -208,9 +245,9 @@ cmd_plot() {
 }
 
 # ./run.sh profile BACKEND WORKLOAD [THREADS] [--stat|--record|--c2c] [--time S] [-- ARGS...]
-#     bench/analysis/profile.py: one benchmark under perf (its --help).
+#     bench/analysis/profiling.py: one benchmark under perf (its --help).
 cmd_profile() {
-	analysis profile "$@"
+	analysis profiling "$@"
 }
 
 # ./run.sh compare A.csv B.csv [--threshold PCT] [--alpha A] [--adjust M] [--format F]
@@ -251,22 +288,12 @@ cmd_fleet() {
 # sweep names its results file in a file of this run's own (mktemp), so two
 # runs that overlap never read each other's.
 cmd_main() {
-	local bin csv pid rc=0 last
+	local bin csv rc=0 last
 	bin=$(bench_binary)
 	last=$(mktemp "${TMPDIR:-/tmp}/krefbench-run.XXXXXXXX") || die "cannot make a temporary file"
 	trap 'rm -f "$last"' EXIT
 	cd "$caller_dir"
-	"$bin" --results-dir "$top/results" --print-path-to "$last" "$@" &
-	pid=$!
-	trap 'kill -INT "$pid" 2>/dev/null' INT
-	trap 'kill -TERM "$pid" 2>/dev/null' TERM
-	# A trapped signal ends `wait` early: wait until the child itself is gone.
-	while :; do
-		rc=0
-		wait "$pid" || rc=$?
-		kill -0 "$pid" 2>/dev/null || break
-	done
-	trap - INT TERM
+	run_recorded main "$last" "$bin" --results-dir "$top/results" --print-path-to "$last" "$@" || rc=$?
 	[ -s "$last" ] && [ "$rc" -lt 128 ] || exit "$rc"
 	csv=$(cat "$last")
 	export KREFBENCH_BIN="$bin" PYTHONPATH="$top/bench"
@@ -278,6 +305,24 @@ cmd_main() {
 	exit "$rc"
 }
 
+# ./run.sh history [--benchmark 'B W T'] [--changes] [--import CSV...] [--merge DB...] [--format F]
+#     bench/analysis/history.py: the runs in results/history.sqlite, series, change points.
+cmd_history() {
+	analysis history "$@"
+}
+
+# ./run.sh export --format bmf|github-action-benchmark FILE.csv
+#     bench/analysis/export.py: a results file as CI services read it, on stdout.
+cmd_export() {
+	analysis export "$@"
+}
+
+# ./run.sh bisect GOOD BAD [--threshold PCT] [gate options]
+#     bench/analysis/bisection.py: git bisect run with the gate as the predicate.
+cmd_bisect() {
+	analysis bisection --repo "$top" "$@"
+}
+
 case "${1:-}" in
 	test) shift; cmd_test "$@" ;;
 	bench) shift; cmd_bench "$@" ;;
@@ -286,6 +331,9 @@ case "${1:-}" in
 	compare) shift; cmd_compare "$@" ;;
 	report) shift; cmd_report "$@" ;;
 	fleet) shift; cmd_fleet "$@" ;;
+	history) shift; cmd_history "$@" ;;
+	export) shift; cmd_export "$@" ;;
+	bisect) shift; cmd_bisect "$@" ;;
 	-h | --help | help) usage ;;
 	"" | --*) cmd_main "$@" ;;
 	*) die "unknown command '$1' (try: ./run.sh help)" ;;

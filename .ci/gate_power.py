@@ -5,7 +5,8 @@ slower (-DKREFBENCH_TEST_SLOW_PUT_PCT=N), taking turns (A/A, A/B, A/A, ...)
 so that the machine's drift falls on both kinds alike.
 
     .ci/gate_power.py [--k 20] [--pct 10] [--src DIR] [--build-dir DIR] [--out DIR]
-                        [--max-gate-seconds 180] [--min-detect 0.95] [-- GATE OPTIONS]
+                        [--max-gate-seconds 180] [--min-detect 0.95] [--load N]
+                        [-- GATE OPTIONS]
 
 It builds both binaries itself (Release, krefbench only) from this source
 tree, runs each gate as a user would (`./run.sh compare --bin A --bin B`,
@@ -19,6 +20,10 @@ gate, then the summary:
   effect         the atomic rows' measured B/A over the A/B gates (median of
                  the gates' Hodges-Lehmann estimates) and the median
                  smallest-detectable change of each row
+
+--load N starts N competing busy processes (a loop of a shell, at normal
+priority, as a build beside the tests on a CI runner) before the first gate
+and stops them after the last, so the figures are those of a busy machine.
 
 Exit 0 when every A/A gate exited 0, at least --min-detect of the A/B gates
 detected (rounded up: 19 of 20, 2 of 2), and no gate took longer than
@@ -109,6 +114,27 @@ def describe(g):
             f"{row('atomic', 'hammer', 2)}{extra}")
 
 
+def start_load(n):
+    """n busy processes at this process's priority (normal): shells that
+    loop without end, each in its own session so that a ^C to the gates
+    does not stop them first; stop_load ends them."""
+    procs = []
+    for _ in range(n):
+        procs.append(subprocess.Popen(["/bin/sh", "-c", "while :; do :; done"],
+                                      start_new_session=True))
+    if n:
+        say(f"load: {n} busy process(es) started (pids "
+            f"{', '.join(str(p.pid) for p in procs)})")
+    return procs
+
+
+def stop_load(procs):
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
 def on_term(signum, frame):
     raise KeyboardInterrupt
 
@@ -125,15 +151,18 @@ def main():
     p.add_argument("--max-gate-seconds", type=float, default=180.0)
     p.add_argument("--min-detect", type=float, default=0.95,
                    help="share of A/B gates that must detect (default 0.95)")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="competing busy processes at normal priority during the gates (default 0)")
     argv = sys.argv[1:]
     gate_opts = []
     if "--" in argv:
         i = argv.index("--")
         argv, gate_opts = argv[:i], argv[i + 1:]
     args = p.parse_args(argv)
-    if args.k < 1 or not 1 <= args.pct <= 99 or not 0 < args.min_detect <= 1:
-        print("gate_power: --k must be 1 or more, --pct 1 to 99, --min-detect in (0, 1]",
-              file=sys.stderr)
+    if args.k < 1 or not 1 <= args.pct <= 99 or not 0 < args.min_detect <= 1 or \
+            not 0 <= args.load <= 64:
+        print("gate_power: --k must be 1 or more, --pct 1 to 99, --min-detect in (0, 1], "
+              "--load 0 to 64", file=sys.stderr)
         return 2
     build_dir = os.path.abspath(args.build_dir)
     out = os.path.abspath(args.out or os.path.join(
@@ -150,6 +179,7 @@ def main():
     say(f"{args.k} A/A and {args.k} A/B gates, taking turns; gate options: "
         f"{' '.join(gate_opts) or '(defaults)'}; files in {out}")
     gates = []
+    load = start_load(args.load)
     try:
         for i in range(1, args.k + 1):
             for kind, b in (("A/A", normal), ("A/B", slower)) if i % 2 else \
@@ -161,6 +191,8 @@ def main():
     except KeyboardInterrupt:
         print("gate_power: interrupted", file=sys.stderr)
         return 130
+    finally:
+        stop_load(load)
 
     aa = [g for g in gates if g["kind"] == "A/A"]
     ab = [g for g in gates if g["kind"] == "A/B"]
@@ -171,7 +203,8 @@ def main():
     need = math.ceil(args.min_detect * args.k - 1e-9)
     print()
     say(f"KREFBENCH_TEST_SLOW_PUT_PCT={args.pct}, K = {args.k}, "
-        f"gate options: {' '.join(gate_opts) or '(defaults)'}")
+        f"gate options: {' '.join(gate_opts) or '(defaults)'}, "
+        f"load: {args.load} competing busy process(es) at normal priority")
     say(f"same vs same: exit 0 in {len(aa) - len(false_alarms) - len(undecided)} of {len(aa)} "
         f"(false alarms, exit 1: {len(false_alarms)}; undecided, exit 2: {len(undecided)})")
     say(f"same vs {args.pct}% slower: atomic and only atomic named, exit 1, in "

@@ -146,6 +146,11 @@ run busy "$SRC/run.sh" compare --bin "$OUT/fake-busy" --bin "$OUT/fake-busy" --p
 check "a row never clean: stops at --max-pairs, says which row, exit 2 undecided (got $rc)" \
     bash -c "[ $rc -eq 2 ] && grep -q 'stopped after 30 pairs (--max-pairs 30 reached) with fewer than 12 clean pairs for 1 row(s): atomic private 2 0' '$OUT/busy.err' && grep -q '^compare: undecided: 1 of 8' '$OUT/busy.err'"
 
+rm -f "$OUT/fake.log"
+run busyall "$SRC/run.sh" compare --bin "$OUT/fake-busy" --bin "$OUT/fake-busy" --pairs 12 --max-pairs 30 --use-disturbed --out "$OUT/busyall"
+check "--use-disturbed: the never-clean row analysed on all its pairs, decided (exit 0, got $rc), named in a note, marks kept in a.csv" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'use-disturbed: 1 row(s) short of clean pairs analysed on all their pairs, disturbed ones included, by the wall clock (no task_clock_ns_per_op in every row: perf counters off?): atomic private 2' '$OUT/busyall.err' && grep -q 'task_clock' '$OUT/busyall/a.csv' && [ -s '$OUT/busyall/a.with-disturbed.csv' ] && grep -q -- '--no-floors --retries 0 --out ' '$OUT/fake.log'"
+
 # --- relative paths are the caller's ---------------------------------------
 mkdir -p "$OUT/cwd"
 cp "$OUT/fake-a" "$OUT/cwd/kb"

@@ -33,6 +33,12 @@ mixed = sorted(d for d in dirs if not d.startswith("tests")
                and any(f.endswith((".c", ".h")) and os.path.dirname(f) == d for f in files)
                and any(f.endswith(".py") and os.path.dirname(f) == d for f in files))
 print(("ok - " if not mixed else "FAIL - ") + f"no folder mixes C and Python ({mixed})")
+# decide.py also runs as a file, with its folder on the path: a module named
+# like a module of the standard library would be imported in its place.
+shadow = sorted(os.path.splitext(os.path.basename(f))[0] for f in files
+                if f.startswith("bench/analysis/") and f.endswith(".py")
+                and os.path.splitext(os.path.basename(f))[0] in sys.stdlib_module_names)
+print(("ok - " if not shadow else "FAIL - ") + f"no analysis module shadows the standard library ({shadow})")
 ' "$src"
 
 # The README's example, compiled and run from outside the tree.

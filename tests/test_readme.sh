@@ -26,6 +26,7 @@ help_of() {
 		compare) "$src/run.sh" compare --help; "$src/run.sh" compare --rev HEAD --help ;;
 		test) cat "$src/run.sh" ;;	# flavours are run.sh's own words
 		fleet) "$src/run.sh" fleet --help; "$src/run.sh" bench --help ;;	# the sweep's options pass on
+		bisect) "$src/run.sh" bisect --help; "$src/run.sh" compare --rev HEAD --help ;;	# the gate's options pass on
 		*) "$src/run.sh" "$1" --help ;;
 	esac 2>&1
 }

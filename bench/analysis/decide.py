@@ -41,10 +41,12 @@ import os
 import statistics
 import sys
 
-# Run as a file (python3 bench/analysis/decide.py, as after a sweep): the
-# package's one bootstrap onto the path. As a module (-m analysis.decide) it is not needed.
+# Run as a file (python3 bench/analysis/decide.py): the package's one
+# bootstrap onto the path. Python put this file's own folder first on the
+# path, where the package's modules would shadow the standard library's;
+# bench/ takes its place. As a module (-m analysis.decide) it is not needed.
 if not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     __package__ = "analysis"
 from . import cli, names, results as R  # noqa: E402
 from . import stats  # noqa: E402

@@ -66,7 +66,7 @@ import sys
 import tempfile
 import time
 
-from . import cli, compare, results
+from . import cli, compare, history, results, touched
 from .outputs import csv_cell
 
 InputError = cli.InputError
@@ -152,6 +152,10 @@ def parse_args(argv):
                    metavar="S", help="stop starting pairs after S seconds of pairs "
                    f"(default {DEFAULT_MAX_SECONDS:g}); the report says how many ran")
     p.add_argument("--seed", type=int, help="seed of the order coin (default: random)")
+    p.add_argument("--use-disturbed", action="store_true",
+                   help="a row short of clean pairs when the pairs stop is analysed on all "
+                        "its pairs, disturbed ones included (a busy machine); krefbench runs "
+                        "with --retries 0 unless given after --")
     p.add_argument("--out", metavar="DIR",
                    help="where the joined files go (default results/compare-<UTC>/)")
     p.add_argument("--repo", metavar="DIR", help=argparse.SUPPRESS)
@@ -489,11 +493,72 @@ def run_pairs(sides, prefix, sweep, want, max_seconds, max_pairs, rng):
 
 # ---------------------------------------------------------------- main
 
+def with_disturbed(paths, short):
+    """--use-disturbed: copies of the joined files (<side>.with-disturbed.csv)
+    in which the rows of the keys in `short` count as clean, disturbed or
+    not, and are figured by the CPU time per op (task_clock_ns_per_op: the
+    time the benchmark threads ran, which a competitor taking the CPU does
+    not inflate as it does the wall clock) when every such row of both
+    files has it. The order of each pair was a coin flip and the figure is
+    chosen without looking at A or B, so under "A and B are the same" every
+    difference is as likely positive as negative whatever disturbed it: the
+    signed-rank test stays exact. The original files keep their marks; the
+    note names the rows and the figure."""
+    if not short:
+        return paths
+    files = []
+    for path in paths:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            records = list(csv.reader(f))
+        col = {name.strip(): i for i, name in enumerate(records[0])}
+        key_cols = [col[c] for c in results.KEY_COLUMNS if c in col]
+        rows = [(r, len(r) == len(records[0]) and tuple(r[i].strip() for i in key_cols) in short)
+                for r in records[1:]]
+        files.append((path, records[0], col, rows))
+
+    def cpu_time(col, row):
+        try:
+            v = float(row[col["task_clock_ns_per_op"]])
+        except (KeyError, ValueError):
+            return None
+        return v if v > 0 and v == v and v != float("inf") else None
+    use_cpu = all(cpu_time(col, r) is not None for _, _, col, rows in files
+                  for r, hit in rows if hit)
+    out = []
+    for path, header, col, rows in files:
+        copy = path[:-4] + ".with-disturbed.csv"
+        with open(copy, "x", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(header)
+            for row, hit in rows:
+                if hit:
+                    row = list(row)
+                    if "disturbed" in col:
+                        row[col["disturbed"]] = ""
+                    if use_cpu:
+                        row[col["ns_per_op"]] = row[col["task_clock_ns_per_op"]].strip()
+                w.writerow(row)
+        out.append(copy)
+    figure = ("CPU time per op (task_clock_ns_per_op) in place of the wall clock" if use_cpu else
+              "the wall clock (no task_clock_ns_per_op in every row: perf counters off?)")
+    say(f"note: --use-disturbed: {len(short)} row(s) short of clean pairs analysed on all their "
+        f"pairs, disturbed ones included, by {figure}: "
+        + ", ".join(sorted(" ".join(k[:3]) for k in short)))
+    return out
+
+
 def gate(args):
     sweep, custom = sweep_of(args)
     out = out_dir_of(args)
     bins = check_bins(args.bin) if args.bin else []
     revs = resolve_revs(args.repo, args.rev) if args.rev else []
+    if args.use_disturbed and not any(a.split("=", 1)[0] == "--retries" for a in args.after):
+        sweep += ["--retries", "0"]     # a disturbed attempt is used, not measured again
+    why_rows = []
+    if revs:        # the rows of what the change touches join the default ones
+        sweep, why_rows = touched.guard(args, sweep, revs)
+        for line in why_rows:
+            say(f"rows: {line}")
     prefix, why_not = setarch_prefix()
     rng_seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 31)
 
@@ -547,19 +612,24 @@ def gate(args):
                        "clean_pairs": {" ".join(str(x) for x in k): n
                                        for k, n in sorted(clean_pairs.items())},
                        "orders": orders, "seconds": round(seconds, 1),
-                       "aslr_off": bool(prefix), "custom_sweep": custom}, f, indent=1)
+                       "aslr_off": bool(prefix), "custom_sweep": custom,
+                       "rows": why_rows}, f, indent=1)
             f.write("\n")
         say(f"{len(orders)} pairs in {seconds:.0f} s")
     finally:
         ws.cleanup()
 
-    a = compare.load_results(sides[0].csv)
-    b = compare.load_results(sides[1].csv)
+    paths = [side.csv for side in sides]
+    if args.use_disturbed:
+        paths = with_disturbed(paths, {k for k, n in clean_pairs.items() if n < args.pairs})
+    a = compare.load_results(paths[0])
+    b = compare.load_results(paths[1])
     args.label_a = args.label_a or labels[0]
     args.label_b = args.label_b or labels[1]
     status = compare.analyse(a, b, args)
-    say(f"pairs in {out} (again: ./run.sh compare {out}/a.csv {out}/b.csv; chart: "
-        f"./run.sh plot --compare {out}/a.csv {out}/b.csv)")
+    history.record_gate(sides[0].csv, sides[1].csv, revs, args.repo)
+    say(f"pairs in {out} (again: ./run.sh compare {paths[0]} {paths[1]}; chart: "
+        f"./run.sh plot --compare {paths[0]} {paths[1]})")
     return status
 
 

@@ -279,11 +279,12 @@ def _first_line(path, header, ident):
     return "?"
 
 
-def load(path, purpose="compare"):
+def load(path, purpose="compare", require_clean=True):
     """Parse and validate a results CSV, streaming its records: memory is the
     rows kept plus about 100 bytes a row (to tell a repeated measurement).
-    Raises InputError, also when no row passed its check ("... nothing to
-    <purpose>")."""
+    Raises InputError, also when no row passed its check or every repetition
+    was disturbed ("... nothing to <purpose>") unless require_clean is False
+    (the history records such a run, with no clean repetition)."""
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory, not a results CSV")
     try:
@@ -297,10 +298,10 @@ def load(path, purpose="compare"):
             ends_cleanly = _ends_cleanly(path)
         except OSError as e:
             raise InputError(f"{path}: cannot read: {e.strerror or e}")
-        return _load(path, purpose, _records(path, f), ends_cleanly)
+        return _load(path, purpose, _records(path, f), ends_cleanly, require_clean)
 
 
-def _load(path, purpose, records, ends_cleanly):
+def _load(path, purpose, records, ends_cleanly, require_clean):
     first = next(records, None)
     if first is None:
         raise InputError(f"{path}: empty file (no header, no rows)")
@@ -365,10 +366,10 @@ def _load(path, purpose, records, ends_cleanly):
     res.paired = res.n_rows > 0 and not unpaired
     if res.n_rows == 0:
         raise InputError(f"{path}: no data rows")
-    if not res.rows and res.skipped_check == res.n_rows:
+    if not res.rows and res.skipped_check == res.n_rows and require_clean:
         raise InputError(f"{path}: every row failed its self-check (check != ok); "
                          f"nothing to {purpose}")
-    if not res.rows:
+    if not res.rows and require_clean:
         raise InputError(f"{path}: every repetition was disturbed: {res.dropped_text()}; "
                          f"nothing clean to {purpose} (a busy machine: rerun when it is quieter)")
     return res

@@ -1,9 +1,11 @@
 #include "interrupt.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "environment.h"
@@ -12,6 +14,11 @@
 static const char *interrupt_note = "krefbench: interrupted; the results file keeps every finished row\n";
 static char *interrupted_sidecar;
 static char sidecar_path[4096], sidecar_tmp[4100], gbench_tmp[4100];
+static volatile pid_t child;
+static volatile sig_atomic_t in_child;
+
+void kb_interrupt_child(pid_t pid) { child = pid; }
+void kb_interrupt_in_child(void) { in_child = 1; child = 0; }
 
 static void write_all(int fd, const char *p, size_t left)
 {
@@ -28,7 +35,15 @@ static void write_all(int fd, const char *p, size_t left)
 static void on_signal(int sig)
 {
 	int fd;
+	pid_t c = child;
 
+	if (in_child)
+		_exit(128 + sig);
+	if (c > 0) {
+		kill(c, sig);
+		while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	write_all(STDERR_FILENO, interrupt_note, strlen(interrupt_note));
 	(void)unlink(gbench_tmp);	/* a half-written rewrite; the last complete one stays */
 	if (interrupted_sidecar) {

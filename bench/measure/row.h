@@ -35,6 +35,8 @@ struct kb_entry {
 	struct kb_window *win;		/* inside run */
 	int spec;			/* gb_register's index */
 	bool is_floor;
+	unsigned int own;		/* KB_OWN_* (workloads/harness.h): what is the row's own cost */
+	bool helper_backend;		/* the backend runs a thread of its own (KB_HELPER_THREAD) */
 	int floor;			/* index of the floor entry that normalises this row, or -1 */
 	double floor_ns;		/* floors: this round's figure */
 	/* clean repetitions */

@@ -53,6 +53,10 @@ struct kb_thread {
 	uint64_t t_start_ns, t_end_ns;	/* own span inside the window */
 	uint64_t cpu_ns;		/* CPU time over the span */
 	long invol_switches;		/* involuntary context switches over the span */
+	long vol_switches;		/* voluntary ones (the thread slept) over the span */
+	int64_t run_delay_ns;		/* time runnable but waiting for a CPU over the span; < 0: unknown */
+	uint64_t proc_cpu_ns[2];	/* the whole process's CPU time at enter and at close */
+	int schedstat_fd;		/* /proc/thread-self/schedstat while in the window, or -1 */
 	unsigned long rseq_restarts;	/* rseq restarts over the span */
 	uint64_t canary_ns[2];		/* before and after the window */
 	int cpu_at_start;
@@ -66,6 +70,21 @@ struct kb_thread {
 } __attribute__((aligned(2 * KB_CACHELINE)));
 
 struct kb_workload;
+
+/*
+ * struct kb_workload's `own`: what a workload declares as its own cost.
+ *   KB_OWN_BLOCKING  its measured threads sleep on its own locks, queues or
+ *                    grace periods: their voluntary off-CPU time is measured
+ *                    cost, never a disturbance
+ *   KB_OWN_HELPERS   it runs threads besides the measured ones (a writer,
+ *                    liburcu's call_rcu thread for its deferred frees): a
+ *                    measured thread waiting for a CPU while they run is its
+ *                    cost, up to the CPU time they took
+ * A backend with a thread of its own (KB_HELPER_THREAD) adds KB_OWN_HELPERS
+ * to every row it is in.
+ */
+#define KB_OWN_BLOCKING	1u
+#define KB_OWN_HELPERS	2u
 
 #define KB_MAX_VARIANTS 6	/* body2's second dimension: lookup_rcu's reclamations */
 
@@ -124,6 +143,9 @@ struct kb_workload {
 	const char *const *variants;	/* names of body2's second index; NULL-terminated */
 	bool uses_writer;
 	bool uses_flavor;
+	/* What of its threads' time off-CPU is the workload's own cost, not a
+	 * disturbance (bench/measure/disturbance.h): KB_OWN_* flags. */
+	unsigned int own;
 	/* Optional: false where the workload means nothing for the backend
 	 * (with this variant, or -1): no row, "n/a" in the summary. */
 	bool (*applies)(const struct kb_backend *b, int variant);

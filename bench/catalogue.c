@@ -20,6 +20,7 @@ static const struct {
 	{ KB_WEAK_GET_UNLESS_ZERO, "weak_get_unless_zero" },
 	{ KB_APPROX_READ, "approx_read" },
 	{ KB_HELPER_THREAD, "helper_thread" },
+	{ KB_BLOCKING, "blocking" },
 };
 #define NFLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
 

@@ -144,7 +144,7 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 	e->run = run;
 	e->win = &run->win;
 	e->helper_backend = b->flags & KB_HELPER_THREAD;
-	e->own = w->own | (e->helper_backend ? KB_OWN_HELPERS : 0);
+	e->own = w->own | (e->helper_backend ? KB_OWN_HELPERS : 0) | (b->flags & KB_BLOCKING ? KB_OWN_BLOCKING : 0);
 	spec.body = k.variant >= 0 ? w->body2[kb_backend_index(b)][k.variant] : w->body[kb_backend_index(b)];
 	spec.setup = kb_run_setup;
 	spec.teardown = kb_run_teardown;
@@ -660,7 +660,7 @@ void kb_sweep_profile(struct kb_sweep *sw)
 {
 	size_t room = 1;
 	int *cpus, n = 0;
-	double probe_s = sw->opt.time_s * 5;
+	double probe_s = sw->opt.time_s * 3;	/* three windows: a fraction of a second */
 
 	for (int i = 0; i < sw->nentries; i++)
 		room += (size_t)sw->entries[i].threads;
@@ -674,7 +674,7 @@ void kb_sweep_profile(struct kb_sweep *sw)
 			if (!seen)
 				cpus[n++] = sw->entries[i].cpus[t];
 		}
-	probe_s = probe_s < 0.05 ? 0.05 : probe_s > 0.25 ? 0.25 : probe_s;
+	probe_s = probe_s < 0.03 ? 0.03 : probe_s > 0.25 ? 0.25 : probe_s;
 	kb_idle_profile_measure(cpus, n, probe_s, sw->opt.time_s, &sw->idle);
 	kb_thresholds_from_profile(&sw->idle, &sw->limits);
 	free(cpus);

@@ -42,6 +42,8 @@
 					 * epoch thread): a benchmark runs its rows after
 					 * every other backend's, in a process that ends
 					 * with them */
+#define KB_BLOCKING		512u	/* its operations may sleep (a contended pthread
+					 * mutex): that time off the CPU is its cost */
 
 /*
  * KB_IF_TYPESAFE(B)(text) is text when KB_TYPESAFE_<B> is 1, else nothing:

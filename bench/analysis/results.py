@@ -53,7 +53,8 @@ OPTIONAL_KEY_DEFAULTS = {"variant": "", "writer_rate": "0"}
 # Measurement columns added later (the measurement model; bench/gate.py's
 # joined files): their value when absent, which means "clean, one attempt".
 OPTIONAL_DEFAULTS = {"attempt": "0", "disturbed": "", "canary_ns": "", "fast_path": "",
-                     "pair": ""}
+                     "pair": "", "voluntary_switches_per_op": "", "cpu_busy": "",
+                     "outside_pct": "", "process": ""}
 FLOOR_BACKEND = "floor"
 
 

@@ -131,8 +131,8 @@ void kb_idle_profile_measure(const int *cpus, int ncpus, double probe_s, double 
 	p->steal_frac = -1;
 	if (!pr || ncpus < 1)
 		goto out;
-	if (window_s > probe_s / 4)
-		window_s = probe_s / 4;
+	if (window_s > probe_s / 3)
+		window_s = probe_s / 3;
 	p->probe_s = probe_s;
 	p->window_s = window_s;
 	steal0 = kb_steal_ns(cpus, ncpus);

@@ -81,7 +81,8 @@ struct kb_workload;
  *                    measured thread waiting for a CPU while they run is its
  *                    cost, up to the CPU time they took
  * A backend with a thread of its own (KB_HELPER_THREAD) adds KB_OWN_HELPERS
- * to every row it is in.
+ * to every row it is in; one whose operations may sleep (KB_BLOCKING),
+ * KB_OWN_BLOCKING.
  */
 #define KB_OWN_BLOCKING	1u
 #define KB_OWN_HELPERS	2u

@@ -265,7 +265,7 @@ cmd_profile() {
 	fi
 	# krefbench judges the names and the thread count itself (its own one-line error, exit 2).
 	kb=("$bin" --backends "${pos[0]}" --workloads "${pos[1]}" --threads "$threads" --no-floors
-		--reps 1 --retries 0 --time "$time" --writer-rate 0 --variant unless_zero "${extra[@]}")
+		--reps 1 --retries 0 --time "$time" --writer-rate 0 --variant unless_zero --no-idle-profile "${extra[@]}")
 	"${kb[@]}" --plan >/dev/null || exit 2
 
 	root=${KREFBENCH_PROFILE_DIR:-$top/results/profiles}

@@ -153,6 +153,8 @@ static void usage(void)
 	       "  --uses LIST         churn: get/put pairs each holder makes per object lifetime\n"
 	       "                      (default 1,16,256,4096; with --quick 1,256)\n"
 	       "  --no-latency        hammer, lookup_rcu: time no single operation (lat_* columns empty)\n"
+	       "  --no-idle-profile   no spinning probe at the start: disturbance limits at their upper bounds\n"
+	       "                      (a profile, which would sample the probe)\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
 	       "  --time S            the common window of each repetition, in seconds (default 0.05)\n"
 	       "  --reps N            repetitions, run in interleaved rounds (default 5)\n"
@@ -261,7 +263,7 @@ static int parse_double(const char *s, double min, double max, double *out)
 enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECTS, OPT_WORK,
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
 	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
-	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_HELP };
+	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_NO_IDLE_PROFILE, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "backends", required_argument, 0, OPT_BACKENDS },
@@ -288,6 +290,7 @@ static const struct option long_options[] = {
 	{ "seed", required_argument, 0, OPT_SEED },
 	{ "uses", required_argument, 0, OPT_USES },
 	{ "no-latency", no_argument, 0, OPT_NO_LATENCY },
+	{ "no-idle-profile", no_argument, 0, OPT_NO_IDLE_PROFILE },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
@@ -351,6 +354,7 @@ static int apply_option(int opt, char *arg, struct kb_options *o, char *err, siz
 		return 0;
 	case OPT_USES: return kb_churn_parse_uses(arg, err, errlen);
 	case OPT_NO_LATENCY: kb_lat_sampling = false; return 0;
+	case OPT_NO_IDLE_PROFILE: o->no_idle_profile = true; return 0;
 	}
 	snprintf(err, errlen, "bad value '%s' for --%s", arg, long_options[opt - OPT_BACKENDS].name);
 	return -1;

@@ -662,6 +662,12 @@ void kb_sweep_profile(struct kb_sweep *sw)
 	int *cpus, n = 0;
 	double probe_s = sw->opt.time_s * 3;	/* three windows: a fraction of a second */
 
+	if (sw->opt.no_idle_profile) {
+		memset(&sw->idle, 0, sizeof(sw->idle));
+		sw->idle.steal_frac = -1;
+		kb_thresholds_from_profile(&sw->idle, &sw->limits);
+		return;
+	}
 	for (int i = 0; i < sw->nentries; i++)
 		room += (size_t)sw->entries[i].threads;
 	cpus = malloc(sizeof(int) * room);

@@ -125,6 +125,11 @@ static void test_verdict(void)
 	r.outside_frac = 0.025;
 	kb_disturbance_verdict(&r, 0, 10, 1.11, &limits, why, sizeof(why));
 	CHECK(strstr(why, "outside 2.5%") && strstr(why, "canary 1.11"), "over the limits, each is (%s)", why);
+	r = (struct kb_window_result){ .valid = true, .window_ns = 10000000, .stop_skew_ns = 500000,
+				       .start_skew_ns = 500000, .own = KB_OWN_BLOCKING };
+	kb_disturbance_verdict(&r, 0, 10, 1, &limits, why, sizeof(why));
+	CHECK(strstr(why, "start_skew") && !strstr(why, "stop_skew"),
+	      "a blocking row: a late start is a reason, a late stop (after its own lock) is not (%s)", why);
 	r.valid = false;
 	kb_disturbance_verdict(&r, 0, 10, 1, &limits, why, sizeof(why));
 	CHECK(why[0], "an invalid window is disturbed (%s)", why);

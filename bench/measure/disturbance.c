@@ -277,7 +277,9 @@ void kb_disturbance_verdict(const struct kb_window_result *r, double steal_pct, 
 		add_reason(why, len, "steal %.1f%%", steal_pct);
 	if (window > 0 && (double)r->start_skew_ns > th->skew_max * window)
 		add_reason(why, len, "start_skew %.1f%%", 100.0 * (double)r->start_skew_ns / window);
-	if (window > 0 && (double)r->stop_skew_ns > th->skew_max * window)
+	/* a blocking row's thread leaves at its next batch boundary, after the
+	 * lock or grace period it waits for: its own cost */
+	if (window > 0 && (double)r->stop_skew_ns > th->skew_max * window && !(r->own & KB_OWN_BLOCKING))
 		add_reason(why, len, "stop_skew %.1f%%", 100.0 * (double)r->stop_skew_ns / window);
 	if (canary_ratio > 1 + th->canary_tolerance)
 		add_reason(why, len, "canary %.2f", canary_ratio);

@@ -12,7 +12,9 @@
  *   migrations      a thread changed CPU during the window
  *   steal           /proc/stat's steal on the used CPUs, when above both
  *                   that limit and what its 10 ms ticks can resolve
- *   skew            threads started or stopped more than 2% of the window apart
+ *   skew            threads started or stopped more than 2% of the window
+ *                   apart (stopped: not in a row that declares its own
+ *                   blocking, whose threads leave after what they wait for)
  *   canary          the fastest fixed-cost canary timed next to the window
  *                   was slower than its reference (the running median of the
  *                   canaries at this thread count: threads running canaries

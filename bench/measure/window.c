@@ -184,6 +184,7 @@ void kb_window_summarise(struct kb_window *w, const struct kb_thread *thr, int t
 	bool delay_known = true;
 
 	r->valid = t0 != 0;
+	r->own = w->own;
 	for (int t = 0; t < threads; t++) {
 		const struct kb_thread *me = &thr[t];
 		uint64_t span = me->t_end_ns - me->t_start_ns;

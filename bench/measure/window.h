@@ -54,6 +54,7 @@ struct kb_window_result {
 	int migrations;			/* threads whose CPU changed across the window */
 	double canary_ns;		/* the fastest of every thread's before/after canary */
 	double rseq_restarts;		/* all threads, during the window */
+	unsigned int own;		/* the window's KB_OWN_* */
 	bool serial;			/* the body's operations happen one at a time */
 	bool valid;			/* every thread ran its window */
 };

@@ -44,7 +44,8 @@ struct kb_sweep {
 	struct kb_options opt;
 	struct kb_topo *topo;
 	struct kb_placement placement;
-	struct kb_entry *entries;
+	struct kb_entry *entries;	/* in memory shared with the round processes */
+	struct kb_entry *registered;	/* the heap copy registration made, or NULL */
 	int nentries;
 	uint64_t work_iters;
 	struct kb_results *results;

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,8 +217,7 @@ void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts)
 							counts[c], cpus);
 		for (int w = 0; w < sw->opt.nworkloads; w++)
 			if (sw->opt.workloads[w] == &kb_workload_readside)
-				for (int m = 0; m < kb_nreadside_mechanisms; m++)
-				{
+				for (int m = 0; m < kb_nreadside_mechanisms; m++) {
 					register_simple(sw, kb_readside_mechanisms[m].name, kb_workload_readside.name,
 							counts[c], 1, cpus, kb_readside_mechanisms[m].body);
 					/* the lock mechanisms' waiters sleep on the row's own lock */

@@ -165,7 +165,7 @@ import json, sys
 m = json.load(open(sys.argv[1]))["measurement"]
 p, d = m["idle_profile"], m["disturbed_if"]
 assert p["measured"] is True and p["cpus"] >= 1 and 0 <= p["window_lost_max"] <= 1, p
-assert 0.01 <= d["outside_fraction_above"] <= 0.05 and 0.05 <= d["canary_slower_by_more_than"] <= 0.15, d
+assert 0.01 <= d["outside_fraction_above"] <= 0.05 and 0.08 <= d["canary_slower_by_more_than"] <= 0.15, d
 assert "cannot" in d["steal"] or "tick" in d["steal"], d
 ' "$WORK/run.json"
 

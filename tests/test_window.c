@@ -193,7 +193,7 @@ static void test_thresholds(void)
 	      "no profile: the upper bounds");
 	p = (struct kb_idle_profile){ .measured = true, .window_lost_max = 0.001, .canary_spread = 0.01 };
 	kb_thresholds_from_profile(&p, &th);
-	CHECK(near(th.outside_max, 0.01) && near(th.canary_tolerance, 0.05),
+	CHECK(near(th.outside_max, 0.01) && near(th.canary_tolerance, 0.08),
 	      "a quiet machine: the lower bounds (%g, %g)", th.outside_max, th.canary_tolerance);
 	p.window_lost_max = 0.006;
 	p.canary_spread = 0.03;

@@ -189,7 +189,9 @@ static double clamp(double v, double lo, double hi) { return v < lo ? lo : v > h
 /*
  * outside: twice the worst sub-window the probe saw, plus half a percent
  * (a tick's work and a wake-up land in any window); canary: three times its
- * idle spread plus 2%. Each within its bounds.
+ * idle spread plus 2%, at least 8% (the probe's canaries follow each other
+ * within a fraction of a second; a sweep's span minutes of the host's
+ * drift). Each within its bounds.
  */
 void kb_thresholds_from_profile(const struct kb_idle_profile *p, struct kb_thresholds *th)
 {

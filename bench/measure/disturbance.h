@@ -43,7 +43,7 @@
 /* The bounds of the calibrated limits. */
 #define KB_OUTSIDE_MIN 0.01
 #define KB_OUTSIDE_MAX 0.05
-#define KB_CANARY_TOLERANCE_MIN 0.05
+#define KB_CANARY_TOLERANCE_MIN 0.08
 #define KB_CANARY_TOLERANCE_MAX 0.15
 /* A clock step of the spinning probe longer than this is a gap. */
 #define KB_GAP_NS 1000.0

@@ -475,14 +475,15 @@ static void shuffle(struct kb_entry **v, int n, uint64_t *rng)
 	}
 }
 
-/* Rows once, briefly (a quarter window, at most 20 ms) and unrecorded. */
+/* Rows once, briefly (an eighth of a window, at most 10 ms: every process
+ * warms up every row it runs) and unrecorded. */
 static void warm_up(struct kb_sweep *sw, struct kb_entry **v, int n)
 {
-	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9 / 4);
+	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9 / 8);
 	struct attempt a;
 
-	if (length_ns > 20000000)
-		length_ns = 20000000;
+	if (length_ns > 10000000)
+		length_ns = 10000000;
 	for (int i = 0; i < n; i++) {
 		run_attempt(sw, v[i], length_ns, &a);
 		v[i]->win->result.valid = false;

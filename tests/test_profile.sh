@@ -198,7 +198,7 @@ def ok(c, what):
 perf_cols = ["cycles_per_op", "instructions_per_op", "branches_per_op", "branch_misses_per_op",
              "cache_references_per_op", "cache_misses_per_op", "task_clock_ns_per_op",
              "context_switches_per_op", "cpu_migrations_per_op"]
-text = open(src + "/bench/results.h").read()
+text = open(src + "/bench/measure/results_writer.h").read()
 m = re.search(r"#define\s+KB_CSV_HEADER((?:\s*\"[^\"]*\"\s*\\?)+)", text)
 declared = "".join(re.findall(r"\"([^\"]*)\"", m.group(1))).split(",") if m else []
 rows = list(csv.reader(open(csv_path, newline="")))

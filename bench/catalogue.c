@@ -19,6 +19,8 @@ static const struct {
 	{ KB_OWNER_RELEASE, "owner_release" },
 	{ KB_WEAK_GET_UNLESS_ZERO, "weak_get_unless_zero" },
 	{ KB_APPROX_READ, "approx_read" },
+	{ KB_HELPER_THREAD, "helper_thread" },
+	{ KB_BLOCKING, "blocking" },
 };
 #define NFLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
 

@@ -1,9 +1,11 @@
 #include "interrupt.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "environment.h"
@@ -28,7 +30,15 @@ static void write_all(int fd, const char *p, size_t left)
 static void on_signal(int sig)
 {
 	int fd;
+	pid_t c = kb_sweep_child;
 
+	if (kb_sweep_in_child)
+		_exit(128 + sig);
+	if (c > 0) {
+		kill(c, sig);
+		while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	write_all(STDERR_FILENO, interrupt_note, strlen(interrupt_note));
 	(void)unlink(gbench_tmp);	/* a half-written rewrite; the last complete one stays */
 	if (interrupted_sidecar) {

@@ -156,6 +156,7 @@ int main(int argc, char **argv)
 	kb_output_open(&sw);
 	probe_perf(&sw);
 	kb_output_path_for_caller(&sw);
+	kb_sweep_profile(&sw);	/* before the sidecar: it holds the profile and the limits */
 	kb_output_sidecar(&sw, "running");
 	kb_interrupt_install(&sw);
 	fprintf(stderr, "krefbench: %d benchmarks x %d repetitions of %g s windows, in rounds (seed %llu) -> %s\n"

@@ -153,6 +153,8 @@ static void usage(void)
 	       "  --uses LIST         churn: get/put pairs each holder makes per object lifetime\n"
 	       "                      (default 1,16,256,4096; with --quick 1,256)\n"
 	       "  --no-latency        hammer, lookup_rcu: time no single operation (lat_* columns empty)\n"
+	       "  --no-idle-profile   no spinning probe at the start: disturbance limits at their upper bounds\n"
+	       "                      (a profile, which would sample the probe)\n"
 	       "  --work-ns N         calibrated work between get and put, in ns (default 0)\n"
 	       "  --time S            the common window of each repetition, in seconds (default 0.05)\n"
 	       "  --reps N            repetitions, run in interleaved rounds (default 5)\n"
@@ -286,6 +288,7 @@ enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECT
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
 	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
 	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_NO_PERF, OPT_LIST, OPT_FORMAT,
+	OPT_NO_IDLE_PROFILE,
 	OPT_HELP };
 
 static const struct option long_options[] = {
@@ -316,6 +319,7 @@ static const struct option long_options[] = {
 	{ "no-perf", no_argument, 0, OPT_NO_PERF },
 	{ "list", no_argument, 0, OPT_LIST },
 	{ "format", required_argument, 0, OPT_FORMAT },
+	{ "no-idle-profile", no_argument, 0, OPT_NO_IDLE_PROFILE },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
@@ -342,6 +346,7 @@ static bool apply_flag(int opt, struct kb_options *o)
 	case OPT_NO_LATENCY: kb_lat_sampling = false; return true;
 	case OPT_NO_PERF: o->no_perf = true; return true;
 	case OPT_LIST: o->list = true; return true;
+	case OPT_NO_IDLE_PROFILE: o->no_idle_profile = true; return true;
 	}
 	return false;
 }

@@ -32,6 +32,7 @@ struct kb_options {
 	bool floors;
 	bool plan_only;
 	bool oversubscribe;
+	bool no_idle_profile;		/* --no-idle-profile */
 	const char *topology;		/* synthetic description or XML path */
 	const char *out;		/* results CSV path */
 	const char *results_dir;

@@ -108,16 +108,15 @@ static const char *gbench_build_type(const struct kb_sweep *sw)
 
 const char *kb_output_measurement_json(const struct kb_sweep *sw)
 {
-	static char json[1024];
+	static char json[4096];
+	char profile[3000];
 
+	kb_idle_profile_json(&sw->idle, &sw->limits, profile, sizeof(profile));
 	snprintf(json, sizeof(json),
-		 "{\"model\": \"common window; interleaved rounds; disturbed repetitions retried\", "
-		 "\"window_s\": %g, \"repetitions\": %d, \"retries\": %d, \"seed\": %llu, "
-		 "\"disturbed_if\": {\"task_clock_below\": %g, "
-		 "\"migrations_above\": 0, \"steal_pct_above\": %g, \"skew_fraction_above\": %g, "
-		 "\"canary_slower_by_more_than\": %g}}",
-		 sw->opt.time_s, sw->opt.reps, sw->opt.retries, (unsigned long long)sw->opt.seed,
-		 KB_TASK_CLOCK_MIN, KB_STEAL_MAX_PCT, KB_SKEW_MAX, KB_CANARY_TOLERANCE);
+		 "{\"model\": \"common window; interleaved rounds, each round of each thread count in a process "
+		 "of its own (the CSV's process); disturbed repetitions retried\", "
+		 "\"window_s\": %g, \"repetitions\": %d, \"retries\": %d, \"seed\": %llu, %s}",
+		 sw->opt.time_s, sw->opt.reps, sw->opt.retries, (unsigned long long)sw->opt.seed, profile);
 	return json;
 }
 

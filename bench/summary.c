@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "measure/median.h"
 
@@ -20,7 +21,8 @@ static const struct kb_entry *find_cell(const struct kb_sweep *sw, const struct 
 	return NULL;
 }
 
-/* "17.92±2%", from the clean repetitions, else (marked ~) the disturbed ones. */
+/* "17.92±2%", from the clean repetitions, else (marked ~) the disturbed ones;
+ * "17.92 n=2" below 3 repetitions, too few for an interval that means one. */
 static void format_figure(const struct kb_entry *e, char *buf, size_t len)
 {
 	const double *v = e->nclean ? e->ns : e->disturbed_ns;
@@ -32,6 +34,10 @@ static void format_figure(const struct kb_entry *e, char *buf, size_t len)
 		return;
 	}
 	m = kb_median(v, n);
+	if (n < 3) {
+		snprintf(buf, len, "%.2f n=%d%s", m, n, e->nclean ? "" : "~");
+		return;
+	}
 	kb_median_interval(v, n, &lo, &hi, &cov);
 	spread = m > 0 ? 100 * fmax(hi - m, m - lo) / m : 0;
 	snprintf(buf, len, "%.2f±%.0f%%%s", m, spread, e->nclean ? "" : "~");
@@ -107,6 +113,15 @@ static void print_disturbance(const struct kb_sweep *sw)
 	printf("disturbance: %d of %d repetitions were disturbed at first try; %d attempt(s) dropped; "
 	       "%d repetition(s) never got a clean attempt in %d retries\n",
 	       sw->reps_disturbed_first, sw->reps_total, sw->attempts_dropped, sw->reps_disturbed, sw->opt.retries);
+	printf("  disturbed means: a thread lost more than %.1f%% of its span to others (waiting for a CPU, or "
+	       "steal), a migration, skew over %.0f%%, or a canary %.0f%% slow; limits from this machine's idle "
+	       "profile (%s; the sidecar's measurement); a row's declared helper threads and blocking are its cost. "
+	       "/proc/stat steal is in %.0f ms ticks: it cannot resolve a window's steal, which shows as time off "
+	       "the CPU instead\n",
+	       100 * sw->limits.outside_max, 100 * sw->limits.skew_max, 100 * sw->limits.canary_tolerance,
+	       !sw->idle.measured ? "not measured: the bounds" : 2 * sw->idle.window_lost_max + 0.005 > KB_OUTSIDE_MAX
+	       ? "busy when measured: the upper bound" : "measured at the start",
+	       1000.0 / (double)sysconf(_SC_CLK_TCK));
 	for (int i = 0; i < sw->nentries; i++)
 		if (sw->entries[i].ndropped > worst) {
 			worst = sw->entries[i].ndropped;
@@ -127,10 +142,13 @@ static void print_disturbance(const struct kb_sweep *sw)
 
 void kb_summary_print(const struct kb_sweep *sw)
 {
+	double cov = sw->opt.reps >= 2 ? 1 - pow(2, 1 - sw->opt.reps) : 0;
+
 	printf("\nmedian ns per op, per thread, of the clean repetitions ±the spread of that median "
-	       "(distribution-free interval, 95%% from 6 repetitions, [min,max] below); "
+	       "(distribution-free interval over repetitions measured in different processes: "
+	       "[min,max] below 6, %s%.1f%% at %d clean; n=1, n=2: too few for one); "
 	       "(norm) = / the floor of the same round: uncontended for private and 1 thread, shared above; "
-	       "+w = writer on\n");
+	       "+w = writer on\n", sw->opt.reps < 6 ? "" : ">=", 100 * (sw->opt.reps < 6 ? cov : 0.95), sw->opt.reps);
 	printf("%-28s %7s", "workload", "threads");
 	for (int b = 0; b < sw->opt.nbackends; b++)
 		printf(" %22s", sw->opt.backends[b]->name);

@@ -5,12 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "measure/floors.h"
 #include "measure/clock.h"
 #include "workloads/rng.h"
 #include "workloads/run.h"
 #include "measure/latency.h"
+
+volatile pid_t kb_sweep_child;
+volatile sig_atomic_t kb_sweep_in_child;
 
 void kb_die(const char *msg)
 {
@@ -136,6 +142,8 @@ static void register_workload(struct kb_sweep *sw, const struct kb_workload *w, 
 	e->cpus = cpus;
 	e->run = run;
 	e->win = &run->win;
+	e->helper_backend = b->flags & KB_HELPER_THREAD;
+	e->own = w->own | (e->helper_backend ? KB_OWN_HELPERS : 0) | (b->flags & KB_BLOCKING ? KB_OWN_BLOCKING : 0);
 	spec.body = k.variant >= 0 ? w->body2[kb_backend_index(b)][k.variant] : w->body[kb_backend_index(b)];
 	spec.setup = kb_run_setup;
 	spec.teardown = kb_run_teardown;
@@ -196,8 +204,12 @@ void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts)
 			const struct kb_workload *wl = sw->opt.workloads[w];
 
 			for (int m = 0; m < wl->nmechanisms; m++)
+			{
 				register_simple(sw, wl->mechanisms[m].name, wl->name, counts[c], kb_one_object, cpus,
 						wl->mechanisms[m].body);
+				/* a lock mechanism's waiters sleep on the row's own lock */
+				sw->entries[sw->nentries - 1].own = KB_OWN_BLOCKING;
+			}
 		}
 		link_floors(sw, first);
 	}
@@ -273,6 +285,7 @@ static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length
 		return;
 	}
 	kb_window_reset(e->win, e->threads, length_ns);
+	e->win->own = e->own;
 	kb_beside_reset();
 	steal0 = kb_steal_ns(e->cpus, e->threads);
 	if (gb_run_once(e->spec, on_result, a) || !a->reported) {
@@ -289,8 +302,8 @@ static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length
 
 	a->row.canary_ratio = ref > 0 ? a->row.canary_ns / ref : -1;
 	kb_canary_note(&sw->canary, a->row.canary_ns);
-	kb_disturbance_verdict(&e->win->result, a->row.steal_pct, a->row.canary_ratio,
-			       a->row.disturbed, sizeof(a->row.disturbed));
+	kb_disturbance_verdict(&e->win->result, a->row.steal_pct, kb_steal_resolution_pct(e->threads, a->row.window_ns),
+			       a->row.canary_ratio, &sw->limits, a->row.disturbed, sizeof(a->row.disturbed));
 }
 
 static void fill_keys(struct kb_sweep *sw, struct kb_entry *e, struct kb_row *row, int rep, int attempt)
@@ -306,31 +319,73 @@ static void fill_keys(struct kb_sweep *sw, struct kb_entry *e, struct kb_row *ro
 	row->variant = e->variant;
 	row->writer_rate = e->writer_rate;
 	row->uses = e->uses;
+	row->process = sw->process;
+}
+
+/*
+ * What the sweep's processes share (MAP_SHARED, made before the first
+ * fork): the counts a child leaves for the parent, the shuffle's state, and
+ * the repetitions for Google Benchmark's JSON, which only the parent writes.
+ * The entries themselves (their clean figures) are in shared memory too.
+ */
+struct json_rec {
+	int entry, rep, attempt;
+	bool disturbed;
+	double ns_per_op, fairness, canary_ns, real_s, cpu_s;
+	uint64_t iterations;
+};
+
+struct shared {
+	int reps_total, reps_disturbed_first, reps_disturbed, attempts_dropped, reps_not_retried;
+	int failures, rows;
+	uint64_t rng;
+	char write_error[4400];
+	int njson, json_room;
+	struct json_rec json[];
+};
+
+static struct shared *shared;	/* NULL: one process, nothing shared */
+
+static void json_add(struct kb_sweep *sw, const struct json_rec *rec)
+{
+	const struct kb_entry *e = &sw->entries[rec->entry];
+	struct gb_counter counters[] = {
+		{ "ns_per_op", rec->ns_per_op }, { "fairness", rec->fairness },
+		{ "canary_ns", rec->canary_ns }, { "attempt", rec->attempt },
+		{ "disturbed", rec->disturbed },
+	};
+	struct gb_json_run run = {
+		.threads = e->threads, .repetition = rec->rep,
+		.repetitions = sw->opt.reps, .iterations = rec->iterations,
+		.real_s = rec->real_s, .cpu_s = rec->cpu_s, .counters = counters,
+		.ncounters = (int)(sizeof(counters) / sizeof(counters[0])),
+	};
+	run.name = e->name;
+	if (gb_json_add(&run))
+		fprintf(stderr, "krefbench: out of memory recording %s for Google Benchmark's JSON\n", e->name);
 }
 
 /*
  * Google Benchmark's JSON gets each repetition once: its clean attempt, or
  * its last one when none was clean (counter "disturbed" 1), so every
  * benchmark of the run is there under its name however busy the machine.
+ * A child leaves it to the parent.
  */
 static void add_json(struct kb_sweep *sw, const struct kb_entry *e, const struct kb_row *row)
 {
 	const struct kb_window_result *w = &e->win->result;
-	struct gb_counter counters[] = {
-		{ "ns_per_op", row->ns_per_op }, { "fairness", row->fairness },
-		{ "canary_ns", row->canary_ns }, { "attempt", row->attempt },
-		{ "disturbed", row->disturbed[0] != 0 },
-	};
-	struct gb_json_run run = {
-		.threads = e->threads, .repetition = row->rep,
-		.repetitions = sw->opt.reps, .iterations = w->serial ? w->ops * (uint64_t)e->threads : w->ops,
-		.real_s = (double)w->window_ns / 1e9, .cpu_s = w->cpu_s, .counters = counters,
-		.ncounters = (int)(sizeof(counters) / sizeof(counters[0])),
-	};
 	/* iterations x real_time = window: real_time = ns_per_op / threads, serial work too */
-	run.name = e->name;
-	if (gb_json_add(&run))
-		fprintf(stderr, "krefbench: out of memory recording %s for Google Benchmark's JSON\n", e->name);
+	struct json_rec rec = {
+		.entry = (int)(e - sw->entries), .rep = row->rep, .attempt = row->attempt,
+		.disturbed = row->disturbed[0] != 0, .ns_per_op = row->ns_per_op, .fairness = row->fairness,
+		.canary_ns = row->canary_ns, .real_s = (double)w->window_ns / 1e9, .cpu_s = w->cpu_s,
+		.iterations = w->serial ? w->ops * (uint64_t)e->threads : w->ops,
+	};
+
+	if (!shared)
+		json_add(sw, &rec);
+	else if (shared->njson < shared->json_room)
+		shared->json[shared->njson++] = rec;
 }
 
 /* Keep what a finished repetition gave (clean: its figure; else its last attempt). */
@@ -417,17 +472,18 @@ static void shuffle(struct kb_entry **v, int n, uint64_t *rng)
 	}
 }
 
-/* Every row of a thread count once, briefly (a quarter window, at most 20 ms) and unrecorded. */
-static void warm_up(struct kb_sweep *sw, int first, int end)
+/* Rows once, briefly (an eighth of a window, at most 10 ms: every process
+ * warms up every row it runs) and unrecorded. */
+static void warm_up(struct kb_sweep *sw, struct kb_entry **v, int n)
 {
-	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9 / 4);
+	uint64_t length_ns = (uint64_t)(sw->opt.time_s * 1e9 / 8);
 	struct attempt a;
 
-	if (length_ns > 20000000)
-		length_ns = 20000000;
-	for (int i = first; i < end; i++) {
-		run_attempt(sw, &sw->entries[i], length_ns, &a);
-		sw->entries[i].win->result.valid = false;
+	if (length_ns > 10000000)
+		length_ns = 10000000;
+	for (int i = 0; i < n; i++) {
+		run_attempt(sw, v[i], length_ns, &a);
+		v[i]->win->result.valid = false;
 	}
 }
 
@@ -443,46 +499,197 @@ static int write_gbench_json(struct kb_sweep *sw)
 
 static void print_round(struct kb_sweep *sw, int threads, int round, int rows, int dropped_before)
 {
-	fprintf(stderr, "[threads %d, round %d/%d] %d rows, %d disturbed attempt(s) retried or dropped, %.0f s\n",
-		threads, round + 1, sw->opt.reps, rows, sw->attempts_dropped - dropped_before,
+	fprintf(stderr, "[threads %d, round %d/%d, process %d] %d rows, %d disturbed attempt(s) retried or dropped, %.0f s\n",
+		threads, round + 1, sw->opt.reps, sw->process, rows, sw->attempts_dropped - dropped_before,
 		(double)kb_now_ns() / 1e9 - sw->t_start);
+}
+
+/*
+ * Round `round` of the rows [first, end) (one thread count): the floors and
+ * the rows of backends without a thread of their own, warmed up, then run
+ * (floors first, each part in shuffled order); then the others likewise.
+ */
+static int run_round(struct kb_sweep *sw, int first, int end, int round)
+{
+	struct kb_entry **order = malloc(sizeof(*order) * (size_t)(end - first + 1));
+	int n = 0, dropped_before = sw->attempts_dropped, rc = 0;
+
+	if (!order)
+		kb_die("out of memory");
+	sw->canary.n = 0;	/* a reference per thread count: see bench/measure/disturbance.h */
+	for (int part = 0; part < 2 && !rc; part++) {
+		int nfloors = 0, from = n;
+
+		for (int i = first; i < end; i++)
+			if (sw->entries[i].is_floor && part == 0)
+				order[n++] = &sw->entries[i];
+		nfloors = n - from;
+		for (int i = first; i < end; i++)
+			if (!sw->entries[i].is_floor && sw->entries[i].helper_backend == (part == 1))
+				order[n++] = &sw->entries[i];
+		shuffle(order + from, nfloors, &sw->rng);
+		shuffle(order + from + nfloors, n - from - nfloors, &sw->rng);
+		warm_up(sw, order + from, n - from);
+		for (int i = from; i < n && !rc; i++)
+			rc = measure(sw, order[i], round);
+	}
+	free(order);
+	if (!rc)
+		print_round(sw, sw->entries[first].threads, round, end - first, dropped_before);
+	return rc;
+}
+
+/* ---- the processes ---- */
+
+static void counts_out(const struct kb_sweep *sw)
+{
+	shared->reps_total = sw->reps_total;
+	shared->reps_disturbed_first = sw->reps_disturbed_first;
+	shared->reps_disturbed = sw->reps_disturbed;
+	shared->attempts_dropped = sw->attempts_dropped;
+	shared->reps_not_retried = sw->reps_not_retried;
+	shared->failures = sw->failures;
+	shared->rows = kb_results_rows(sw->results);
+	shared->rng = sw->rng;
+	snprintf(shared->write_error, sizeof(shared->write_error), "%s", sw->write_error);
+}
+
+static void counts_in(struct kb_sweep *sw)
+{
+	sw->reps_total = shared->reps_total;
+	sw->reps_disturbed_first = shared->reps_disturbed_first;
+	sw->reps_disturbed = shared->reps_disturbed;
+	sw->attempts_dropped = shared->attempts_dropped;
+	sw->reps_not_retried = shared->reps_not_retried;
+	sw->failures = shared->failures;
+	sw->rng = shared->rng;
+	snprintf(sw->write_error, sizeof(sw->write_error), "%s", shared->write_error);
+	kb_results_sync(sw->results, shared->rows);
+}
+
+/* The entries and the counts into shared memory, before the first fork. */
+static void share(struct kb_sweep *sw)
+{
+	size_t entries = sizeof(*sw->entries) * (size_t)sw->nentries;
+	int room = sw->nentries * sw->opt.reps;
+	size_t size = sizeof(struct shared) + sizeof(struct json_rec) * (size_t)room;
+	struct kb_entry *e = mmap(NULL, entries, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (e == MAP_FAILED || shared == MAP_FAILED)
+		kb_die("cannot map memory shared with the sweep's processes");
+	memcpy(e, sw->entries, entries);
+	/* kept: it holds the same pointers to each row's run context and plan
+	 * from the heap, where a leak checker looks (not in a shared mapping) */
+	sw->registered = sw->entries;
+	sw->entries = e;
+	memset(shared, 0, sizeof(*shared));
+	shared->json_room = room;
+}
+
+/* One round of one thread count in a child; 0, or -1 (write_error says why). */
+static int run_in_child(struct kb_sweep *sw, int first, int end, int round)
+{
+	int status, next = shared->njson;
+	pid_t pid;
+
+	counts_out(sw);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(sw->write_error, sizeof(sw->write_error), "cannot start a process for round %d: %s",
+			 round + 1, strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		kb_sweep_in_child = 1;
+		kb_sweep_child = 0;
+		int rc = run_round(sw, first, end, round);
+
+		counts_out(sw);
+		_exit(rc ? 1 : 0);
+	}
+	kb_sweep_child = pid;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	kb_sweep_child = 0;
+	counts_in(sw);
+	for (; next < shared->njson; next++)
+		json_add(sw, &shared->json[next]);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (!sw->write_error[0])
+		snprintf(sw->write_error, sizeof(sw->write_error), "the process of round %d (threads %d) %s %d",
+			 round + 1, sw->entries[first].threads, WIFSIGNALED(status) ? "died of signal" : "exited",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	return -1;
 }
 
 int kb_sweep_run(struct kb_sweep *sw)
 {
-	struct kb_entry **order = malloc(sizeof(*order) * (size_t)(sw->nentries ? sw->nentries : 1));
+	int ngroups = 0, *bounds = malloc(sizeof(int) * (size_t)(sw->nentries + 1));
 
-	if (!order)
+	if (!bounds)
 		kb_die("out of memory");
-	for (int first = 0, end; first < sw->nentries; first = end) {
-		for (end = first; end < sw->nentries && sw->entries[end].threads == sw->entries[first].threads; end++)
-			;
-		sw->canary.n = 0;	/* a reference per thread count: see bench/measure/disturbance.h */
-		warm_up(sw, first, end);
-		for (int round = 0; round < sw->opt.reps; round++) {
-			int nfloors = 0, n = 0, dropped_before = sw->attempts_dropped;
+	for (int i = 0; i < sw->nentries; i++)
+		if (i == 0 || sw->entries[i].threads != sw->entries[i - 1].threads)
+			bounds[ngroups++] = i;
+	bounds[ngroups] = sw->nentries;
+	if (ngroups * sw->opt.reps > 1)
+		share(sw);
+	for (int round = 0; round < sw->opt.reps; round++)
+		for (int g = 0; g < ngroups; g++) {
+			int rc;
 
-			for (int i = first; i < end; i++)
-				if (sw->entries[i].is_floor)
-					order[nfloors++] = &sw->entries[i];
-			n = nfloors;
-			for (int i = first; i < end; i++)
-				if (!sw->entries[i].is_floor)
-					order[n++] = &sw->entries[i];
-			shuffle(order, nfloors, &sw->rng);
-			shuffle(order + nfloors, n - nfloors, &sw->rng);
-			for (int i = 0; i < n; i++)
-				if (measure(sw, order[i], round)) {
-					free(order);
-					return -1;
-				}
-			if (write_gbench_json(sw)) {
-				free(order);
+			sw->process = ++sw->processes;
+			rc = shared ? run_in_child(sw, bounds[g], bounds[g + 1], round)
+				    : run_round(sw, bounds[g], bounds[g + 1], round);
+			if (rc || write_gbench_json(sw)) {
+				free(bounds);
 				return -1;
 			}
-			print_round(sw, sw->entries[first].threads, round, end - first, dropped_before);
 		}
-	}
-	free(order);
+	free(bounds);
 	return write_gbench_json(sw);
+}
+
+/* The CPUs of every plan, probed at once for a fraction of a second. */
+void kb_sweep_profile(struct kb_sweep *sw)
+{
+	size_t room = 1;
+	int *cpus, n = 0;
+	double probe_s = sw->opt.time_s * 3;	/* three windows: a fraction of a second */
+
+	if (sw->opt.no_idle_profile) {
+		memset(&sw->idle, 0, sizeof(sw->idle));
+		sw->idle.steal_frac = -1;
+		kb_thresholds_from_profile(&sw->idle, &sw->limits);
+		return;
+	}
+	for (int i = 0; i < sw->nentries; i++)
+		room += (size_t)sw->entries[i].threads;
+	cpus = malloc(sizeof(int) * room);
+	for (int i = 0; cpus && i < sw->nentries; i++)
+		for (int t = 0; t < sw->entries[i].threads; t++) {
+			bool seen = false;
+
+			for (int k = 0; k < n && !seen; k++)
+				seen = cpus[k] == sw->entries[i].cpus[t];
+			if (!seen)
+				cpus[n++] = sw->entries[i].cpus[t];
+		}
+	probe_s = probe_s < 0.03 ? 0.03 : probe_s > 0.25 ? 0.25 : probe_s;
+	kb_idle_profile_measure(cpus, n, probe_s, sw->opt.time_s, &sw->idle);
+	kb_thresholds_from_profile(&sw->idle, &sw->limits);
+	free(cpus);
+	if (sw->idle.measured)
+		fprintf(stderr, "krefbench: idle profile of %d CPU(s) over %g s: %ld gaps > %.0f us (p99 %.1f us, "
+			"max %.1f us), at worst %.2f%% of a %g s window lost; disturbed if a thread loses more than "
+			"%.1f%% to others, or the canary is %.0f%% slower\n",
+			sw->idle.ncpus, sw->idle.probe_s, sw->idle.gaps, KB_GAP_NS / 1000, sw->idle.gap_p99_ns / 1000,
+			sw->idle.gap_max_ns / 1000, 100 * sw->idle.window_lost_max, sw->idle.window_s,
+			100 * sw->limits.outside_max, 100 * sw->limits.canary_tolerance);
+	else
+		fprintf(stderr, "krefbench: no idle profile (the probe could not pin); disturbance limits at their bounds\n");
 }

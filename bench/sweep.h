@@ -12,12 +12,27 @@
  *      by a floor measured minutes, not seconds, from it;
  *   3. a disturbed repetition (bench/measure/disturbance.h) is written with its
  *      reasons and retried, up to --retries times.
+ * Each round of each thread count runs in a process of its own, forked
+ * from the sweep's before it has started any thread (rounds of the thread
+ * counts interleaved: round 1 of each, then round 2, ...): the spread of a
+ * row's repetitions then holds what differs between processes (allocator
+ * and heap state, the threads and their stacks, the physical pages, a
+ * backend's helper threads), as between two runs, and not only what
+ * differs within one. The children append to the same CSV (one write per
+ * row through the shared file offset, one child at a time) and leave their
+ * tallies in shared memory; each warms up its rows, runs them and
+ * ends. A run of one round of one thread count (the gate's, a
+ * profile's) stays in its own process. Rows of a backend with a thread of
+ * its own (KB_HELPER_THREAD) run after every other row of their process,
+ * warmed up then: that thread never runs beside another backend's rows.
  * Google Benchmark's JSON is rewritten after every round, so it always parses.
  */
 #ifndef KREFBENCH_BENCH_SWEEP_H
 #define KREFBENCH_BENCH_SWEEP_H
 
+#include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "measure/disturbance.h"
@@ -27,17 +42,30 @@
 #include "measure/results_writer.h"
 #include "measure/row.h"
 
+/*
+ * The process that runs a round now (the parent's view; 0 between rounds),
+ * and whether this process is such a child: the signal handlers
+ * (bench/interrupt.c) pass a signal on to the child, or only stop in it.
+ */
+extern volatile pid_t kb_sweep_child;
+extern volatile sig_atomic_t kb_sweep_in_child;
+
 struct kb_sweep {
 	struct kb_options opt;
 	struct kb_topo *topo;
 	struct kb_placement placement;
-	struct kb_entry *entries;
+	struct kb_entry *entries;	/* in memory shared with the round processes */
+	struct kb_entry *registered;	/* the heap copy registration made, or NULL */
 	int nentries;
 	uint64_t work_iters;
 	struct kb_results *results;
 	int failures;			/* benchmark errors and failed self-checks */
 	uint64_t rng;			/* the shuffle's state, from opt.seed */
-	struct kb_canary_ref canary;
+	struct kb_canary_ref canary;	/* this process's, per thread count */
+	struct kb_idle_profile idle;	/* measured at the start (kb_sweep_profile) */
+	struct kb_thresholds limits;	/* from it */
+	int process;			/* the process measuring now, 1.. (the CSV's process) */
+	int processes;			/* started so far */
 	int reps_total, reps_disturbed_first, reps_disturbed, attempts_dropped;
 	int reps_not_retried;		/* of rows never clean so far: see measure() */
 	double t_start;
@@ -51,6 +79,8 @@ struct kb_sweep {
 /* Plan each thread count and register every row (dies on bad input). */
 void kb_sweep_register(struct kb_sweep *sw, const int *counts, int ncounts);
 int *kb_sweep_plan(struct kb_sweep *sw, int threads);
+/* The idle profile of the CPUs the sweep uses, and the limits from it. */
+void kb_sweep_profile(struct kb_sweep *sw);
 /* Warm up and run the rounds; 0, or -1 when the results could not be written (write_error says why). */
 int kb_sweep_run(struct kb_sweep *sw);
 

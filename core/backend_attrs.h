@@ -45,6 +45,12 @@
 #define KB_WEAK_GET_UNLESS_ZERO	64u	/* get_unless_zero may fail on a live object */
 #define KB_APPROX_READ		128u	/* read() sums parts without a snapshot: while
 					 * others operate it may miss references in flight */
+#define KB_HELPER_THREAD	256u	/* the backend runs a thread of its own (refcache's
+					 * epoch thread): a benchmark runs its rows after
+					 * every other backend's, in a process that ends
+					 * with them */
+#define KB_BLOCKING		512u	/* its operations may sleep (a contended pthread
+					 * mutex): that time off the CPU is its cost */
 
 /*
  * KB_IF_TYPESAFE(B)(text) is text when KB_TYPESAFE_<B> is 1, else nothing:

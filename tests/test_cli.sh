@@ -156,9 +156,21 @@ check "tiny run: run.json is valid JSON (json.tool)" "$PY" -m json.tool "$WORK/r
 check "tiny run: run.gbench.json exists" test -s "$WORK/run.gbench.json"
 check "tiny run: run.gbench.json is valid JSON" "$PY" -m json.tool "$WORK/run.gbench.json" /dev/null
 check "tiny run: stdout names the results file" grep -q "results: $RUN" "$WORK/run.out"
+# 2 repetitions: too few for an interval, so every figure says how many it has
+check "tiny run: no interval (±) from fewer than 3 repetitions in the summary" \
+    sh -c "! sed -n '/^workload /,/^disturbance:/p' '$WORK/run.out' | grep -q '±'"
+check "tiny run: figures say n=1 or n=2 instead" grep -qE '^hammer +1 .* [0-9.]+ n=[12]' "$WORK/run.out"
+check "tiny run: the sidecar holds the idle profile and the limits from it" "$PY" -c '
+import json, sys
+m = json.load(open(sys.argv[1]))["measurement"]
+p, d = m["idle_profile"], m["disturbed_if"]
+assert p["measured"] is True and p["cpus"] >= 1 and 0 <= p["window_lost_max"] <= 1, p
+assert 0.01 <= d["outside_fraction_above"] <= 0.05 and 0.08 <= d["canary_slower_by_more_than"] <= 0.15, d
+assert "cannot" in d["steal"] or "tick" in d["steal"], d
+' "$WORK/run.json"
 
 pycheck "tiny run CSV" '
-import csv, math, sys
+import csv, json, math, sys
 path, npus, header = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
 backends = ["atomic", "refcount", "percpu", "mutex", "null", "urcu_ref"]
 workloads = ["hammer", "private", "spread", "handoff"]
@@ -236,7 +248,21 @@ def window_consistent(d):
     return abs(ns - want_ns) <= 0.0005 + 1e-6 * want_ns and abs(ops_s - ops * 1e9 / win) <= 1 + 1e-6 * ops_s
 each(lambda d: window_consistent(d) or empty_pingpong(d), "ns_per_op = threads x window_ns / ops (pingpong: window / transfers); ops_per_s = ops / window")
 each(lambda d: num(d["window_ns"]) >= 0.002e9 * 0.99, "the window lasts at least --time")
-each(lambda d: d["disturbed"] != "" or num(d["task_clock_ratio"]) >= 0.95, "a clean row had its CPU for 95% of the window")
+limit = 100 * json.load(open(path[:-4] + ".json"))["measurement"]["disturbed_if"]["outside_fraction_above"]
+each(lambda d: d["disturbed"] != "" or num(d["outside_pct"]) <= limit,
+     "a clean row lost at most the sidecar limit (%.1f%%) to others (outside_pct)" % limit)
+each(lambda d: d["disturbed"] != "" or d["backend"] == "mutex" or num(d["task_clock_ratio"]) >= 1 - limit / 100,
+     "a clean row of a backend that never sleeps had its CPU for all but that limit of the window")
+each(lambda d: num(d["cpu_busy"]) is not None and 0 < num(d["cpu_busy"]) <= 1, "cpu_busy in (0,1]")
+each(lambda d: num(d["voluntary_switches_per_op"]) is not None and num(d["voluntary_switches_per_op"]) >= 0,
+     "voluntary_switches_per_op is a number >= 0")
+# 2 rounds x 2 thread counts: 4 processes; the attempts of a repetition in one, the repetitions of a row in different ones
+procs = {}
+for d in data:
+    procs.setdefault((d["backend"], d["workload"], d["threads"]), {}).setdefault(d["rep"], set()).add(d["process"])
+ok({d["process"] for d in data} == {"1", "2", "3", "4"}, "process is 1..4 (a process per round per thread count): %s" % sorted({d["process"] for d in data}))
+ok(all(len(p) == 1 for reps in procs.values() for p in reps.values()), "the attempts of a repetition come from one process")
+ok(all(len(set.union(*reps.values())) == len(reps) for reps in procs.values()), "the repetitions of a row come from different processes")
 # every thread runs at least one batch: fairness > 0, except an empty pingpong
 each(lambda d: num(d["fairness"]) is not None and (0 < num(d["fairness"]) <= 1 or
      (late_pingpong(d) and num(d["fairness"]) == 0)), "fairness in (0,1]")

@@ -3,6 +3,7 @@
 #  1. a disturbance provoked by a competing busy process on the benchmark's
 #     CPU is flagged (disturbed names why), retried (--retries), summarised
 #     and warned about; Google Benchmark's JSON still has every repetition;
+#     so is one of a workload that declares its own blocking and helpers;
 #  2. Google Benchmark names are stable: two runs with different --backends
 #     subsets and orders name a benchmark alike, and Debian's compare.py
 #     (libbenchmark-tools) matches their rows;
@@ -10,6 +11,8 @@
 #     does not register rseq; an oversubscribed percpu run (threads that share
 #     CPUs and get preempted inside the section) keeps its exact count, and on
 #     the rseq path it did restart sections (so the check exercised them);
+#  3b. each round runs in a process of its own (the process column), and a
+#     backend with a thread of its own runs after the others in each;
 #  4. --retries and --seed: bounds, and --seed makes the round order repeatable.
 #   usage: tests/test_measurement.sh BINARY WORK_DIR
 set -uo pipefail
@@ -42,8 +45,9 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 def ok(c, what): print(("ok - " if c else "FAIL - ") + "busy: " + what)
 flagged = [r for r in rows if r["disturbed"]]
 ok(len(flagged) >= len(rows) - 1, "the repetitions that shared the CPU are flagged (%d of %d)" % (len(flagged), len(rows)))
-ok(all("task_clock" in r["disturbed"] for r in flagged),
-   "each says the thread lost its CPU (task_clock): %s" % sorted({r["disturbed"] for r in flagged})[:3])
+ok(all("outside" in r["disturbed"] for r in flagged),
+   "each says the thread lost time to others (outside): %s" % sorted({r["disturbed"] for r in flagged})[:3])
+ok(all(float(r["outside_pct"]) > 5 for r in flagged), "outside_pct shows the loss")
 ok(all(int(r["invol_switches"]) > 0 for r in flagged), "and was preempted (invol_switches)")
 ok(any(float(r["task_clock_ratio"]) < 0.9 for r in rows), "task_clock_ratio shows the lost time")
 ok(all(r["attempt"] in ("0", "1") for r in rows) and sum(r["attempt"] == "1" for r in rows) >= 1,
@@ -56,6 +60,24 @@ ok(len(names) == 3 and all(b["disturbed"] == 1 for b in j["benchmarks"] if b["re
    {int(r["rep"]) for r in rows if r["disturbed"] and r["attempt"] == "1"}),
    "Google Benchmark JSON: each repetition once, disturbed ones marked")
 ' "$WORK/busy.csv" "$WORK/busy.gbench.json"
+
+# A workload that declares its own blocking and helper thread (lookup_mutex:
+# readers sleep on the list's mutex, a writer thread) is still flagged when
+# another process takes its CPU: only its own threads and sleeps are its cost.
+taskset -c "$cpu" sh -c 'while :; do :; done' &
+hog=$!
+sleep 0.2
+"$BIN" --backends atomic --workloads lookup_mutex --threads 1 --placement "$cpu" --reps 3 --retries 0 --time 0.05 \
+	--no-floors --out "$WORK/busy-own.csv" >/dev/null 2>&1
+kill "$hog"
+wait "$hog" 2>/dev/null
+pycheck "busy, own blocking" '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+def ok(c, what): print(("ok - " if c else "FAIL - ") + "busy, own blocking: " + what)
+flagged = [r for r in rows if "outside" in r["disturbed"]]
+ok(rows and len(flagged) >= len(rows) - 1, "a declared blocking row that shared its CPU with another process is flagged (%d of %d: %s)" % (len(flagged), len(rows), sorted({r["disturbed"] for r in rows})[:2]))
+' "$WORK/busy-own.csv"
 
 # ---------------------------------------------------------------------------
 # 2. Stable names across subsets; Debian's compare.py matches them.
@@ -123,6 +145,35 @@ if rseq:
 else:
     print("ok - oversubscribed: atomic fast path in this build (no rseq restarts to see)")
 ' "$WORK/over.csv"
+
+# ---------------------------------------------------------------------------
+# 3b. Processes: each round in its own; a backend with a thread of its own
+#     (refcache's epoch thread) runs after every other backend in it.
+# ---------------------------------------------------------------------------
+"$BIN" --quick --backends refcache,atomic,percpu --workloads hammer,private --threads 1 --reps 3 --no-floors \
+	--out "$WORK/proc.csv" >"$WORK/proc.out" 2>&1
+"$BIN" --list --format json >"$WORK/list.json"
+pycheck "processes" '
+import csv, json, sys
+def ok(c, what): print(("ok - " if c else "FAIL - ") + "processes: " + what)
+rows = list(csv.DictReader(open(sys.argv[1])))
+procs = {}
+for r in rows:
+    procs.setdefault(r["process"], []).append(r["backend"])
+ok(sorted(procs) == ["1", "2", "3"], "3 rounds: processes 1, 2, 3 (%s)" % sorted(procs))
+ok(all(sorted({r["process"] for r in rows if r["rep"] == str(k)}) == [str(k + 1)] for k in range(3)),
+   "repetition k was measured by process k+1")
+def last(b):
+    return all(all(x == "refcache" for x in v[v.index("refcache"):]) for v in procs.values() if "refcache" in v)
+ok(procs and last("refcache"), "in every process, refcache rows come after every other backend (%s)" % list(procs.values())[:1])
+cat = json.load(open(sys.argv[2]))
+flags = {b["name"]: b.get("flags", []) for b in cat["backends"]}
+ok("helper_thread" in flags.get("refcache", []) and "helper_thread" not in flags.get("atomic", []),
+   "--list names refcache (only) as running a thread of its own")
+ok("blocking" in flags.get("mutex", []), "--list names mutex as blocking")
+' "$WORK/proc.csv" "$WORK/list.json"
+check "processes: 3 clean repetitions give an interval (±) or fewer say n=" \
+	grep -qE '^hammer +1 +[0-9.]+(±[0-9]+%|~| n=[12])' "$WORK/proc.out"
 
 # ---------------------------------------------------------------------------
 # 4. --retries, --seed.

@@ -10,12 +10,21 @@
  * - derived columns: ns_per_op = threads x window / ops, window / ops for
  *   serial work (pingpong), ops_per_s = ops / window;
  * - the disturbance verdict names each reason, and none on a clean window;
+ *   time lost to others (waiting for a CPU, off it without sleeping) is
+ *   flagged, a row's declared helper threads (up to their CPU time) and own
+ *   sleeps are not, undeclared ones are; steal below /proc/stat's tick is
+ *   no reason; the limits come from an idle profile, within their bounds,
+ *   and a real probe measures one;
  * - the median's interval: [min, max] below 6 values with coverage
  *   1 - 2^(1-n); at 20 values the order statistics x(6), x(15) (95.9%);
  * - and a real window with 3 threads: every thread counted ops, the window
  *   lasted at least its length, fairness in (0, 1].
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +71,7 @@ static void test_summarise(void)
 	CHECK_EQ(w.result.invol_switches, 1, "involuntary switches summed");
 	CHECK_EQ(w.result.migrations, 1, "migrations counted per thread");
 	CHECK(near(w.result.rseq_restarts, 7), "rseq restarts summed");
-	CHECK(near(w.result.canary_ns, 103), "canary = median of the 4 samples, one slow one ignored (%g)",
+	CHECK(near(w.result.canary_ns, 100), "canary = the fastest of the 4 samples, one slow one ignored (%g)",
 	      w.result.canary_ns);
 
 	/* derived columns */
@@ -87,34 +96,42 @@ static void test_summarise(void)
 	free(thr);
 }
 
+static const struct kb_thresholds limits = { .outside_max = 0.02, .canary_tolerance = 0.10, .skew_max = 0.02 };
+
 static void test_verdict(void)
 {
 	struct kb_window_result r = { .valid = true, .window_ns = 10000000, .task_clock_ratio = 0.99 };
 	char why[256];
 
-	kb_disturbance_verdict(&r, 0, 1.0, why, sizeof(why));
+	kb_disturbance_verdict(&r, 0, 10, 1.0, &limits, why, sizeof(why));
 	CHECK(!why[0], "a clean window has no reason (%s)", why);
-	kb_disturbance_verdict(&r, -1, -1, why, sizeof(why));
+	kb_disturbance_verdict(&r, -1, 10, -1, &limits, why, sizeof(why));
 	CHECK(!why[0], "unknown steal and no canary reference are not reasons (%s)", why);
-	r.task_clock_ratio = 0.7;
+	r.outside_frac = 0.3;
 	r.invol_switches = 2;
 	r.migrations = 1;
 	r.stop_skew_ns = 500000;
-	kb_disturbance_verdict(&r, 3.5, 1.31, why, sizeof(why));
-	CHECK(strstr(why, "task_clock 0.70") && strstr(why, "migrations 1") &&
-	      strstr(why, "steal 3.5%") && strstr(why, "stop_skew 5.0%") && strstr(why, "canary 1.31"),
+	kb_disturbance_verdict(&r, 35, 10, 1.31, &limits, why, sizeof(why));
+	CHECK(strstr(why, "outside 30.0%") && strstr(why, "migrations 1") &&
+	      strstr(why, "steal 35.0%") && strstr(why, "stop_skew 5.0%") && strstr(why, "canary 1.31"),
 	      "every reason named (%s)", why);
 	CHECK(strstr(why, "; ") != NULL, "reasons are '; ' separated");
 	CHECK(!strstr(why, "invol_switches"), "involuntary switches count only through the time they took (%s)", why);
-	r = (struct kb_window_result){ .valid = true, .window_ns = 10000000, .task_clock_ratio = 0.96,
-				       .invol_switches = 6 };
-	kb_disturbance_verdict(&r, 0, 0.8, why, sizeof(why));
-	CHECK(!why[0], "brief preemptions (96%% of the window on CPU) and a faster canary are no reason (%s)", why);
-	r.task_clock_ratio = 0.94;
-	kb_disturbance_verdict(&r, 0, 1.16, why, sizeof(why));
-	CHECK(strstr(why, "task_clock 0.94") && strstr(why, "canary 1.16"), "under 95%% on CPU, or a canary 16%% slow, is (%s)", why);
+	r = (struct kb_window_result){ .valid = true, .window_ns = 10000000, .task_clock_ratio = 0.5,
+				       .outside_frac = 0.015, .invol_switches = 6 };
+	kb_disturbance_verdict(&r, 5, 10, 0.8, &limits, why, sizeof(why));
+	CHECK(!why[0], "a loss to others under the limit, steal under one tick's resolution, a faster canary and "
+	      "time off the CPU that is the row's own (task clock 0.5) are no reason (%s)", why);
+	r.outside_frac = 0.025;
+	kb_disturbance_verdict(&r, 0, 10, 1.11, &limits, why, sizeof(why));
+	CHECK(strstr(why, "outside 2.5%") && strstr(why, "canary 1.11"), "over the limits, each is (%s)", why);
+	r = (struct kb_window_result){ .valid = true, .window_ns = 10000000, .stop_skew_ns = 500000,
+				       .start_skew_ns = 500000, .own = KB_OWN_BLOCKING };
+	kb_disturbance_verdict(&r, 0, 10, 1, &limits, why, sizeof(why));
+	CHECK(strstr(why, "start_skew") && !strstr(why, "stop_skew"),
+	      "a blocking row: a late start is a reason, a late stop (after its own lock) is not (%s)", why);
 	r.valid = false;
-	kb_disturbance_verdict(&r, 0, 1, why, sizeof(why));
+	kb_disturbance_verdict(&r, 0, 10, 1, &limits, why, sizeof(why));
 	CHECK(why[0], "an invalid window is disturbed (%s)", why);
 
 	struct kb_canary_ref ref = { .n = 0 };
@@ -123,6 +140,82 @@ static void test_verdict(void)
 	for (int i = 0; i < 9; i++)
 		kb_canary_note(&ref, i == 4 ? 1000 : 100 + i);
 	CHECK(near(kb_canary_reference(&ref), 105), "the reference is the running median (%g)", kb_canary_reference(&ref));
+	CHECK(kb_steal_resolution_pct(2, 50000000) > 5, "one 10 ms tick is more than 5%% of 2 threads x 50 ms (%g)",
+	      kb_steal_resolution_pct(2, 50000000));
+}
+
+/* One thread of 10 ms: cpu, run delay and sleeps as given; the worst outside fraction under `own`. */
+static double outside_of(unsigned int own, double cpu_ms, double delay_ms, long vol, double helper_ms)
+{
+	struct kb_window w;
+	struct kb_thread *thr = threads_at(1);
+	double f;
+
+	kb_window_reset(&w, 1, 10000000);
+	w.own = own;
+	thr[0] = (struct kb_thread){ .ops = 1, .t_start_ns = 0, .t_end_ns = 10000000, .window_closed = true,
+				     .cpu_ns = (uint64_t)(cpu_ms * 1e6), .run_delay_ns = (int64_t)(delay_ms * 1e6),
+				     .vol_switches = vol };
+	w.result.helper_cpu_s = helper_ms / 1e3;
+	f = kb_window_outside(&w, thr, 1);
+	free(thr);
+	return f;
+}
+
+static void test_outside(void)
+{
+	CHECK(near(outside_of(0, 10, 0, 0, 0), 0), "on its CPU all along: nothing lost");
+	CHECK(near(outside_of(0, 7, 3, 0, 0), 0.3), "3 ms waiting for a CPU another process had: 30%% lost");
+	CHECK(near(outside_of(KB_OWN_BLOCKING, 7, 3, 5, 0), 0.3),
+	      "a provoked preemption counts in a blocking row too (30%%)");
+	CHECK(near(outside_of(KB_OWN_HELPERS, 7, 3, 0, 3), 0),
+	      "3 ms waiting while the row's own helper threads ran 3 ms: its cost, not lost");
+	CHECK(near(outside_of(KB_OWN_HELPERS, 7, 3, 0, 1), 0.2),
+	      "beyond the helpers' CPU time, the wait is lost to others (20%%)");
+	CHECK(near(outside_of(0, 7, 3, 0, 3), 0.3), "a helper the row did not declare is a disturbance");
+	CHECK(near(outside_of(KB_OWN_BLOCKING, 4, 0, 50, 0), 0), "sleeping 6 ms on its own lock: its cost");
+	CHECK(near(outside_of(0, 4, 0, 50, 0), 0.6), "undeclared sleep is not the row's own (60%%)");
+	CHECK(near(outside_of(KB_OWN_BLOCKING, 8, 0, 0, 0), 0.2),
+	      "2 ms off the CPU neither waiting nor asleep (steal) counts in a blocking row (20%%)");
+	CHECK(near(outside_of(KB_OWN_BLOCKING, 4, -1, 50, 0), 0),
+	      "without schedstat, a blocking row's sleeping thread cannot be judged by time");
+	CHECK(near(outside_of(0, 7, -1, 0, 0), 0.3), "without schedstat, all time off the CPU counts otherwise");
+}
+
+static void test_thresholds(void)
+{
+	struct kb_idle_profile p = { .measured = false };
+	struct kb_thresholds th;
+	char json[3000];
+
+	kb_thresholds_from_profile(&p, &th);
+	CHECK(th.outside_max == KB_OUTSIDE_MAX && th.canary_tolerance == KB_CANARY_TOLERANCE_MAX,
+	      "no profile: the upper bounds");
+	p = (struct kb_idle_profile){ .measured = true, .window_lost_max = 0.001, .canary_spread = 0.01 };
+	kb_thresholds_from_profile(&p, &th);
+	CHECK(near(th.outside_max, 0.01) && near(th.canary_tolerance, 0.08),
+	      "a quiet machine: the lower bounds (%g, %g)", th.outside_max, th.canary_tolerance);
+	p.window_lost_max = 0.006;
+	p.canary_spread = 0.03;
+	kb_thresholds_from_profile(&p, &th);
+	CHECK(near(th.outside_max, 0.017) && near(th.canary_tolerance, 0.11),
+	      "between the bounds: twice the worst idle window + 0.5%%, 3x the canary spread + 2%% (%g, %g)",
+	      th.outside_max, th.canary_tolerance);
+	p.window_lost_max = 0.5;
+	kb_thresholds_from_profile(&p, &th);
+	CHECK(th.outside_max == KB_OUTSIDE_MAX, "a busy start: the upper bound");
+	kb_idle_profile_json(&p, &th, json, sizeof(json));
+	CHECK(strstr(json, "\"idle_profile\": {") && strstr(json, "\"busy\": true") &&
+	      strstr(json, "\"outside_fraction_above\": 0.0500"), "the profile and limits as JSON (%.80s...)", json);
+
+	int cpu = sched_getcpu();
+
+	kb_canary_calibrate();
+	kb_idle_profile_measure(&cpu, 1, 0.05, 0.01, &p);
+	CHECK(p.measured && p.ncpus == 1 && near(p.probe_s, 0.05), "a real probe measured CPU %d", cpu);
+	CHECK(p.window_lost_max >= 0 && p.window_lost_max <= 1 && p.lost_frac <= 1 && p.gap_max_ns >= p.gap_p50_ns,
+	      "its figures are fractions and ordered quantiles (lost %g, worst window %g)", p.lost_frac,
+	      p.window_lost_max);
 }
 
 static void test_interval(void)
@@ -185,6 +278,8 @@ int main(void)
 {
 	test_summarise();
 	test_verdict();
+	test_outside();
+	test_thresholds();
 	test_interval();
 	test_live();
 	return check_summary();

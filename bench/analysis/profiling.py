@@ -195,7 +195,7 @@ def main(argv=None):
     threads = pos[2] if len(pos) == 3 else default_threads(binary)
     kb = [binary, "--backends", pos[0], "--workloads", pos[1], "--threads", threads,
           "--no-floors", "--reps", "1", "--retries", "0", "--time", time_s, "--writer-rate", "0",
-          "--variant", "unless_zero", *extra]
+          "--variant", "unless_zero", "--no-idle-profile", *extra]
     # krefbench judges the names and the thread count itself (its own line, exit 2).
     if subprocess.run(kb + ["--plan"], stdout=subprocess.DEVNULL).returncode != 0:
         sys.exit(cli.EXIT_BAD_INPUT)

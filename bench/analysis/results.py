@@ -54,7 +54,8 @@ OPTIONAL_KEY_DEFAULTS = {"variant": "", "writer_rate": "0"}
 # Measurement columns added later (the measurement model; bench/analysis/gate.py's
 # joined files): their value when absent, which means "clean, one attempt".
 OPTIONAL_DEFAULTS = {"attempt": "0", "disturbed": "", "canary_ns": "", "fast_path": "",
-                     "pair": "", "process": ""}
+                     "pair": "", "voluntary_switches_per_op": "", "cpu_busy": "",
+                     "outside_pct": "", "process": ""}
 FLOOR_BACKEND = "floor"
 # The lookup workloads' hits and misses (bench/measure/results_writer.h); empty elsewhere
 # and in files written before them.

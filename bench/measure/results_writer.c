@@ -173,6 +173,10 @@ int kb_results_append(struct kb_results *r, const struct kb_row *row)
 		text(&l, "");
 		text(&l, "");
 	}
+	optional(&l, "%.6g", row->voluntary_switches_per_op);
+	optional(&l, "%.4f", row->cpu_busy);
+	optional(&l, "%.3f", row->outside_pct);
+	integer(&l, (unsigned long long)row->process);
 	/* perf: %g keeps tiny rates (switches per op) */
 	for (int i = 0; i < KB_PERF_COLUMNS; i++)
 		optional(&l, "%.6g", row->perf_per_op[i]);
@@ -198,6 +202,15 @@ int kb_results_append(struct kb_results *r, const struct kb_row *row)
 
 int kb_results_rows(const struct kb_results *r) { return r->rows; }
 int kb_results_fd(const struct kb_results *r) { return r->fd; }
+
+void kb_results_sync(struct kb_results *r, int rows)
+{
+	off_t end = lseek(r->fd, 0, SEEK_CUR);
+
+	if (end >= 0)
+		r->size = end;
+	r->rows = rows;
+}
 
 void kb_results_close(struct kb_results *r)
 {

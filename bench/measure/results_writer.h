@@ -20,6 +20,7 @@
 	"migrations,steal_pct,canary_ns,canary_ratio,fast_path,rseq_restarts_per_mop," \
 	"uses,lat_p50_ns,lat_p99_ns,lat_p999_ns,lat_max_ns,lat_samples,mem_bytes,mem_bytes_64,mem_bytes_256,release_via," \
 	"lookup_hits,lookup_misses,lookup_mostly_missed," \
+	"voluntary_switches_per_op,cpu_busy,outside_pct,process," \
 	"cycles_per_op,instructions_per_op,branches_per_op,branch_misses_per_op," \
 	"cache_references_per_op,cache_misses_per_op,task_clock_ns_per_op," \
 	"context_switches_per_op,cpu_migrations_per_op"
@@ -54,6 +55,11 @@ struct kb_row {
 	/* bytes one object costs the backend here and at 64 and 256 CPUs; < 0: empty */
 	double mem_bytes, mem_bytes_64, mem_bytes_256;
 	const char *release_via;	/* release_latency: how release() is reached */
+	/* what the threads waited on (bench/measure/window.h): sleeps per op
+	 * (per lifetime for churn), CPU time / span of all threads, the worst
+	 * thread's time lost to others in percent of its span */
+	double voluntary_switches_per_op, cpu_busy, outside_pct;
+	int process;		/* which process of the run measured it, 1.. */
 	/* perf_event counts per op, summed over threads / (iterations x threads); < 0: empty */
 	double perf_per_op[KB_PERF_COLUMNS];
 	/* lookup workloads: lookups that got a reference and that did not
@@ -70,6 +76,9 @@ struct kb_results *kb_results_open(const char *path, char *err, size_t errlen);
 int kb_results_append(struct kb_results *r, const struct kb_row *row);
 int kb_results_rows(const struct kb_results *r);
 int kb_results_fd(const struct kb_results *r);
+/* After another process appended through the same open file (bench/sweep.h):
+ * its row count, and the end it left as the last complete row. */
+void kb_results_sync(struct kb_results *r, int rows);
 void kb_results_close(struct kb_results *r);
 
 #endif

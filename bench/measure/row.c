@@ -91,6 +91,9 @@ void kb_row_derive(struct kb_row *row, const struct kb_window_result *w, int thr
 	row->invol_switches = w->invol_switches;
 	row->migrations = w->migrations;
 	row->canary_ns = w->canary_ns;
+	row->voluntary_switches_per_op = ops > 0 ? (double)w->vol_switches / ops : -1;
+	row->cpu_busy = w->cpu_busy;
+	row->outside_pct = 100 * w->outside_frac;
 	row->rseq_restarts_per_mop = strcmp(row->fast_path, "rseq") ? -1 : ops > 0 ? w->rseq_restarts * 1e6 / ops : 0;
 }
 

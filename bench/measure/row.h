@@ -36,6 +36,8 @@ struct kb_entry {
 	int spec;			/* gb_register's index */
 	bool is_floor;
 	bool unshared;			/* no object shared between threads: normalised by the uncontended floor */
+	unsigned int own;		/* KB_OWN_* (workloads/workload.h): what is the row's own cost */
+	bool helper_backend;		/* the backend runs a thread of its own (KB_HELPER_THREAD) */
 	int floor;			/* index of the floor entry that normalises this row, or -1 */
 	double floor_ns;		/* floors: this round's figure */
 	/* clean repetitions */

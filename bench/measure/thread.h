@@ -23,6 +23,10 @@ struct kb_thread {
 	uint64_t t_start_ns, t_end_ns;	/* own span inside the window */
 	uint64_t cpu_ns;		/* CPU time over the span */
 	long invol_switches;		/* involuntary context switches over the span */
+	long vol_switches;		/* voluntary ones (the thread slept) over the span */
+	int64_t run_delay_ns;		/* time runnable but waiting for a CPU over the span; < 0: unknown */
+	uint64_t proc_cpu_ns[2];	/* the whole process's CPU time at enter and at close */
+	int schedstat_fd;		/* /proc/thread-self/schedstat while in the window, or -1 */
 	unsigned long rseq_restarts;	/* rseq restarts over the span */
 	uint64_t canary_ns[2];		/* before and after the window */
 	int cpu_at_start;

@@ -3,11 +3,15 @@
 #endif
 #include "window.h"
 
+#include <fcntl.h>
+#include <math.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/lib/rseq.h"
 #include "clock.h"
@@ -44,11 +48,41 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static long thread_invol_switches(void)
+static void thread_switches(long *vol, long *invol)
 {
 	struct rusage ru;
 
-	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+	if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+		*vol = ru.ru_nvcsw;
+		*invol = ru.ru_nivcsw;
+	} else {
+		*vol = *invol = 0;
+	}
+}
+
+static uint64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* schedstat: "<ns on CPU> <ns runnable, waiting for a CPU> <timeslices>"
+ * (CONFIG_SCHED_INFO); -1 when unreadable. */
+static int64_t run_delay_ns(int fd)
+{
+	char buf[128];
+	unsigned long long on_cpu, waited;
+	ssize_t n;
+
+	if (fd < 0 || (n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &on_cpu, &waited) != 2)
+		return -1;
+	return (int64_t)waited;
 }
 
 void kb_window_reset(struct kb_window *w, int threads, uint64_t length_ns)
@@ -93,12 +127,16 @@ void kb_window_enter(struct gb_state *st, struct kb_window *w, struct kb_thread 
 	me->ops = 0;
 	me->window_closed = false;
 	me->canary_ns[0] = kb_canary_ns();
+	/* opened before the start: reading an open one costs a pread */
+	me->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	gb_start(st);
 	arrive(w);
 	await_t0(w);
 	me->deadline = atomic_load_explicit(&w->deadline, memory_order_relaxed);
 	me->cpu_ns = thread_cpu_ns();
-	me->invol_switches = thread_invol_switches();
+	thread_switches(&me->vol_switches, &me->invol_switches);
+	me->run_delay_ns = run_delay_ns(me->schedstat_fd);
+	me->proc_cpu_ns[0] = process_cpu_ns();
 	me->rseq_restarts = kb_rseq_thread_restarts();
 	me->cpu_at_start = sched_getcpu();
 	if (me->perf)
@@ -113,7 +151,19 @@ void kb_window_close(struct kb_thread *me, uint64_t now)
 	if (me->perf)
 		kb_perf_stop(me->perf);
 	me->cpu_ns = thread_cpu_ns() - me->cpu_ns;
-	me->invol_switches = thread_invol_switches() - me->invol_switches;
+	{
+		long vol, invol;
+		int64_t delay = run_delay_ns(me->schedstat_fd);
+
+		thread_switches(&vol, &invol);
+		me->vol_switches = vol - me->vol_switches;
+		me->invol_switches = invol - me->invol_switches;
+		me->run_delay_ns = delay >= 0 && me->run_delay_ns >= 0 ? delay - me->run_delay_ns : -1;
+	}
+	me->proc_cpu_ns[1] = process_cpu_ns();
+	if (me->schedstat_fd > 2)	/* 0-2 stay open (main.c): never ours */
+		close(me->schedstat_fd);
+	me->schedstat_fd = -1;
 	me->rseq_restarts = kb_rseq_thread_restarts() - me->rseq_restarts;
 	me->migrated = sched_getcpu() != me->cpu_at_start;
 	me->canary_ns[1] = kb_canary_ns();
@@ -133,9 +183,12 @@ void kb_window_summarise(struct kb_window *w, const struct kb_thread *thr, int t
 	struct kb_window_result *r = &w->result;
 	uint64_t t0 = atomic_load(&w->t0), first_end = UINT64_MAX, last_end = 0, last_start = 0;
 	uint64_t most = 0, fewest = UINT64_MAX, *canaries = calloc((size_t)threads * 2, sizeof(uint64_t));
-	double min_ratio = 1e9;
+	uint64_t proc_first = UINT64_MAX, proc_last = 0;
+	double min_ratio = 1e9, spans = 0, delay = 0;
+	bool delay_known = true;
 
 	r->valid = t0 != 0;
+	r->own = w->own;
 	for (int t = 0; t < threads; t++) {
 		const struct kb_thread *me = &thr[t];
 		uint64_t span = me->t_end_ns - me->t_start_ns;
@@ -153,7 +206,14 @@ void kb_window_summarise(struct kb_window *w, const struct kb_thread *thr, int t
 		if (span > 0 && (double)me->cpu_ns / (double)span < min_ratio)
 			min_ratio = (double)me->cpu_ns / (double)span;
 		r->cpu_s += (double)me->cpu_ns / 1e9;
+		spans += (double)span;
 		r->invol_switches += me->invol_switches;
+		r->vol_switches += me->vol_switches;
+		if (me->run_delay_ns < 0)
+			delay_known = false;
+		delay += (double)me->run_delay_ns;
+		proc_first = me->proc_cpu_ns[0] < proc_first ? me->proc_cpu_ns[0] : proc_first;
+		proc_last = me->proc_cpu_ns[1] > proc_last ? me->proc_cpu_ns[1] : proc_last;
 		r->migrations += me->migrated;
 		r->rseq_restarts += (double)me->rseq_restarts;
 		if (canaries) {
@@ -170,11 +230,50 @@ void kb_window_summarise(struct kb_window *w, const struct kb_thread *thr, int t
 	r->stop_skew_ns = last_end - first_end;
 	r->fairness = most ? (double)fewest / (double)most : 0;
 	r->task_clock_ratio = min_ratio > 1 ? 1 : min_ratio;
+	r->cpu_busy = spans > 0 ? fmin(1, r->cpu_s * 1e9 / spans) : 0;
+	r->run_delay_s = delay_known ? delay / 1e9 : -1;
+	r->helper_cpu_s = proc_last > proc_first ? fmax(0, (double)(proc_last - proc_first) / 1e9 - r->cpu_s) : 0;
+	r->outside_frac = kb_window_outside(w, thr, threads);
 	if (canaries) {
-		size_t n = (size_t)threads * 2;
-
-		qsort(canaries, n, sizeof(uint64_t), cmp_u64);
-		r->canary_ns = n % 2 ? (double)canaries[n / 2] : (double)(canaries[n / 2 - 1] + canaries[n / 2]) / 2;
+		/* the fastest sample: a gap (an interrupt, a tick) lengthens one,
+		 * a slower machine (frequency, a busy host sibling) every one */
+		qsort(canaries, (size_t)threads * 2, sizeof(uint64_t), cmp_u64);
+		r->canary_ns = (double)canaries[0];
 		free(canaries);
 	}
+}
+
+/*
+ * The time each thread lost to something outside the row, over its span:
+ *   waiting for a CPU (schedstat's run delay): another process, or a
+ *     thread of the row's own (KB_OWN_HELPERS: up to the CPU time the
+ *     process's other threads took meanwhile, which is not counted);
+ *   off its CPU neither running nor waiting: steal (the kernel keeps the
+ *     hypervisor's time out of the thread's CPU time), or sleep, which is
+ *     the workload's own cost when it declares KB_OWN_BLOCKING and the
+ *     thread did sleep (voluntary switches); without schedstat, all time off
+ *     the CPU but that.
+ * The worst thread's fraction.
+ */
+double kb_window_outside(const struct kb_window *w, const struct kb_thread *thr, int threads)
+{
+	const struct kb_window_result *r = &w->result;
+	double worst = 0, allowance = w->own & KB_OWN_HELPERS ? r->helper_cpu_s * 1e9 : 0;
+
+	for (int t = 0; t < threads; t++) {
+		const struct kb_thread *me = &thr[t];
+		double span = (double)(me->t_end_ns - me->t_start_ns), off, outside;
+		bool slept_own = (w->own & KB_OWN_BLOCKING) && me->vol_switches > 0;
+
+		if (!me->window_closed || span <= 0)
+			continue;
+		off = fmax(0, span - (double)me->cpu_ns);
+		if (me->run_delay_ns >= 0)
+			outside = (double)me->run_delay_ns + (slept_own ? 0 : fmax(0, off - (double)me->run_delay_ns));
+		else
+			outside = slept_own ? 0 : off;
+		outside = fmax(0, outside - allowance) / span;
+		worst = outside > worst ? outside : worst;
+	}
+	return worst;
 }

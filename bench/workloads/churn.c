@@ -111,6 +111,7 @@ static int churn_workload_check(struct kb_run *run, char *text, size_t len)
 #define BODY(B) [KB_BACKEND_INDEX_##B] = churn_##B,
 const struct kb_workload kb_workload_churn = {
 	.name = "churn",
+	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* owners yield to a full ring; call_rcu frees, percpu's grace periods */
 	.about = "objects born, handed to every thread, used --uses times each, destroyed",
 	.objects = kb_no_objects,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },

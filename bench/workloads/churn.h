@@ -18,14 +18,25 @@
  *
  * An op is one object lifetime (ns_per_op: per thread, per lifetime).
  *
+ * Objects come from a type-stable pool per owner thread that the benchmark
+ * owns (struct churn_pool), as a kernel object comes from its slab cache:
+ * an object freed by its owner goes back to the owner's free list; one
+ * freed by any other thread (a holder's last put, liburcu's call_rcu
+ * thread, refcache's epoch) goes back through the owner's lock-free return
+ * stack, which the owner takes whole when its list runs short. No allocator
+ * lock is on the measured path, so the figure is the count's and the
+ * scheme's deferred path, not malloc's (glibc's arena lock, taken when one
+ * thread frees what another allocated, once dominated it). The pools grow
+ * by slabs while deferred frees are pending, and go at the end.
+ *
  * The books (struct churn_ctx): every allocation, release and free is
  * counted. release() checks the object is live and poisons it; free()
- * poisons it again and parks it in a small per-thread quarantine before the
- * memory goes back to malloc, so a holder that still uses an object after
- * its release reads poison (not someone else's object) and says so. The
- * self-check proves: each object released exactly once (no double release),
- * none used after its release (none freed early), every one created freed
- * (none leaked, after the backend's own deferred work is flushed).
+ * poisons it again, and the owner reuses it only after CHURN_QUARANTINE
+ * later frees, so a holder that still uses an object after its release
+ * reads poison (not the object's next life) and says so. The self-check
+ * proves: each object released exactly once (no double release), none used
+ * after its release (none freed early), every one created freed (none
+ * leaked, after the backend's own deferred work is flushed).
  *
  * This header holds the loop pieces per backend, so tests/test_churn.c can
  * run them over broken test backends and see each fault caught.
@@ -49,15 +60,31 @@
 #define CHURN_RING	64			/* hand-offs in flight per pair of threads */
 #define CHURN_REF_BYTES	64
 
+#define CHURN_QUARANTINE 64			/* frees before an object's memory is reused */
+#define CHURN_SLAB	256			/* objects a pool grows by */
+
 struct churn_ctx;
 
 struct churn_obj {
 	unsigned char ref[CHURN_REF_BYTES] __attribute__((aligned(16)));	/* first */
 	_Atomic uint64_t magic;
 	atomic_int releases;
+	int owner;				/* the pool it came from and goes back to */
 	struct churn_ctx *ctx;
+	struct churn_obj *next_free;		/* in a free list or a return stack */
 	struct rcu_head rcu;
 } __attribute__((aligned(KB_CACHELINE)));
+
+struct churn_slab;
+
+/* One owner thread's objects. */
+struct churn_pool {
+	_Atomic(struct churn_obj *) returned kb_cacheline_aligned;	/* others push, the owner takes all */
+	struct churn_obj *head kb_cacheline_aligned;	/* the owner's: freed, oldest first */
+	struct churn_obj *tail;
+	unsigned int nfree;
+	struct churn_slab *slabs;			/* the owner's (and fini's) */
+};
 
 struct churn_ring {
 	atomic_uint_fast64_t head kb_cacheline_aligned;	/* consumer */
@@ -79,29 +106,28 @@ struct churn_ctx {
 	atomic_long init_failures, arena_waits, undelivered;
 	atomic_long frees_queued;		/* call_rcu frees: the flush must wait for them */
 	bool flushed;				/* every deferred release and free has run */
-	/* Tests of broken backends: freed memory never goes back to malloc
-	 * before churn_ctx_fini, however long a holder takes to notice. */
+	/* Tests of broken backends: a freed object is never reused before
+	 * churn_ctx_fini, however long a holder takes to notice. */
 	bool keep_freed;
-	struct churn_obj **kept;
-	size_t nkept, kept_room;
-	unsigned long generation;		/* tells this run's quarantines from an earlier one's */
-	struct churn_quarantine *quarantines;	/* every thread's that freed (under a lock) */
+	unsigned long generation;		/* tells this run's pools from an earlier one's */
+	struct churn_pool *pools;		/* [owner thread] */
 };
 
 /* 0, or -1 (out of memory). */
 int churn_ctx_init(struct churn_ctx *c, int threads, int uses, void (*destroy)(void *ref));
 /* After every thread has stopped and every deferred release has run:
- * frees the quarantines and the rings. */
+ * frees the pools and the rings. */
 void churn_ctx_fini(struct churn_ctx *c);
 /* 0 when the books balance, else -1 and what is wrong. */
 int churn_check(struct churn_ctx *c, char *text, size_t len);
 
-struct churn_obj *churn_alloc(struct churn_ctx *c);
-/* After init failed: the memory back, nothing counted as created. */
+/* Thread t's next object, from its pool (t is its owner from then on). */
+struct churn_obj *churn_alloc(struct churn_ctx *c, int t);
+/* After init failed: the object back, nothing counted as created. */
 void churn_unalloc(struct churn_obj *o);
 /* release(): live -> released, once; false for a second release. */
 bool churn_released(struct churn_obj *o);
-/* The object's memory goes (poison, quarantine). */
+/* The object goes back to its owner's pool (poisoned). */
 void churn_free(struct churn_obj *o);
 /* free after a grace period (call_rcu). */
 void churn_free_after_grace_period(struct churn_obj *o);
@@ -186,7 +212,7 @@ static inline int churn_serve_##B(struct churn_ctx *c, int t)			\
 }										\
 static inline int churn_lifetime_##B(struct churn_ctx *c, int t, void (*wait)(void)) \
 {										\
-	struct churn_obj *o = churn_alloc(c);					\
+	struct churn_obj *o = churn_alloc(c, t);				\
 	struct kref_##B *r;							\
 										\
 	if (!o)									\

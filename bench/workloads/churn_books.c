@@ -1,4 +1,4 @@
-/* churn's books: the counts, the poison and the quarantine (bench/workloads/churn.h). */
+/* churn's books: the counts, the poison, and the pools objects come from (bench/workloads/churn.h). */
 #include "churn.h"
 
 #include <pthread.h>
@@ -8,19 +8,16 @@
 
 #include "core/lib/rcu.h"
 
-/* Freed objects wait here (per freeing thread) before malloc gets them back,
- * so a late user reads poison, not a new object that reused the memory. */
-#define QUARANTINE 1024
-
-struct churn_quarantine {
-	struct churn_quarantine *next;
-	unsigned int pos;
-	struct churn_obj *slot[QUARANTINE];
+struct churn_slab {
+	struct churn_slab *next;
+	struct churn_obj obj[CHURN_SLAB];
 };
 
-static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t generation_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long generations;
-static __thread struct churn_quarantine *my_quarantine;
+/* The pool this thread owns, in the run of that generation: set by
+ * churn_alloc, so the thread that allocates is the owner. */
+static __thread struct churn_pool *my_pool;
 static __thread unsigned long my_generation;
 
 int churn_ctx_init(struct churn_ctx *c, int threads, int uses, void (*destroy)(void *ref))
@@ -30,9 +27,11 @@ int churn_ctx_init(struct churn_ctx *c, int threads, int uses, void (*destroy)(v
 	c->uses = uses;
 	c->destroy = destroy;
 	c->rings = aligned_alloc(_Alignof(struct churn_ring), sizeof(struct churn_ring) * (size_t)threads * (size_t)threads);
+	c->pools = aligned_alloc(_Alignof(struct churn_pool), sizeof(struct churn_pool) * (size_t)threads);
 	c->stopped = calloc((size_t)threads, sizeof(*c->stopped));
-	if (!c->rings || !c->stopped) {
+	if (!c->rings || !c->stopped || !c->pools) {
 		free(c->rings);
+		free(c->pools);
 		free(c->stopped);
 		return -1;
 	}
@@ -40,32 +39,26 @@ int churn_ctx_init(struct churn_ctx *c, int threads, int uses, void (*destroy)(v
 		atomic_init(&c->rings[i].head, 0);
 		atomic_init(&c->rings[i].tail, 0);
 	}
-	pthread_mutex_lock(&quarantine_lock);
+	memset(c->pools, 0, sizeof(struct churn_pool) * (size_t)threads);
+	for (int t = 0; t < threads; t++)
+		atomic_init(&c->pools[t].returned, NULL);
+	pthread_mutex_lock(&generation_lock);
 	c->generation = ++generations;
-	pthread_mutex_unlock(&quarantine_lock);
+	pthread_mutex_unlock(&generation_lock);
 	return 0;
 }
 
 void churn_ctx_fini(struct churn_ctx *c)
 {
-	struct churn_quarantine *q, *next;
-
-	pthread_mutex_lock(&quarantine_lock);
-	for (q = c->quarantines; q; q = next) {
-		next = q->next;
-		for (int i = 0; i < QUARANTINE; i++)
-			free(q->slot[i]);
-		free(q);
-	}
-	c->quarantines = NULL;
-	for (size_t i = 0; i < c->nkept; i++)
-		free(c->kept[i]);
-	free(c->kept);
-	c->kept = NULL;
-	c->nkept = c->kept_room = 0;
-	pthread_mutex_unlock(&quarantine_lock);
+	for (int t = 0; c->pools && t < c->threads; t++)
+		for (struct churn_slab *s = c->pools[t].slabs, *next; s; s = next) {
+			next = s->next;
+			free(s);
+		}
+	free(c->pools);
 	free(c->rings);
 	free(c->stopped);
+	c->pools = NULL;
 	c->rings = NULL;
 	c->stopped = NULL;
 }
@@ -90,20 +83,97 @@ int churn_check(struct churn_ctx *c, char *text, size_t len)
 	return -1;
 }
 
-struct churn_obj *churn_alloc(struct churn_ctx *c)
+/* Owner only: append a chain of freed objects to the free list. */
+static void take_back(struct churn_pool *p, struct churn_obj *chain)
 {
-	struct churn_obj *o = aligned_alloc(_Alignof(struct churn_obj), sizeof(*o));
+	while (chain) {
+		struct churn_obj *next = chain->next_free;
 
-	if (!o)
+		chain->next_free = NULL;
+		if (p->tail)
+			p->tail->next_free = chain;
+		else
+			p->head = chain;
+		p->tail = chain;
+		p->nfree++;
+		chain = next;
+	}
+}
+
+/* Owner only: a slab more (rare: while deferred frees are pending). */
+static bool grow(struct churn_ctx *c, struct churn_pool *p, int t)
+{
+	struct churn_slab *s = aligned_alloc(_Alignof(struct churn_slab), sizeof(*s));
+
+	if (!s)
+		return false;
+	memset(s, 0, sizeof(*s));
+	s->next = p->slabs;
+	p->slabs = s;
+	for (int i = 0; i < CHURN_SLAB; i++) {
+		s->obj[i].owner = t;
+		s->obj[i].ctx = c;
+		atomic_init(&s->obj[i].magic, CHURN_POISON);
+		s->obj[i].next_free = i + 1 < CHURN_SLAB ? &s->obj[i + 1] : NULL;
+	}
+	/* new objects go first: nothing can still refer to them */
+	s->obj[CHURN_SLAB - 1].next_free = p->head;
+	if (!p->head)
+		p->tail = &s->obj[CHURN_SLAB - 1];
+	p->head = &s->obj[0];
+	p->nfree += CHURN_SLAB;
+	return true;
+}
+
+struct churn_obj *churn_alloc(struct churn_ctx *c, int t)
+{
+	struct churn_pool *p = &c->pools[t];
+	struct churn_obj *o;
+
+	my_pool = p;
+	my_generation = c->generation;
+	/* Reuse an object only with CHURN_QUARANTINE freed after it behind it. */
+	if (p->nfree <= CHURN_QUARANTINE)
+		take_back(p, atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire));
+	if (p->nfree <= CHURN_QUARANTINE && !grow(c, p, t) && !p->head)
 		return NULL;
+	o = p->head;
+	p->head = o->next_free;
+	if (!p->head)
+		p->tail = NULL;
+	p->nfree--;
+	o->next_free = NULL;
 	memset(o->ref, 0, sizeof(o->ref));
-	atomic_init(&o->releases, 0);
-	o->ctx = c;
+	atomic_store_explicit(&o->releases, 0, memory_order_relaxed);
 	atomic_store_explicit(&o->magic, CHURN_LIVE, memory_order_relaxed);
 	return o;
 }
 
-void churn_unalloc(struct churn_obj *o) { free(o); }
+/* Back to the owner: its own list when the owner frees, else its return stack. */
+static void give_back(struct churn_obj *o)
+{
+	struct churn_ctx *c = o->ctx;
+	struct churn_pool *p = &c->pools[o->owner];
+	struct churn_obj *top;
+
+	if (c->keep_freed)
+		return;		/* never reused; the slab goes at fini */
+	if (my_pool == p && my_generation == c->generation) {
+		take_back(p, o);
+		return;
+	}
+	top = atomic_load_explicit(&p->returned, memory_order_relaxed);
+	do
+		o->next_free = top;
+	while (!atomic_compare_exchange_weak_explicit(&p->returned, &top, o, memory_order_release,
+						      memory_order_relaxed));
+}
+
+void churn_unalloc(struct churn_obj *o)
+{
+	atomic_store_explicit(&o->magic, CHURN_POISON, memory_order_relaxed);
+	give_back(o);
+}
 
 bool churn_released(struct churn_obj *o)
 {
@@ -121,48 +191,12 @@ bool churn_released(struct churn_obj *o)
 void churn_free(struct churn_obj *o)
 {
 	struct churn_ctx *c = o->ctx;
-	struct churn_quarantine *q = my_quarantine;
-	struct churn_obj *old;
 
 	if (c->destroy)
 		c->destroy(o->ref);
 	atomic_store_explicit(&o->magic, CHURN_POISON, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->freed, 1, memory_order_relaxed);
-	if (c->keep_freed) {
-		pthread_mutex_lock(&quarantine_lock);
-		if (c->nkept == c->kept_room) {
-			size_t room = c->kept_room ? 2 * c->kept_room : 1024;
-			struct churn_obj **kept = realloc(c->kept, room * sizeof(*kept));
-
-			if (!kept) {	/* out of memory: this one goes at once */
-				pthread_mutex_unlock(&quarantine_lock);
-				free(o);
-				return;
-			}
-			c->kept = kept;
-			c->kept_room = room;
-		}
-		c->kept[c->nkept++] = o;
-		pthread_mutex_unlock(&quarantine_lock);
-		return;
-	}
-	if (!q || my_generation != c->generation) {
-		q = calloc(1, sizeof(*q));
-		if (!q) {	/* no room to quarantine: free at once */
-			free(o);
-			return;
-		}
-		pthread_mutex_lock(&quarantine_lock);
-		q->next = c->quarantines;
-		c->quarantines = q;
-		pthread_mutex_unlock(&quarantine_lock);
-		my_quarantine = q;
-		my_generation = c->generation;
-	}
-	old = q->slot[q->pos];
-	q->slot[q->pos] = o;
-	q->pos = (q->pos + 1) % QUARANTINE;
-	free(old);
+	give_back(o);
 }
 
 static void free_after_grace_period(struct rcu_head *head)

@@ -426,6 +426,7 @@ static bool lm_applies(const struct kb_backend *b, int threads, int variant)
 	lookup_mutex_##B##_unless_zero, lookup_mutex_##B##_put_mutex },
 const struct kb_workload kb_workload_lookup_mutex = {
 	.name = "lookup_mutex",
+	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* readers sleep on the list's mutex; the writer thread, call_rcu frees */
 	.about = "kref.rst's locked list: lookup + get under a mutex, put per --variant",
 	.objects = kb_no_objects,	/* slots of its own */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },

@@ -687,6 +687,7 @@ static bool lookup_applies(const struct kb_backend *b, int threads, int variant)
 	lookup_##B##_memb_array, lookup_##B##_hazptr, KB_IF_TYPESAFE(B)(lookup_##B##_typesafe) },
 const struct kb_workload kb_workload_lookup_rcu = {
 	.name = "lookup_rcu",
+	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* the writer thread, call_rcu frees, the slot cache's lock */
 	.about = "RCU hash-table lookup + get_unless_zero, a writer replacing objects",
 	.objects = kb_no_objects,	/* objects live in the table */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },

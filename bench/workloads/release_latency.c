@@ -192,6 +192,7 @@ static int rl_check(struct kb_run *run, char *text, size_t len)
 #define BODY(B) [KB_BACKEND_INDEX_##B] = rl_##B,
 const struct kb_workload kb_workload_release_latency = {
 	.name = "release_latency",
+	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* waits for deferred releases (sync, yield); call_rcu runs them */
 	.about = "last put (or kill) to release() running: lat_* columns",
 	.objects = kb_no_objects,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },

@@ -16,6 +16,7 @@
 
 #include "core/backend_list.h"	/* every backend: generated from core/backends.list */
 #include "core/backends.h"
+#include "measure/window.h"	/* KB_OWN_*: what a workload declares as its own cost */
 
 /* KB_FOR_EACH_BACKEND comes from core/backends.list, as kb_backends[] does:
  * body arrays are indexed in that order. */
@@ -62,6 +63,9 @@ struct kb_workload {
 	enum kb_variant_choice chosen_by;
 	bool uses_writer;
 	bool per_uses;
+	/* What of its threads' time off-CPU is the workload's own cost, not a
+	 * disturbance (bench/measure/disturbance.h): KB_OWN_* flags. */
+	unsigned int own;
 	const struct kb_mechanism *mechanisms;
 	int nmechanisms;
 	/* Optional: false where the workload means nothing for the backend

@@ -108,7 +108,7 @@ static inline void kref_mutex_destroy(struct kref_mutex *r) { pthread_mutex_dest
 
 /* ---- what the backend list needs (core/backend_attrs.h) ---- */
 #define KB_MODEL_mutex "pthread mutex around an int"
-#define KB_FLAGS_mutex (KB_COUNTS)
+#define KB_FLAGS_mutex (KB_COUNTS | KB_BLOCKING)
 #define KB_KREF_INIT_mutex kref_mutex_init
 #define KB_KREF_PUT_mutex
 KB_SYNC_NOTHING(mutex)

@@ -190,7 +190,7 @@ size_t kref_refcache_bytes_at(unsigned int ncpus);
 
 /* ---- what the backend list needs (core/backend_attrs.h) ---- */
 #define KB_MODEL_refcache "RadixVM Refcache: per-thread delta caches, free after two epochs at zero"
-#define KB_FLAGS_refcache (KB_COUNTS | KB_EPOCH_RELEASE | KB_NO_GET_UNLESS_ZERO)
+#define KB_FLAGS_refcache (KB_COUNTS | KB_EPOCH_RELEASE | KB_NO_GET_UNLESS_ZERO | KB_HELPER_THREAD)
 #define KB_KREF_INIT_refcache kref_refcache_init
 #define KB_KREF_PUT_refcache
 static inline void kref_refcache_sync(void) { kb_refcache_sync(); }

@@ -167,7 +167,8 @@ static void usage(void)
 	       "  --topology T        plan for an hwloc XML file or synthetic description\n"
 	       "                      (e.g. 'pack:2 numa:4 core:16 pu:2'); only with --plan\n"
 	       "  --oversubscribe     allow more threads than PUs\n"
-	       "  --no-perf           no perf_event counters (the *_per_op perf columns stay empty)\n",
+	       "  --no-perf           no perf_event counters (the *_per_op perf columns stay empty)\n"
+	       "  --wide              end with the per-benchmark table (one column per backend: wide)\n",
 	       kb_backend_names(), workload_names());
 }
 
@@ -286,7 +287,7 @@ enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECT
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
 	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
 	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_NO_PERF, OPT_LIST, OPT_FORMAT,
-	OPT_HELP };
+	OPT_WIDE, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "backends", required_argument, 0, OPT_BACKENDS },
@@ -316,6 +317,7 @@ static const struct option long_options[] = {
 	{ "no-perf", no_argument, 0, OPT_NO_PERF },
 	{ "list", no_argument, 0, OPT_LIST },
 	{ "format", required_argument, 0, OPT_FORMAT },
+	{ "wide", no_argument, 0, OPT_WIDE },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
@@ -342,6 +344,7 @@ static bool apply_flag(int opt, struct kb_options *o)
 	case OPT_NO_LATENCY: kb_lat_sampling = false; return true;
 	case OPT_NO_PERF: o->no_perf = true; return true;
 	case OPT_LIST: o->list = true; return true;
+	case OPT_WIDE: o->wide = true; return true;
 	}
 	return false;
 }

@@ -441,11 +441,24 @@ static int write_gbench_json(struct kb_sweep *sw)
 	return 0;
 }
 
-static void print_round(struct kb_sweep *sw, int threads, int round, int rows, int dropped_before)
+/* The round's line says whether the disturbed attempts cost anything: a row
+ * with no clean repetition yet is the only kind whose figure is in doubt. */
+static void print_round(struct kb_sweep *sw, int first, int end, int round, int dropped_before)
 {
-	fprintf(stderr, "[threads %d, round %d/%d] %d rows, %d disturbed attempt(s) retried or dropped, %.0f s\n",
-		threads, round + 1, sw->opt.reps, rows, sw->attempts_dropped - dropped_before,
-		(double)kb_now_ns() / 1e9 - sw->t_start);
+	int bare = 0, dropped = sw->attempts_dropped - dropped_before;
+	bool last = round + 1 == sw->opt.reps;
+
+	for (int i = first; i < end; i++)
+		bare += sw->entries[i].nclean == 0;
+	fprintf(stderr, "[threads %d, round %d/%d, %.0f s] %d rows, %d disturbed attempt(s) retried or dropped: ",
+		sw->entries[first].threads, round + 1, sw->opt.reps, (double)kb_now_ns() / 1e9 - sw->t_start,
+		end - first, dropped);
+	if (!bare)
+		fprintf(stderr, "%s\n", last ? "results usable, every row has clean repetitions"
+					    : "every row has a clean repetition");
+	else
+		fprintf(stderr, "%d row(s) %s (figures marked ~)\n", bare,
+			last ? "without a clean repetition" : "without a clean repetition yet");
 }
 
 int kb_sweep_run(struct kb_sweep *sw)
@@ -480,7 +493,7 @@ int kb_sweep_run(struct kb_sweep *sw)
 				free(order);
 				return -1;
 			}
-			print_round(sw, sw->entries[first].threads, round, end - first, dropped_before);
+			print_round(sw, first, end, round, dropped_before);
 		}
 	}
 	free(order);

@@ -500,8 +500,13 @@ def default_out_dir(csv_path):
     return os.path.join(os.path.dirname(csv_path) or ".", stem + "-plots")
 
 
+# --quiet: the last line ("plots: N charts in DIR") only, not every path.
+QUIET = False
+
+
 def save_figure(plt, fig, out_dir, name, protect):
-    """Write <name>.png and <name>.svg; returns the paths written."""
+    """Write <name>.png and <name>.svg; returns the paths written (printed
+    unless QUIET)."""
     written = []
     for ext in ("png", "svg"):
         path = os.path.join(out_dir, f"{name}.{ext}")
@@ -513,7 +518,8 @@ def save_figure(plt, fig, out_dir, name, protect):
                 fig.savefig(f, format="svg", bbox_inches="tight",
                             metadata={"Date": None})
         written.append(path)
-        print(path, flush=True)
+        if not QUIET:
+            print(path, flush=True)
     plt.close(fig)
     return written
 
@@ -571,6 +577,8 @@ def parse_args(argv):
     p.add_argument("results", metavar="RESULTS.csv", nargs="?", help="results file")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: <dir of CSV>/<stem>-plots)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the last line (how many charts, where), not every file")
     p.add_argument("--compare", nargs=2, metavar=("A.csv", "B.csv"),
                    help="chart B/A per benchmark with compare's verdicts instead")
     p.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
@@ -592,7 +600,9 @@ def parse_args(argv):
 
 
 def run(argv):
+    global QUIET
     args = parse_args(argv)
+    QUIET = args.quiet
     if args.compare:
         out_dir, charts, _ = render_compare(args.compare[0], args.compare[1],
                                             args.threshold, args.alpha, args.adjust,

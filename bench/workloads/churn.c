@@ -112,6 +112,7 @@ static int churn_workload_check(struct kb_run *run, char *text, size_t len)
 const struct kb_workload kb_workload_churn = {
 	.name = "churn",
 	.about = "objects born, handed to every thread, used --uses times each, destroyed",
+	.op = "object lifetime",
 	.objects = kb_no_objects,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.setup = churn_setup,

@@ -427,6 +427,7 @@ static bool lm_applies(const struct kb_backend *b, int threads, int variant)
 const struct kb_workload kb_workload_lookup_mutex = {
 	.name = "lookup_mutex",
 	.about = "kref.rst's locked list: lookup + get under a mutex, put per --variant",
+	.op = "lookup",
 	.objects = kb_no_objects,	/* slots of its own */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = lm_variant_names,

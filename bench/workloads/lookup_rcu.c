@@ -688,6 +688,7 @@ static bool lookup_applies(const struct kb_backend *b, int threads, int variant)
 const struct kb_workload kb_workload_lookup_rcu = {
 	.name = "lookup_rcu",
 	.about = "RCU hash-table lookup + get_unless_zero, a writer replacing objects",
+	.op = "lookup",
 	.objects = kb_no_objects,	/* objects live in the table */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = kb_rcu_flavor_names,

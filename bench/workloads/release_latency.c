@@ -193,6 +193,7 @@ static int rl_check(struct kb_run *run, char *text, size_t len)
 const struct kb_workload kb_workload_release_latency = {
 	.name = "release_latency",
 	.about = "last put (or kill) to release() running: lat_* columns",
+	.op = "object release",
 	.objects = kb_no_objects,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.setup = rl_setup,

@@ -73,6 +73,8 @@ FLOOR_STYLE = {  # grey shade and dash pattern per floor, all dashed
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", "-.", ":")
+# The reference lines (rows that are not schemes): dark grey, one pattern each.
+REF_STYLES = (":", "-.", (0, (5, 2, 1, 2)), (0, (1, 4)), (0, (8, 2)))
 # A chart shows at most this many schemes; beyond it, the ones left out are named in its caption.
 MAX_SERIES = 12
 # Legend labels of lines that are not series: floors, reference rows (not schemes), the 1.0 line.
@@ -197,12 +199,12 @@ def chart_facts(fig):
     lines: floors, not-scheme rows) and its caption. Written into each SVG's
     metadata; tests/test_charts.py checks them."""
     titles = [fig._suptitle.get_text()] if fig._suptitle else []
-    units, series = set(), 0
+    units, series = {ax.get_ylabel() for ax in fig.axes if ax.get_visible() and ax.get_ylabel()}, 0
+    if not units:   # horizontal bars (compare): the unit is on x
+        units = {ax.get_xlabel() for ax in fig.axes if ax.get_visible() and ax.get_xlabel()}
     for ax in fig.axes:
         if ax.get_title():
             titles.append(ax.get_title())
-        if ax.get_visible() and (ax.get_ylabel() or ax.get_xlabel()):
-            units.add(ax.get_ylabel() or ax.get_xlabel())
         leg = ax.get_legend()
         if leg is not None:
             labels = [t.get_text() for t in leg.get_texts()]
@@ -344,8 +346,8 @@ def draw_throughput(plt, ticker, style, title, workload, rows, floors, cfg_cols,
             ts = sorted(s)
             med = [s[t][0] for t in ts]
             if b in refs:
-                ax.plot(ts, med, color="0.2", linestyle=":", linewidth=1.2, marker=".",
-                        label=f"reference: {b} (not a scheme)", zorder=2)
+                ax.plot(ts, med, color="0.2", linestyle=REF_STYLES[refs.index(b) % len(REF_STYLES)],
+                        linewidth=1.2, marker=".", label=f"reference: {b} (not a scheme)", zorder=2)
                 continue
             err = [[s[t][0] - s[t][1] for t in ts], [s[t][2] - s[t][0] for t in ts]]
             few = all(s[t][3] < 3 for t in ts)     # no whiskers from fewer than 3 repetitions

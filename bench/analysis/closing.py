@@ -86,7 +86,7 @@ def closing_lines(csv_path, report=None, seconds=None):
               f"  charts   {charts_text(csv_path)}",
               f"  report   {report if report else 'not written (see the errors above)'}"]
     if seconds is not None:
-        rows = f" ({len({R.benchmark_key(r) for r in res.rows})} benchmarks)" if res else ""
+        rows = f" ({len(res.measured)} benchmarks)" if res else ""
         lines.append(f"took: {duration_text(seconds)}{rows}")
     lines += decide.fold(f"machine: {trust}", WIDTH, "    ")
     return lines

@@ -11,12 +11,13 @@
 #define SUMMARY_COLUMNS 100
 
 /* printf, folded at spaces to SUMMARY_COLUMNS; continuation lines indented
- * by 2. A word longer than a line (a path) stays whole. */
+ * 2 more than their line. A word longer than a line (a path) stays whole. */
 static void __attribute__((format(printf, 1, 2))) print_folded(const char *fmt, ...)
 {
 	char text[4096];
 	va_list ap;
 	const char *p = text;
+	size_t lead = 0;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -25,8 +26,10 @@ static void __attribute__((format(printf, 1, 2))) print_folded(const char *fmt, 
 		size_t line = strcspn(p, "\n"), width = SUMMARY_COLUMNS, cut = line;
 		bool cont = p != text && p[-1] != '\n';
 
+		if (!cont)
+			lead = strspn(p, " ");
 		if (cont)
-			width -= 2;
+			width -= lead + 2;
 		if (line > width) {
 			cut = width;
 			while (cut > 0 && p[cut] != ' ')
@@ -34,7 +37,7 @@ static void __attribute__((format(printf, 1, 2))) print_folded(const char *fmt, 
 			if (!cut)
 				cut = strcspn(p, " \n");
 		}
-		printf("%s%.*s", cont ? "  " : "", (int)cut, p);
+		printf("%*s%.*s", cont ? (int)lead + 2 : 0, "", (int)cut, p);
 		p += cut;
 		if (*p == ' ') {
 			printf("\n");
@@ -197,7 +200,7 @@ static void print_table_pointer(const struct kb_sweep *sw)
 	for (int i = 0; i < sw->nentries; i++)
 		rows += !sw->entries[i].is_floor && is_backend_column(sw, sw->entries[i].backend) &&
 			!row_printed_before(sw, i);
-	print_folded("\n%d benchmark rows x %d backends measured; every figure is in the CSV and the report "
+	print_folded("\n%d rows (workload, threads) x %d backends measured; every figure is in the CSV and the report "
 		     "(the per-benchmark table, %d columns wide: --wide)\n",
 		     rows, sw->opt.nbackends, 37 + 23 * sw->opt.nbackends);
 }

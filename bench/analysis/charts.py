@@ -6,20 +6,34 @@
                   [--adjust none|holm|bh] [--out DIR]
 
 Charts (each written as .png and .svg):
-  throughput-<workload>   total ops/s (median over reps) vs threads, one line
-                          per backend, log y; floors `shared` and `uncontended`
-                          drawn as dashed grey reference lines
-  nsop-maxthreads         grouped bars: median ns per op at the highest thread
-                          count, backends x workloads; every floor as a dashed
-                          grey reference line
+  throughput-<workload>   the workload's ops per second (its op from the
+                          binary's --list: get+put, lookup, object lifetime,
+                          ...; median over reps) against threads, a panel per
+                          configuration (variant, writer rate), one line per
+                          scheme, log y; floors `shared` and `uncontended`
+                          dashed grey, the rows that are not schemes (null,
+                          the read-side mechanisms) dotted reference lines
+  nsop-maxthreads         grouped bars: median ns per get+put at the run's
+                          highest thread count, the get+put workloads only
+                          (one unit); every floor a dashed grey line, null a
+                          dotted reference tick
   norm-maxthreads         the same for `norm` (ns_per_op over the matching
                           floor); skipped when the file has no norm values
+
+Every chart shows one unit, names its thread count(s), draws at most
+MAX_SERIES (12) schemes (the fastest; the rest named) and says under it what
+it left out (other units, thread counts, schemes, disturbed repetitions);
+whiskers only from 3 or more repetitions. Its SVG's description holds those
+facts as read from the figure (chart_facts(): tests/test_charts.py).
+--quiet prints only the last line ("plots: N charts in DIR").
 
 DIR defaults to <dir of CSV>/<stem>-plots. The sidecar <stem>.json, when
 present, gives the title (cpu_model, topology, host).
 
 --compare A B draws one chart instead, compare-ratio: B/A of the median ns per
-op of every benchmark the two files share, one horizontal bar each, coloured
+op of the benchmarks the two files share (those whose verdict is slower or
+faster, at most the 40 most changed, sorted by ratio; the caption counts the
+rest), one horizontal bar each, coloured
 by the verdict of bench/analysis/compare.py (same statistics, same --threshold and
 --alpha and --adjust; red slower, green faster, grey same, hatched when too few
 repetitions to reach alpha), a line at 1.0 and the threshold band shaded;

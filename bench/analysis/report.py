@@ -27,10 +27,16 @@ repetitions only):
                            intervals overlap ("within spread": the one
                            meaning decide.py uses, stats.within_spread())
   charts                   throughput vs threads per workload with the floors;
-                           ns/op per backend (every clean repetition: the
-                           spread); churn vs uses, tail latency and release
-                           latency when the run has those workloads/columns
-                           (else the report says it has none)
+                           ns per get+put per scheme at the highest thread
+                           count (every clean repetition: the spread); churn
+                           vs uses at the highest thread count (report.md: 1
+                           and the highest), hammer's tail latency and the
+                           release latency when the run has those
+                           workloads/columns (else the report says it has
+                           none). Each chart: one unit, at most 12 schemes,
+                           the rows that are not schemes as reference lines,
+                           and a line under it saying what it left out (as
+                           bench/analysis/charts.py)
   self-checks              rows whose check was ok, and every one that was not
   disturbed repetitions    counted, with a warning when most were
   how to reproduce         the exact command line and git commit of the sidecar

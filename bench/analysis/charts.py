@@ -107,7 +107,12 @@ def load_results(path):
         raise InputError(str(e))
     if not res.benches:
         raise InputError(f"{path}: only floor rows, no benchmark rows")
-    # The loader keeps clean repetitions only; say what it left out.
+    # The loader keeps clean repetitions only; say what it left out (--quiet:
+    # in one short line, the run's closing lines say the rest).
+    if res.disturbed and QUIET:
+        warn(f"charts from clean repetitions only ({res.disturbed} of {res.attempts} "
+             f"attempts disturbed)")
+        return res
     if res.disturbed:
         warn(f"{path}: charts from clean repetitions only: {res.dropped_text()}")
     if res.mostly_disturbed:

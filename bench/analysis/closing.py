@@ -64,7 +64,7 @@ def charts_text(csv_path):
     try:
         n = sum(1 for f in os.listdir(d) if f.endswith(".png"))
     except OSError:
-        return "none (plotting failed)"
+        return f"none found in {d}{os.sep}"
     return f"{n} chart{'s' if n != 1 else ''} (PNG + SVG) in {d}{os.sep}"
 
 
@@ -84,7 +84,7 @@ def closing_lines(csv_path, report=None, seconds=None):
               f"  results  {csv_path}",
               f"  sidecar  {stem}.json",
               f"  charts   {charts_text(csv_path)}",
-              f"  report   {report if report else 'not written (see the errors above)'}"]
+              f"  report   {report if report else 'none given (analysis.report writes one)'}"]
     if seconds is not None:
         rows = f" ({len(res.measured)} benchmarks)" if res else ""
         lines.append(f"took: {duration_text(seconds)}{rows}")

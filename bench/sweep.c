@@ -442,23 +442,29 @@ static int write_gbench_json(struct kb_sweep *sw)
 }
 
 /* The round's line says whether the disturbed attempts cost anything: a row
- * with no clean repetition yet is the only kind whose figure is in doubt. */
+ * with no clean repetition yet is the only kind whose figure is in doubt.
+ * After a thread count's last round, one line says whether its results are
+ * usable. Each fits 100 columns for the usual counts. */
 static void print_round(struct kb_sweep *sw, int first, int end, int round, int dropped_before)
 {
-	int bare = 0, dropped = sw->attempts_dropped - dropped_before;
-	bool last = round + 1 == sw->opt.reps;
+	int bare = 0, rows = end - first, threads = sw->entries[first].threads;
 
 	for (int i = first; i < end; i++)
 		bare += sw->entries[i].nclean == 0;
-	fprintf(stderr, "[threads %d, round %d/%d, %.0f s] %d rows, %d disturbed attempt(s) retried or dropped: ",
-		sw->entries[first].threads, round + 1, sw->opt.reps, (double)kb_now_ns() / 1e9 - sw->t_start,
-		end - first, dropped);
-	if (!bare)
-		fprintf(stderr, "%s\n", last ? "results usable, every row has clean repetitions"
-					    : "every row has a clean repetition");
+	fprintf(stderr, "[threads %d, round %d/%d, %.0f s] %d rows, %d disturbed attempts set aside, ",
+		threads, round + 1, sw->opt.reps, (double)kb_now_ns() / 1e9 - sw->t_start, rows,
+		sw->attempts_dropped - dropped_before);
+	if (bare)
+		fprintf(stderr, "%d rows not yet clean\n", bare);
 	else
-		fprintf(stderr, "%d row(s) %s (figures marked ~)\n", bare,
-			last ? "without a clean repetition" : "without a clean repetition yet");
+		fprintf(stderr, "every row clean so far\n");
+	if (round + 1 < sw->opt.reps)
+		return;
+	if (bare)
+		fprintf(stderr, "threads %d: %d of %d rows have no clean repetition: their figures are marked ~, "
+			"never ranked\n", threads, bare, rows);
+	else
+		fprintf(stderr, "threads %d: results usable, every row has clean repetitions\n", threads);
 }
 
 int kb_sweep_run(struct kb_sweep *sw)

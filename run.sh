@@ -273,7 +273,7 @@ cmd_main() {
 	/usr/bin/python3 -m analysis.charts --quiet "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
 	/usr/bin/python3 -m analysis.decide --width 100 "$csv" ||
 		echo "run.sh: the decision sections failed; results are in $csv" >&2
-	report=$(/usr/bin/python3 -m analysis.report "$csv" | sed -n 's/^report: \(\/.*\.html\)$/\1/p')
+	report=$(/usr/bin/python3 -m analysis.report "$csv" | sed -n 's/^report: \(\/.*\.html\)$/\1/p') || report=
 	[ -n "$report" ] || echo "run.sh: the report failed; results are in $csv" >&2
 	/usr/bin/python3 -m analysis.closing "$csv" --report "$report" --seconds "$((SECONDS - started))" ||
 		echo "run.sh: the closing summary failed; results are in $csv" >&2

@@ -84,7 +84,7 @@ def closing_lines(csv_path, report=None, seconds=None):
               f"  results  {csv_path}",
               f"  sidecar  {stem}.json",
               f"  charts   {charts_text(csv_path)}",
-              f"  report   {report if report else 'none given (analysis.report writes one)'}"]
+              f"  report   {report if report else 'none given (analysis.report writes one)' if report is None else 'not written (the report failed: see its message above)'}"]
     if seconds is not None:
         rows = f" ({len(res.measured)} benchmarks)" if res else ""
         lines.append(f"took: {duration_text(seconds)}{rows}")

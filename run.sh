@@ -288,7 +288,7 @@ cmd_fleet() {
 # sweep names its results file in a file of this run's own (mktemp), so two
 # runs that overlap never read each other's.
 cmd_main() {
-	local bin csv rc=0 last
+	local bin csv rc=0 last report started=$SECONDS
 	bin=$(bench_binary)
 	last=$(mktemp "${TMPDIR:-/tmp}/krefbench-run.XXXXXXXX") || die "cannot make a temporary file"
 	trap 'rm -f "$last"' EXIT
@@ -297,11 +297,13 @@ cmd_main() {
 	[ -s "$last" ] && [ "$rc" -lt 128 ] || exit "$rc"
 	csv=$(cat "$last")
 	export KREFBENCH_BIN="$bin" PYTHONPATH="$top/bench"
-	/usr/bin/python3 -m analysis.charts "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
-	/usr/bin/python3 -m analysis.decide "$csv" || echo "run.sh: the decision sections failed; results are in $csv" >&2
-	echo "results: $csv (environment: ${csv%.csv}.json)"
-	/usr/bin/python3 -m analysis.report "$csv" | grep '^report: /' ||
-		echo "run.sh: the report failed; results are in $csv" >&2
+	/usr/bin/python3 -m analysis.charts --quiet "$csv" || echo "run.sh: plotting failed; results are in $csv" >&2
+	/usr/bin/python3 -m analysis.decide --width 100 "$csv" ||
+		echo "run.sh: the decision sections failed; results are in $csv" >&2
+	report=$(/usr/bin/python3 -m analysis.report "$csv" | sed -n 's/^report: \(\/.*\.html\)$/\1/p') || report=
+	[ -n "$report" ] || echo "run.sh: the report failed; results are in $csv" >&2
+	/usr/bin/python3 -m analysis.closing "$csv" --report "$report" --seconds "$((SECONDS - started))" ||
+		echo "run.sh: the closing summary failed; results are in $csv" >&2
 	exit "$rc"
 }
 

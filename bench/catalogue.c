@@ -58,6 +58,8 @@ static void json_workload(FILE *f, const struct kb_workload *w)
 	kb_json_put_string(f, w->name);
 	fputs(", \"about\": ", f);
 	kb_json_put_string(f, w->about);
+	fputs(", \"op\": ", f);
+	kb_json_put_string(f, w->op ? w->op : "op");
 	fputs(", \"variants\": ", f);
 	json_names(f, w->variants);
 	fprintf(f, ", \"uses_writer\": %s, \"uses_flavor\": %s}",

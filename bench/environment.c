@@ -208,3 +208,22 @@ int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_e
 	}
 	return 0;
 }
+
+const char *kb_env_cflags(void)
+{
+	return KREFBENCH_CFLAGS;
+}
+
+void kb_env_opt_level(char *buf, size_t len)
+{
+	const char *flags = KREFBENCH_CFLAGS, *found = NULL;
+
+	for (const char *p = flags; (p = strstr(p, "-O")); p += 2)
+		if (p == flags || p[-1] == ' ')
+			found = p;
+	if (!found) {
+		snprintf(buf, len, "no -O flag");
+		return;
+	}
+	snprintf(buf, len, "%.*s", (int)strcspn(found, " "), found);
+}

@@ -21,5 +21,9 @@ char *kb_env_render(const struct kb_topo *topo, const struct kb_env_extra *x);
 int kb_env_write(const char *path, const struct kb_topo *topo, const struct kb_env_extra *x);
 /* "model name" from /proc/cpuinfo (or the arm64 equivalent), for titles. */
 void kb_env_cpu_model(char *buf, size_t len);
+/* The flags the timed loops were compiled with (the sidecar's cflags). */
+const char *kb_env_cflags(void);
+/* The last -O flag of those ("-O3"), or "no -O flag". */
+void kb_env_opt_level(char *buf, size_t len);
 
 #endif

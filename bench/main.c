@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "catalogue.h"
+#include "environment.h"
 #include "interrupt.h"
 #include "output.h"
 #include "summary.h"
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
 {
 	static struct kb_sweep sw;
 	int counts[MAX_THREAD_COUNTS], ncounts, rc;
-	char err[512], status[4500];
+	char err[512], status[4500], opt_level[32];
 
 	hold_standard_streams();
 	/* Past a file size limit a write fails (EFBIG) like one to a full disk, and is handled so. */
@@ -159,10 +160,11 @@ int main(int argc, char **argv)
 	kb_sweep_profile(&sw);	/* before the sidecar: it holds the profile and the limits */
 	kb_output_sidecar(&sw, "running");
 	kb_interrupt_install(&sw);
+	kb_env_opt_level(opt_level, sizeof(opt_level));
 	fprintf(stderr, "krefbench: %d benchmarks x %d repetitions of %g s windows, in rounds (seed %llu) -> %s\n"
-		"note: Debian's libbenchmark is built without NDEBUG (\"Library was built as DEBUG\"); "
-		"it only starts the threads and writes its JSON — the timed loops are krefbench's own -O2 code.\n",
-		sw.nentries, sw.opt.reps, sw.opt.time_s, (unsigned long long)sw.opt.seed, sw.csv_path);
+		"note: Debian's libbenchmark is built without NDEBUG (\"Library was built as DEBUG\");\n"
+		"  it only starts the threads and writes its JSON: the timed loops are krefbench's own %s code.\n",
+		sw.nentries, sw.opt.reps, sw.opt.time_s, (unsigned long long)sw.opt.seed, sw.csv_path, opt_level);
 	sw.t_start = (double)kb_now_ns() / 1e9;
 	if (kb_sweep_run(&sw)) {
 		fprintf(stderr, "krefbench: %s; stopping (every complete row is kept)\n", sw.write_error);

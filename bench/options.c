@@ -169,7 +169,8 @@ static void usage(void)
 	       "  --topology T        plan for an hwloc XML file or synthetic description\n"
 	       "                      (e.g. 'pack:2 numa:4 core:16 pu:2'); only with --plan\n"
 	       "  --oversubscribe     allow more threads than PUs\n"
-	       "  --no-perf           no perf_event counters (the *_per_op perf columns stay empty)\n",
+	       "  --no-perf           no perf_event counters (the *_per_op perf columns stay empty)\n"
+	       "  --wide              end with the per-benchmark table (one column per backend: wide)\n",
 	       kb_backend_names(), workload_names());
 }
 
@@ -288,8 +289,7 @@ enum { OPT_BACKENDS = 256, OPT_WORKLOADS, OPT_THREADS, OPT_PLACEMENT, OPT_OBJECT
 	OPT_TIME, OPT_REPS, OPT_QUICK, OPT_NO_FLOORS, OPT_OUT, OPT_RESULTS_DIR, OPT_PLAN,
 	OPT_TOPOLOGY, OPT_OVERSUB, OPT_PRINT_PATH, OPT_WRITER_RATE, OPT_FLAVOR, OPT_VARIANT,
 	OPT_HOT, OPT_RETRIES, OPT_SEED, OPT_USES, OPT_NO_LATENCY, OPT_NO_PERF, OPT_LIST, OPT_FORMAT,
-	OPT_NO_IDLE_PROFILE,
-	OPT_HELP };
+	OPT_NO_IDLE_PROFILE, OPT_WIDE, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "backends", required_argument, 0, OPT_BACKENDS },
@@ -320,6 +320,7 @@ static const struct option long_options[] = {
 	{ "list", no_argument, 0, OPT_LIST },
 	{ "format", required_argument, 0, OPT_FORMAT },
 	{ "no-idle-profile", no_argument, 0, OPT_NO_IDLE_PROFILE },
+	{ "wide", no_argument, 0, OPT_WIDE },
 	{ "help", no_argument, 0, OPT_HELP },
 	{ 0, 0, 0, 0 },
 };
@@ -347,6 +348,7 @@ static bool apply_flag(int opt, struct kb_options *o)
 	case OPT_NO_PERF: o->no_perf = true; return true;
 	case OPT_LIST: o->list = true; return true;
 	case OPT_NO_IDLE_PROFILE: o->no_idle_profile = true; return true;
+	case OPT_WIDE: o->wide = true; return true;
 	}
 	return false;
 }

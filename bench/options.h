@@ -47,6 +47,7 @@ struct kb_options {
 	int uses[KB_MAX_USES];		/* get/put pairs each holder makes per object lifetime (churn) */
 	int nuses;
 	bool no_perf;			/* no perf_event counters */
+	bool wide;			/* the per-benchmark summary table (wider than a terminal) */
 	bool list, list_json;		/* --list [--format json]: print what the binary knows */
 };
 

@@ -497,11 +497,30 @@ static int write_gbench_json(struct kb_sweep *sw)
 	return 0;
 }
 
-static void print_round(struct kb_sweep *sw, int threads, int round, int rows, int dropped_before)
+/* The round's line says whether the disturbed attempts cost anything: a row
+ * with no clean repetition yet is the only kind whose figure is in doubt.
+ * After a thread count's last round, one line says whether its results are
+ * usable. Each fits 100 columns for the usual counts. */
+static void print_round(struct kb_sweep *sw, int first, int end, int round, int dropped_before)
 {
-	fprintf(stderr, "[threads %d, round %d/%d, process %d] %d rows, %d disturbed attempt(s) retried or dropped, %.0f s\n",
-		threads, round + 1, sw->opt.reps, sw->process, rows, sw->attempts_dropped - dropped_before,
-		(double)kb_now_ns() / 1e9 - sw->t_start);
+	int bare = 0, rows = end - first, threads = sw->entries[first].threads;
+
+	for (int i = first; i < end; i++)
+		bare += sw->entries[i].nclean == 0;
+	fprintf(stderr, "[threads %d, round %d/%d, process %d, %.0f s] %d rows, %d disturbed attempts set aside, ",
+		threads, round + 1, sw->opt.reps, sw->process, (double)kb_now_ns() / 1e9 - sw->t_start, rows,
+		sw->attempts_dropped - dropped_before);
+	if (bare)
+		fprintf(stderr, "%d rows not yet clean\n", bare);
+	else
+		fprintf(stderr, "every row clean so far\n");
+	if (round + 1 < sw->opt.reps)
+		return;
+	if (bare)
+		fprintf(stderr, "threads %d: %d of %d rows have no clean repetition: their figures are marked ~, "
+			"never ranked\n", threads, bare, rows);
+	else
+		fprintf(stderr, "threads %d: results usable, every row has clean repetitions\n", threads);
 }
 
 /*
@@ -535,7 +554,7 @@ static int run_round(struct kb_sweep *sw, int first, int end, int round)
 	}
 	free(order);
 	if (!rc)
-		print_round(sw, sw->entries[first].threads, round, end - first, dropped_before);
+		print_round(sw, first, end, round, dropped_before);
 	return rc;
 }
 

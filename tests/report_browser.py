@@ -4,7 +4,7 @@ would see it; print "ok - ..." / "FAIL - ..." lines (tests/check.sh's pycheck
 counts them) and exit non-zero on any failure.
 
     tests/report_browser.py REPORT.html SCREENSHOT.png [--expect-hosts N] [--compare] [--hostile]
-                            [--security-only]
+                            [--security-only] [--width PX]
 
 chromium runs with the flags this machine needs (no sandbox as root, no GPU,
 no background networking: see README) and a fresh profile, and is driven
@@ -19,6 +19,10 @@ out), so no port, driver or extra package is needed. Checks:
     hides its traces, ticking it again shows them (interactive);
   - with --expect-hosts N: N host sections; a screenshot of the top of the
     page is written, and one of the first chart (<stem>-chart.png);
+  - with --width PX (a phone: 420): the page is laid out PX wide (a mobile
+    viewport) and nothing widens it (document scrollWidth <= PX), every table
+    sits in a scroll box (div.table-scroll) no wider than the page, and every
+    chart's legend lies inside its chart; the screenshot is PX wide;
   - with --hostile (a report of crafted data, tests/test_hostile_data.sh): no
     injected script ran (each would set data-pwned on an element: none has
     it), the only scripts are the page's two (plotly.js, its own), no link
@@ -165,6 +169,30 @@ FILTER_JS = r"""
 """
 
 
+NARROW_JS = r"""
+(() => {
+  const w = document.documentElement.clientWidth;
+  const tables = [...document.querySelectorAll('table')];
+  const loose = tables.filter(t => !t.parentElement.classList.contains('table-scroll')).length;
+  const boxes = [...document.querySelectorAll('div.table-scroll')];
+  const wideBoxes = boxes.filter(b => b.getBoundingClientRect().right > w + 1).length;
+  const scrolling = boxes.filter(b => b.scrollWidth > b.clientWidth + 1).length;
+  const cut = [];
+  document.querySelectorAll('.js-plotly-plot').forEach((gd, i) => {
+    const items = [...gd.querySelectorAll('g.legend g.traces text, g.legend .legendtitletext')];
+    const c = gd.getBoundingClientRect();
+    items.forEach(t => {
+      const r = t.getBoundingClientRect();
+      if (r.width > 0 && (r.left < c.left - 1 || r.right > c.right + 1 || r.right > w + 1))
+        cut.push([i, t.textContent.slice(0, 40), Math.round(r.right), Math.round(c.right)]);
+    });
+  });
+  return {scrollWidth: document.documentElement.scrollWidth, clientWidth: w,
+          tables: tables.length, loose, boxes: boxes.length, wideBoxes, scrolling, cut};
+})()
+"""
+
+
 HOSTILE_JS = r"""
 (() => ({
   pwned: document.querySelectorAll('[data-pwned]').length,
@@ -189,6 +217,7 @@ def main(argv):
     # fleet's report may have no clean figures): only load, console,
     # requests and --hostile's checks.
     security_only = "--security-only" in argv
+    width = int(argv[argv.index("--width") + 1]) if "--width" in argv else 1280
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     failed = 0
 
@@ -206,8 +235,9 @@ def main(argv):
         b.session = att["result"]["sessionId"]
         for m in ("Runtime.enable", "Log.enable", "Network.enable", "Page.enable"):
             b.send(m)
-        b.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 1500,
-                                                      "deviceScaleFactor": 1, "mobile": False})
+        b.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 1500,
+                                                      "deviceScaleFactor": 1,
+                                                      "mobile": width < 800})
         url = "file://" + page
         start = time.monotonic()
         b.send("Page.navigate", {"url": url})
@@ -220,8 +250,9 @@ def main(argv):
         hover = b.evaluate(HOVER_JS)
         filt = None if compare else b.evaluate(FILTER_JS)
         bad = b.evaluate(HOSTILE_JS) if hostile else None
+        narrow = b.evaluate(NARROW_JS) if "--width" in argv else None
         shot_data = b.send("Page.captureScreenshot", {"format": "png", "clip": {
-            "x": 0, "y": 0, "width": 1280, "height": 1500, "scale": 0.75}})
+            "x": 0, "y": 0, "width": width, "height": 1500, "scale": 0.75 if width > 800 else 1}})
         with open(shot, "wb") as f:
             f.write(base64.b64decode(shot_data["result"]["data"]))
         # And the first chart on its own, beside it (<stem>-chart.png).
@@ -280,6 +311,15 @@ def main(argv):
         check("script-src 'sha256-" in bad["csp"] and "default-src 'none'" in bad["csp"]
               and "unsafe-inline' " not in bad["csp"].split("style-src")[0],
               "the Content-Security-Policy allows only the page's own scripts")
+    if narrow is not None:
+        check(narrow["scrollWidth"] <= width,
+              f"at {width} px nothing widens the page (scrollWidth {narrow['scrollWidth']}, "
+              f"viewport {narrow['clientWidth']})")
+        check(narrow["tables"] >= 1 and narrow["loose"] == 0 and narrow["wideBoxes"] == 0,
+              f"at {width} px every table is in a scroll box no wider than the page "
+              f"({narrow['tables']} tables, {narrow['loose']} outside a box, "
+              f"{narrow['wideBoxes']} boxes wider; {narrow['scrolling']} scroll inside)")
+        check(not narrow["cut"], f"at {width} px no chart's legend is cut off (charts {narrow['cut']})")
     if expect_hosts is not None:
         check(info["hosts"] == expect_hosts, f"{info['hosts']} host sections, expected {expect_hosts}")
     check(os.path.getsize(shot) > 10000, f"screenshot {shot} ({os.path.getsize(shot)} bytes)")

@@ -501,6 +501,20 @@ check "decide: null is a reference line, not a ranked row or an n/a one" \
     bash -c "grep -q 'reference lines, not schemes and not ranked (null: the harness itself): null 0.41 ns ±2%' '$WORK/decide_a.out' && ! grep -qE '^null ' '$WORK/decide_a.out'"
 check "decide: the level the '±' states, for the n it has (3 repetitions: 60%)" \
     grep -q "±: the interval that holds the next run's median with probability at least 60% from 3 repetitions" "$WORK/decide_a.out"
+# The terminal's form (./run.sh): every line within --width, the same answers,
+# the dropped columns named; and the closing lines a run ends with.
+maxw() { "$PY" -c 'import sys; print(max(len(l) for l in open(sys.argv[1], encoding="utf-8").read().splitlines()))' "$1"; }
+PYTHONPATH="$SRC/bench" "$PY" -m analysis.decide --width 72 "$WORK/decide_a.csv" >"$WORK/decide_w.out" 2>&1
+check "decide --width 72: no line wider, the same best-here lines, the columns left out named" \
+    bash -c "[ $(maxw "$WORK/decide_w.out") -le 72 ] && [ \"\$(grep -A1 '^== ' '$WORK/decide_w.out' | grep -o '^best here: [^ ]*')\" = \"\$(grep -A1 '^== ' '$WORK/decide_a.out' | grep -o '^best here: [^ ]*')\" ] && grep -q 'columns left out to fit 72 columns' '$WORK/decide_w.out'"
+rc=0; PYTHONPATH="$SRC/bench" "$PY" -m analysis.decide --width 10 "$WORK/decide_a.csv" >/dev/null 2>&1 || rc=$?
+check "decide --width 10: too narrow, exit 2 (got $rc)" [ $rc -eq 2 ]
+PYTHONPATH="$SRC/bench" "$PY" -m analysis.closing "$WORK/decide_a.csv" --report /r/report.html --seconds 253 >"$WORK/closing.out" 2>&1
+check "closing: one answer line per section, the files, the time, the machine" \
+    bash -c "grep -q '^long-lived hot object: percpu, percpu_atomic: within spread' '$WORK/closing.out' && grep -q '^short-lived object shared by 2 threads: atomic: 101 ns' '$WORK/closing.out' && grep -qx '  results  $WORK/decide_a.csv' '$WORK/closing.out' && grep -qx '  report   /r/report.html' '$WORK/closing.out' && grep -q '^took: 4 min 13 s (' '$WORK/closing.out' && grep -q '^machine: NOT quiet enough: 1 of ' '$WORK/closing.out' && [ $(maxw "$WORK/closing.out") -le 100 ]"
+rc=0; PYTHONPATH="$SRC/bench" "$PY" -m analysis.closing "$WORK/none.csv" >/dev/null 2>"$WORK/closing.err" || rc=$?
+check "closing: a missing file: exit 2, one line (got $rc)" \
+    bash -c "[ $rc -eq 2 ] && [ \$(wc -l <'$WORK/closing.err') -eq 1 ] && grep -q '^closing: ' '$WORK/closing.err'"
 rc=0; PYTHONPATH="$SRC/bench" "$PY" -m analysis.stability "$WORK/decide_a.csv" "$WORK/decide_a.csv" >"$WORK/stab_same.out" 2>&1 || rc=$?
 check "stability: a file against itself agrees in every section (exit 0, got $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q '^stability: 4 of 4 section(s) agree$' '$WORK/stab_same.out'"

@@ -47,8 +47,8 @@ check "last stdout line is 'plots: 4 charts in $charts'" \
 title="krefbench — AMD EPYC 7B13 64-Core Processor — 1 package, 2 cores, 4 PUs (SMT 2), 1 NUMA node"
 check "sidecar title appears in throughput-hammer.svg" grep -qF "$title" "$charts/throughput-hammer.svg"
 check "sidecar title appears in nsop-maxthreads.svg" grep -qF "$title" "$charts/nsop-maxthreads.svg"
-check "axis label 'ops/s (all threads)' in throughput-hammer.svg" \
-    grep -qF "ops/s (all threads)" "$charts/throughput-hammer.svg"
+check "axis label 'get+put per second, all threads' in throughput-hammer.svg" \
+    grep -qF "get+put per second, all threads" "$charts/throughput-hammer.svg"
 check "axis label 'ns per get+put (per thread)' in nsop-maxthreads.svg" \
     grep -qF "ns per get+put (per thread)" "$charts/nsop-maxthreads.svg"
 check "floors drawn as references, not as a backend" \

@@ -171,6 +171,19 @@ if ! command -v chromium >/dev/null; then
 else
 	pycheck "browser: baseline" "$(cat "$top/tests/report_browser.py")" \
 		"$work/one/report.html" "$work/screenshot-one.png" --expect-hosts 1
+	# A phone: 420 px wide, tables in scroll boxes, nothing widens the page.
+	pycheck "browser: baseline on a phone" "$(cat "$top/tests/report_browser.py")" \
+		"$work/one/report.html" "$work/screenshot-one-phone.png" --expect-hosts 1 --width 420
+	pycheck "browser: two hosts on a phone" "$(cat "$top/tests/report_browser.py")" \
+		"$work/two/report.html" "$work/screenshot-two-phone.png" --expect-hosts 2 --width 420
+	# The 420 px check must be able to fail: a wide table outside a scroll box.
+	printf '%s' '<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width"></head><body><table><tr><td>' >"$work/wide.html"
+	printf 'wide_cell_%.0s' $(seq 80) >>"$work/wide.html"
+	printf '%s\n' '</td></tr></table></body></html>' >>"$work/wide.html"
+	rc=0
+	/usr/bin/python3 "$top/tests/report_browser.py" "$work/wide.html" "$work/screenshot-wide.png" --width 420 >"$work/wide-browser.out" 2>&1 || rc=$?
+	check "browser check fails a page a table widens at 420 px (exit $rc)" \
+		bash -c "test $rc -ne 0 && grep -q '^FAIL - at 420 px nothing widens the page' '$work/wide-browser.out' && grep -q '^FAIL - at 420 px every table is in a scroll box' '$work/wide-browser.out'"
 	pycheck "browser: two hosts" "$(cat "$top/tests/report_browser.py")" \
 		"$work/two/report.html" "$work/screenshot-two.png" --expect-hosts 2
 	pycheck "browser: newer columns" "$(cat "$top/tests/report_browser.py")" \

@@ -6,20 +6,34 @@
                   [--adjust none|holm|bh] [--out DIR]
 
 Charts (each written as .png and .svg):
-  throughput-<workload>   total ops/s (median over reps) vs threads, one line
-                          per backend, log y; floors `shared` and `uncontended`
-                          drawn as dashed grey reference lines
-  nsop-maxthreads         grouped bars: median ns per op at the highest thread
-                          count, backends x workloads; every floor as a dashed
-                          grey reference line
+  throughput-<workload>   the workload's ops per second (its op from the
+                          binary's --list: get+put, lookup, object lifetime,
+                          ...; median over reps) against threads, a panel per
+                          configuration (variant, writer rate), one line per
+                          scheme, log y; floors `shared` and `uncontended`
+                          dashed grey, the rows that are not schemes (null,
+                          the read-side mechanisms) dotted reference lines
+  nsop-maxthreads         grouped bars: median ns per get+put at the run's
+                          highest thread count, the get+put workloads only
+                          (one unit); every floor a dashed grey line, null a
+                          dotted reference tick
   norm-maxthreads         the same for `norm` (ns_per_op over the matching
                           floor); skipped when the file has no norm values
+
+Every chart shows one unit, names its thread count(s), draws at most
+MAX_SERIES (12) schemes (the fastest; the rest named) and says under it what
+it left out (other units, thread counts, schemes, disturbed repetitions);
+whiskers only from 3 or more repetitions. Its SVG's description holds those
+facts as read from the figure (chart_facts(): tests/test_charts.py).
+--quiet prints only the last line ("plots: N charts in DIR").
 
 DIR defaults to <dir of CSV>/<stem>-plots. The sidecar <stem>.json, when
 present, gives the title (cpu_model, topology, host).
 
 --compare A B draws one chart instead, compare-ratio: B/A of the median ns per
-op of every benchmark the two files share, one horizontal bar each, coloured
+op of the benchmarks the two files share (those whose verdict is slower or
+faster, at most the 40 most changed, sorted by ratio; the caption counts the
+rest), one horizontal bar each, coloured
 by the verdict of bench/analysis/compare.py (same statistics, same --threshold and
 --alpha and --adjust; red slower, green faster, grey same, hatched when too few
 repetitions to reach alpha), a line at 1.0 and the threshold band shaded;
@@ -41,6 +55,7 @@ Layout of this file:
 """
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -72,6 +87,12 @@ FLOOR_STYLE = {  # grey shade and dash pattern per floor, all dashed
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", "-.", ":")
+# The reference lines (rows that are not schemes): dark grey, one pattern each.
+REF_STYLES = (":", "-.", (0, (5, 2, 1, 2)), (0, (1, 4)), (0, (8, 2)))
+# A chart shows at most this many schemes; beyond it, the ones left out are named in its caption.
+MAX_SERIES = 12
+# Legend labels of lines that are not series: floors, reference rows (not schemes), the 1.0 line.
+REFERENCE_PREFIXES = ("floor", "reference", "=")
 
 
 # ---------------------------------------------------------------- input
@@ -86,7 +107,12 @@ def load_results(path):
         raise InputError(str(e))
     if not res.benches:
         raise InputError(f"{path}: only floor rows, no benchmark rows")
-    # The loader keeps clean repetitions only; say what it left out.
+    # The loader keeps clean repetitions only; say what it left out (--quiet:
+    # in one short line, the run's closing lines say the rest).
+    if res.disturbed and QUIET:
+        warn(f"charts from clean repetitions only ({res.disturbed} of {res.attempts} "
+             f"attempts disturbed)")
+        return res
     if res.disturbed:
         warn(f"{path}: charts from clean repetitions only: {res.dropped_text()}")
     if res.mostly_disturbed:
@@ -151,6 +177,62 @@ def floor_series(floors, workload, field, placements):
 def category_key(row, cfg_cols):
     """A bar-chart category: the workload plus its varying config."""
     return (row["workload"], config_of(row, cfg_cols))
+
+
+# ---------------------------------------------------------------- what a chart shows
+
+def split_schemes(backends):
+    """(schemes, reference rows): names.not_schemes() (null, the read-side
+    mechanisms) are drawn apart as reference lines, never as series."""
+    ref = set(names.not_schemes())
+    return [b for b in backends if b not in ref], [b for b in backends if b in ref]
+
+
+def keep_best(schemes, score):
+    """(kept, left out): at most MAX_SERIES schemes, those with the lowest
+    score (a cost; None last) kept, in the schemes' order."""
+    if len(schemes) <= MAX_SERIES:
+        return list(schemes), []
+    best = sorted(schemes, key=lambda b: (score(b) is None, score(b) or 0))[:MAX_SERIES]
+    return [b for b in schemes if b in best], [b for b in schemes if b not in best]
+
+
+def left_out_text(parts):
+    """The caption: what the chart left out, or that it left out nothing."""
+    parts = [p for p in parts if p]
+    return "left out: " + "; ".join(parts) if parts else "left out: nothing (every row of these benchmarks is drawn)"
+
+
+def caption(fig, text):
+    """The chart's 'left out' statement under it, and remembered for its SVG's
+    description (chart_facts())."""
+    import textwrap
+    fig.text(0.01, 0.0, "\n".join(textwrap.wrap(text, 150)), ha="left", va="top", fontsize=7,
+             color="0.25")
+    fig.kb_left_out = text
+
+
+def chart_facts(fig):
+    """What a drawn chart shows, read from the figure itself: titles, the y
+    units of its axes, its series (legend entries that are not reference
+    lines: floors, not-scheme rows) and its caption. Written into each SVG's
+    metadata; tests/test_charts.py checks them."""
+    titles = [fig._suptitle.get_text()] if fig._suptitle else []
+    units, series = {ax.get_ylabel() for ax in fig.axes if ax.get_visible() and ax.get_ylabel()}, 0
+    if not units:   # horizontal bars (compare): the unit is on x
+        units = {ax.get_xlabel() for ax in fig.axes if ax.get_visible() and ax.get_xlabel()}
+    for ax in fig.axes:
+        if ax.get_title():
+            titles.append(ax.get_title())
+        leg = ax.get_legend()
+        if leg is not None:
+            labels = [t.get_text() for t in leg.get_texts()]
+            series = max(series, sum(1 for l in labels if not l.startswith(REFERENCE_PREFIXES)))
+    for leg in fig.legends:
+        labels = [t.get_text() for t in leg.get_texts()]
+        series = max(series, sum(1 for l in labels if not l.startswith(REFERENCE_PREFIXES)))
+    return {"title": " | ".join(titles), "units": sorted(units), "series": series,
+            "left_out": getattr(fig, "kb_left_out", None)}
 
 
 # ---------------------------------------------------------------- drawing
@@ -227,12 +309,21 @@ def _thread_axis(ax, ticker, threads):
     ax.set_xlabel("threads")
 
 
+def _plain_log_ticks(ax):
+    """Log-axis labels as plain numbers (math text is off: names from data
+    may hold '$'), not '$\\mathdefault{10^{8}}$'."""
+    from matplotlib import ticker
+    fmt = ticker.FuncFormatter(lambda v, _: f"{v:.3g}")
+    ax.yaxis.set_major_formatter(fmt)
+    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: ""))
+
+
 def _legend(ax, title=None):
     # Outside the axes, on the right: never covers a line or a bar.
     # Backends first, then the reference lines (floors).
     handles, labels = ax.get_legend_handles_labels()
     pairs = sorted(zip(handles, labels),
-                   key=lambda hl: hl[1].startswith(("floor", "=")))
+                   key=lambda hl: hl[1].startswith(REFERENCE_PREFIXES))
     ax.legend([h for h, _ in pairs], [l for _, l in pairs],
               loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
               fontsize="small", title=title, title_fontsize="small")
@@ -244,88 +335,131 @@ def _floor_line(ax, name, stats, label_suffix=""):
                linewidth=1.2, label=f"floor: {name}{label_suffix}", zorder=1)
 
 
-def draw_throughput(plt, ticker, style, title, workload, rows, floors, cfg_cols):
-    """Total ops/s vs threads for one workload; one line per backend."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+def draw_throughput(plt, ticker, style, title, workload, rows, floors, cfg_cols, left=()):
+    """Total ops/s vs threads for one workload: a panel per configuration
+    (variant, writer rate, ...), one line per scheme (at most MAX_SERIES,
+    the fastest at the most threads), the rows that are not schemes and
+    the floors as grey reference lines."""
     data = series(rows, "ops_per_s", cfg_cols)
-    backends = names.ordered({b for b, _ in data}, names.backend_order())
+    schemes, refs = split_schemes(names.ordered({b for b, _ in data}, names.backend_order()))
     cfgs = sorted({c for _, c in data})
     threads = {t for s in data.values() for t in s}
     lo, hi = min(threads), max(threads)
-    for b in backends:
-        for ci, cfg in enumerate(cfgs):
+
+    def score(b):  # -ops/s at the most threads, the best configuration
+        vals = [s[max(s)][0] for (bb, _), s in data.items() if bb == b]
+        return -max(vals) if vals else None
+    kept, dropped = keep_best(schemes, score)
+    ncols = 1 if len(cfgs) == 1 else 2
+    nrows = (len(cfgs) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8 if ncols == 1 else 12, 5 if nrows == 1 else 3.6 * nrows),
+                             squeeze=False, sharey=True)
+    op = names.workload_op(workload)
+    placements = {r["placement"] for r in rows}
+    for ci, cfg in enumerate(cfgs):
+        ax = axes[ci // ncols][ci % ncols]
+        for b in kept + refs:
             s = data.get((b, cfg))
             if not s:
                 continue
             ts = sorted(s)
             med = [s[t][0] for t in ts]
+            if b in refs:
+                ax.plot(ts, med, color="0.2", linestyle=REF_STYLES[refs.index(b) % len(REF_STYLES)],
+                        linewidth=1.2, marker=".", label=f"reference: {b} (not a scheme)", zorder=2)
+                continue
             err = [[s[t][0] - s[t][1] for t in ts], [s[t][2] - s[t][0] for t in ts]]
-            label = b + (f" ({config_label(cfg)})" if cfg else "")
-            ax.errorbar(ts, med, yerr=err, label=label, color=style.color[b],
-                        marker=style.marker[b], markersize=5, capsize=2,
-                        linestyle=LINESTYLES[ci % len(LINESTYLES)], linewidth=1.5,
-                        zorder=3)
-    placements = {r["placement"] for r in rows}
-    for name in THROUGHPUT_FLOORS:
-        fs = {t: v for t, v in floor_series(floors, name, "ops_per_s",
-                                            placements).items() if lo <= t <= hi}
-        if len(fs) > 1:
-            ts = sorted(fs)
-            color, dashes = FLOOR_STYLE[name]
-            ax.plot(ts, [fs[t][0] for t in ts], color=color, linestyle="--",
-                    dashes=dashes, linewidth=1.2, label=f"floor: {name}", zorder=1)
-        elif len(fs) == 1:
-            (t, st), = fs.items()
-            _floor_line(ax, name, st, f" ({t} thr)")
-    ax.set_yscale("log", nonpositive="mask")
-    _thread_axis(ax, ticker, threads)
-    ax.set_ylabel("ops/s (all threads)")
+            few = all(s[t][3] < 3 for t in ts)     # no whiskers from fewer than 3 repetitions
+            ax.errorbar(ts, med, yerr=None if few else err, label=b, color=style.color[b],
+                        marker=style.marker[b], markersize=5, capsize=2, linewidth=1.5, zorder=3)
+        for name in THROUGHPUT_FLOORS:
+            fs = {t: v for t, v in floor_series(floors, name, "ops_per_s",
+                                                placements).items() if lo <= t <= hi}
+            if len(fs) > 1:
+                ts = sorted(fs)
+                color, dashes = FLOOR_STYLE[name]
+                ax.plot(ts, [fs[t][0] for t in ts], color=color, linestyle="--",
+                        dashes=dashes, linewidth=1.2, label=f"floor: {name}", zorder=1)
+            elif len(fs) == 1:
+                (t, st), = fs.items()
+                _floor_line(ax, name, st, f" ({t} thr)")
+        ax.set_yscale("log", nonpositive="mask")
+        _plain_log_ticks(ax)
+        _thread_axis(ax, ticker, threads)
+        if ci % ncols == 0:
+            ax.set_ylabel(f"{op} per second, all threads")
+        if cfg:
+            ax.set_title(config_label(cfg), fontsize=8)
+    for ci in range(len(cfgs), nrows * ncols):
+        axes[ci // ncols][ci % ncols].set_visible(False)
     where = f", placement {next(iter(placements))}" if len(placements) == 1 else ""
-    ax.set_title(f"throughput — workload {workload}{where} "
-                 f"(median of reps, whiskers min–max)", fontsize=9)
-    fig.suptitle(title, fontsize=11)
-    _legend(ax, "backend")
+    fig.suptitle(f"{title}\nthroughput — workload {workload}{where}: {op} per second against "
+                 f"threads (median of reps, whiskers min–max from 3 or more)", fontsize=10)
+    handles, labels = {}, []
+    for ax in fig.axes:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in handles:
+                handles[l] = h
+                labels.append(l)
+    labels.sort(key=lambda l: l.startswith(REFERENCE_PREFIXES))
+    fig.legend([handles[l] for l in labels], labels, loc="upper left", bbox_to_anchor=(1.0, 0.9),
+               fontsize="small", title="scheme", title_fontsize="small")
+    fig.tight_layout()
+    caption(fig, left_out_text(list(left) + [
+        f"{len(dropped)} slower scheme(s) beyond {MAX_SERIES}: {', '.join(dropped)}" if dropped else ""]))
     return fig
 
 
-def _maxthreads_table(rows, field, cfg_by_workload):
-    """Categories and {(category, backend): median_stats} at each category's
-    highest thread count."""
+def _maxthreads_table(rows, field, cfg_by_workload, threads):
+    """Categories and {(category, backend): median_stats} at `threads`."""
     cats = {}
     for r in rows:
-        cats.setdefault(category_key(r, cfg_by_workload[r["workload"]]), []).append(r)
+        if r["threads"] == threads:
+            cats.setdefault(category_key(r, cfg_by_workload[r["workload"]]), []).append(r)
     order = names.ordered({w for w, _ in cats}, CHARTED_WORKLOADS)
     keys = sorted(cats, key=lambda k: (order.index(k[0]), k[1]))
-    tmax = {k: max(r["threads"] for r in cats[k]) for k in keys}
     table = {}
     for k in keys:
         by_b = {}
         for r in cats[k]:
-            if r["threads"] == tmax[k]:
-                by_b.setdefault(r["backend"], []).append(r[field])
+            by_b.setdefault(r["backend"], []).append(r[field])
         for b, vals in by_b.items():
             st = median_stats(vals)
             if st is not None:
                 table[(k, b)] = st
-    keys = [k for k in keys if any((k, b) in table for b in
-                                   {b for _, b in table})]
-    return keys, tmax, table
+    keys = [k for k in keys if any(kk == k for kk, _ in table)]
+    return keys, table
 
 
 def draw_maxthreads_bars(plt, style, title, rows, floors, field, cfg_by_workload,
-                         ylabel, what):
-    """Grouped bars of `field` at the highest thread count; None if no data."""
-    keys, tmax, table = _maxthreads_table(rows, field, cfg_by_workload)
+                         ylabel, what, left=()):
+    """Grouped bars of `field` at the highest thread count of the run, for
+    the workloads whose op is a get+put (one unit); None if no data. The
+    other workloads, the other thread counts, the schemes beyond
+    MAX_SERIES are named in the caption; null is a reference tick."""
+    unit_rows = [r for r in rows if names.workload_op(r["workload"]) == "get+put"]
+    other = names.ordered({r["workload"] for r in rows} - {r["workload"] for r in unit_rows},
+                          names.workload_order())
+    if not unit_rows:
+        return None
+    t_all = max(r["threads"] for r in unit_rows)
+    keys, table = _maxthreads_table(unit_rows, field, cfg_by_workload, t_all)
     if not table:
         return None
-    backends = names.ordered({b for _, b in table}, names.backend_order())
-    nb = len(backends)
+    fewer = names.ordered({r["workload"] for r in unit_rows} - {k[0] for k in keys},
+                          names.workload_order())
+    schemes, refs = split_schemes(names.ordered({b for _, b in table}, names.backend_order()))
+
+    def score(b):
+        vals = [st[0] for (k, bb), st in table.items() if bb == b]
+        return statistics.median(vals) if vals else None
+    kept, dropped = keep_best(schemes, score)
+    nb = max(1, len(kept))
     width = 0.8 / nb
     fig_w = max(8.0, 2.5 + len(keys) * (0.25 * nb + 0.6))
     fig, ax = plt.subplots(figsize=(min(fig_w, 30.0), 5))
-    uniform = len({tmax[k] for k in keys}) == 1
-    for bi, b in enumerate(backends):
-        xs, med, lo, hi = [], [], [], []
+    for bi, b in enumerate(kept):
+        xs, med, lo, hi, few = [], [], [], [], False
         for ki, k in enumerate(keys):
             st = table.get((k, b))
             if st is None:
@@ -334,17 +468,22 @@ def draw_maxthreads_bars(plt, style, title, rows, floors, field, cfg_by_workload
             med.append(st[0])
             lo.append(st[0] - st[1])
             hi.append(st[2] - st[0])
+            few = few or st[3] < 3
         if xs:
-            ax.bar(xs, med, width * 0.92, yerr=[lo, hi], label=b,
-                   color=style.color[b], capsize=2, zorder=3,
-                   error_kw={"linewidth": 0.8})
+            ax.bar(xs, med, width * 0.92, yerr=None if few else [lo, hi], label=b,
+                   color=style.color[b], capsize=2, zorder=3, error_kw={"linewidth": 0.8})
+    for b in refs:
+        for ki, k in enumerate(keys):
+            st = table.get((k, b))
+            if st is not None:
+                ax.hlines(st[0], ki - 0.45, ki + 0.45, colors="0.1", linestyles=":", linewidth=1.4,
+                          zorder=4, label=f"reference: {b} (not a scheme)" if ki == keys.index(
+                              next(kk for kk in keys if (kk, b) in table)) else None)
     labels = []
     for k in keys:
         lab = k[0]
         if k[1]:
             lab += "\n" + config_label(k[1], sep="\n")
-        if not uniform:
-            lab += f"\n@{tmax[k]} threads"
         labels.append(lab)
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels(labels)
@@ -353,8 +492,7 @@ def draw_maxthreads_bars(plt, style, title, rows, floors, field, cfg_by_workload
 
     values = [v[0] for v in table.values()]
     if field == "ns_per_op":
-        placements = {r["placement"] for r in rows}
-        t_all = max(tmax.values())
+        placements = {r["placement"] for r in unit_rows}
         for name in names.ordered({r["workload"] for r in floors}, names.floor_order()):
             fs = floor_series(floors, name, "ns_per_op", placements)
             if not fs:
@@ -369,11 +507,18 @@ def draw_maxthreads_bars(plt, style, title, rows, floors, field, cfg_by_workload
     positive = [v for v in values if v > 0]
     if positive and len(positive) == len(values) and max(positive) / min(positive) > 50:
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
     ax.set_ylabel(ylabel)
-    at = f"at {tmax[keys[0]]} threads" if uniform else "at each workload's highest thread count"
-    ax.set_title(f"{what} {at} (median of reps, whiskers min–max)", fontsize=9)
+    ax.set_title(f"{what} at {t_all} threads, per get+put (median of reps, whiskers min–max "
+                 f"from 3 or more)", fontsize=9)
     fig.suptitle(title, fontsize=11)
-    _legend(ax, "backend")
+    _legend(ax, "scheme")
+    others = sorted({r["threads"] for r in unit_rows} - {t_all})
+    caption(fig, left_out_text(list(left) + [
+        f"other thread counts ({', '.join(map(str, others))}: the throughput charts)" if others else "",
+        f"workloads not measured at {t_all} threads: {', '.join(fewer)}" if fewer else "",
+        f"workloads with another unit ({', '.join(other)}: their throughput charts)" if other else "",
+        f"{len(dropped)} slower scheme(s) beyond {MAX_SERIES}: {', '.join(dropped)}" if dropped else ""]))
     return fig
 
 
@@ -403,11 +548,35 @@ def compare_rows(cmp, path_a, path_b, threshold, alpha, adjust):
     return rows
 
 
+# The compare chart's benchmark rows at most: the most changed ones.
+MAX_COMPARE_ROWS = 40
+
+
+def compare_shown(benches):
+    """(rows to draw, the caption): the rows whose verdict is slower or
+    faster, most changed first (|log ratio|), at most MAX_COMPARE_ROWS; the
+    most changed 'same' rows only when no row changed. Drawn slowest on top."""
+    changed = [r for r in benches if r["verdict"] != "same"]
+    pool = changed or benches
+    size = lambda r: abs(math.log(r["ratio"])) if r["ratio"] > 0 else math.inf
+    shown = sorted(pool, key=size, reverse=True)[:MAX_COMPARE_ROWS]
+    shown.sort(key=lambda r: -r["ratio"])
+    same = sum(1 for r in benches if r["verdict"] == "same" and r not in shown)
+    more = len(pool) - len(shown)
+    parts = []
+    if same and changed:
+        parts.append(f"{same} benchmark(s) whose verdict is same (compare's text output lists them)")
+    if more:
+        parts.append(f"{more} less changed benchmark(s) beyond the {MAX_COMPARE_ROWS} most changed")
+    return shown, left_out_text(parts)
+
+
 def draw_compare(plt, cmp, title, subtitle, rows, threshold, alpha, adjust="none"):
     """Horizontal bars of B/A per benchmark, log x, coloured by verdict."""
     from matplotlib.patches import Patch
-    benches = [r for r in rows if r["kind"] != "floor"]
+    benches, left_note = compare_shown([r for r in rows if r["kind"] != "floor"])
     floors = [r for r in rows if r["kind"] == "floor"]
+    rows = benches + floors
     gap = 1 if benches and floors else 0
     pname = "p" if adjust == "none" else f"p_{adjust}"
     n = len(benches) + gap + len(floors)
@@ -454,6 +623,7 @@ def draw_compare(plt, cmp, title, subtitle, rows, threshold, alpha, adjust="none
                  + ("; floors (the machine) below the dotted line" if gap else ""),
                  fontsize=8)
     fig.suptitle(title, fontsize=10)
+    caption(fig, left_note)
     handles = [Patch(color=VERDICT_COLOR[v], label=v) for v in ("slower", "faster", "same")]
     handles.append(Patch(facecolor="white", edgecolor="0.25", hatch="///",
                          label=f"too few reps for p < {alpha:g}"))
@@ -500,9 +670,15 @@ def default_out_dir(csv_path):
     return os.path.join(os.path.dirname(csv_path) or ".", stem + "-plots")
 
 
+# --quiet: the last line ("plots: N charts in DIR") only, not every path.
+QUIET = False
+
+
 def save_figure(plt, fig, out_dir, name, protect):
-    """Write <name>.png and <name>.svg; returns the paths written."""
+    """Write <name>.png and <name>.svg; returns the paths written (printed
+    unless QUIET)."""
     written = []
+    facts = json.dumps(chart_facts(fig), ensure_ascii=False)
     for ext in ("png", "svg"):
         path = os.path.join(out_dir, f"{name}.{ext}")
         with created(path, "wb", protect) as f:
@@ -511,9 +687,10 @@ def save_figure(plt, fig, out_dir, name, protect):
                             metadata={"Software": None})
             else:
                 fig.savefig(f, format="svg", bbox_inches="tight",
-                            metadata={"Date": None})
+                            metadata={"Date": None, "Description": facts})
         written.append(path)
-        print(path, flush=True)
+        if not QUIET:
+            print(path, flush=True)
     plt.close(fig)
     return written
 
@@ -531,28 +708,28 @@ def render_results(res, meta, out_dir):
         w: varying_config([r for r in benches if r["workload"] == w], res.columns)
         for w in workloads}
 
+    left = [f"disturbed attempts ({res.dropped_text()}): clean repetitions only"
+            if res.disturbed else ""]
     charts, files = 0, []
     for w in workloads:
         rows = [r for r in benches if r["workload"] == w]
         fig = draw_throughput(plt, ticker, style, title, w, rows, floors,
-                              cfg_by_workload[w])
+                              cfg_by_workload[w], left)
         files += save_figure(plt, fig, out_dir, f"throughput-{safe_name(w)}", protect)
         charts += 1
 
-    lookup = any(w in LOOKUP_WORKLOADS for w in workloads)
-    nsop_label = ("ns per get+put or lookup (per thread)" if lookup
-                  else "ns per get+put (per thread)")
     fig = draw_maxthreads_bars(plt, style, title, benches, floors, "ns_per_op",
-                               cfg_by_workload, nsop_label,
-                               "median ns per op")
-    files += save_figure(plt, fig, out_dir, "nsop-maxthreads", protect)
-    charts += 1
+                               cfg_by_workload, "ns per get+put (per thread)",
+                               "median ns per get+put", left)
+    if fig is not None:
+        files += save_figure(plt, fig, out_dir, "nsop-maxthreads", protect)
+        charts += 1
 
     if any(r["norm"] is not None for r in benches):
         fig = draw_maxthreads_bars(plt, style, title, benches, floors, "norm",
                                    cfg_by_workload,
-                                   "norm: ns per op ÷ matching floor (×)",
-                                   "median norm")
+                                   "norm: ns per get+put ÷ matching floor (×)",
+                                   "median norm", left)
         if fig is not None:
             files += save_figure(plt, fig, out_dir, "norm-maxthreads", protect)
             charts += 1
@@ -571,6 +748,8 @@ def parse_args(argv):
     p.add_argument("results", metavar="RESULTS.csv", nargs="?", help="results file")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: <dir of CSV>/<stem>-plots)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the last line (how many charts, where), not every file")
     p.add_argument("--compare", nargs=2, metavar=("A.csv", "B.csv"),
                    help="chart B/A per benchmark with compare's verdicts instead")
     p.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
@@ -592,7 +771,9 @@ def parse_args(argv):
 
 
 def run(argv):
+    global QUIET
     args = parse_args(argv)
+    QUIET = args.quiet
     if args.compare:
         out_dir, charts, _ = render_compare(args.compare[0], args.compare[1],
                                             args.threshold, args.alpha, args.adjust,

@@ -33,7 +33,10 @@ read-side mechanisms), which are shown apart as reference lines. Each
 section dict also carries `best` (the winner, or the tied set) and `tied`
 (bool), which analysis/stability.py compares between two runs.
 
-    usage: decide.py RESULTS.csv     prints the sections as text
+    usage: decide.py [--width COLUMNS] RESULTS.csv
+                                     prints the sections as text; --width
+                                     (./run.sh: 100) folds the notes and
+                                     drops the rightmost table columns to fit
 """
 
 import math
@@ -264,11 +267,12 @@ def finish(section, rank, figures, unit="ns"):
 
 
 MEMORY_HEADER = "bytes/object here / 64 / 256 CPUs"
+MEMORY_NOTE = "memory price, bytes per object at this machine's CPUs / 64 / 256"
 
 
 def memory_note(run, backends):
     parts = [f"{b} {run.memory_text(b)}" for b in backends if b in run.memory]
-    return ("memory price, bytes per object at this machine's CPUs / 64 / 256: " + "; ".join(parts)
+    return (MEMORY_NOTE + ": " + "; ".join(parts)
             if parts else "")
 
 
@@ -587,29 +591,90 @@ def load(path):
 
 # ---------------------------------------------------------------- text
 
-def render_text(secs):
-    lines = []
+def render_text(secs, width=None):
+    """The sections as text; with a width (a terminal's), tables lose their
+    rightmost columns until they fit (the note says which: the report has
+    them) and notes fold, so no line is wider; a note said in an earlier
+    section is not repeated."""
+    lines, said = [], set()
     for s in secs:
         lines.append("")
         lines.append(f"== {s['title']} ==")
         if s.get("answer"):
-            lines.append(f"best here: {s['answer']}")
-        table = [s["columns"]] + [[str(c) for c in row] for row in s["rows"]]
-        widths = [max(len(str(r[i])) for r in table) for i in range(len(s["columns"]))]
+            lines += fold(f"best here: {s['answer']}", width, "  ")
+        columns, rows, dropped = fit_table(s["columns"], [[str(c) for c in row] for row in s["rows"]],
+                                           width)
+        table = [columns] + rows
+        widths = [max(len(str(r[i])) for r in table) for i in range(len(columns))]
         for row in table:
             lines.append("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
                                    for i, (c, w) in enumerate(zip(row, widths))))
-        for n in s.get("notes", []):
-            lines.append(f"  - {n}")
+        notes = [n for n in s.get("notes", []) if not (width and n in said) and
+                 not (width and MEMORY_HEADER in columns and n.startswith(MEMORY_NOTE))]
+        said.update(notes)
+        told = [c for c in dropped if c != MEMORY_HEADER]  # the memory note has that one
+        if told:
+            notes.insert(0, f"columns left out to fit {width} columns (in the report and "
+                            f"decide.py without --width): {', '.join(told)}")
+        for n in notes:
+            lines += fold(f"  - {n}", width, "    ")
     return "\n".join(lines) + "\n"
 
 
+def table_width(columns, rows):
+    return sum(max(len(r[i]) for r in [columns] + rows) for i in range(len(columns))) + \
+        2 * (len(columns) - 1)
+
+
+def fit_table(columns, rows, width):
+    """(columns, rows, the names of the columns left out): the rightmost
+    columns go until the table fits width; the backend and the cost that
+    ranks it always stay."""
+    columns, dropped = list(columns), []
+    while width and len(columns) > 2 and table_width(columns, rows) > width:
+        dropped.insert(0, columns.pop())
+        rows = [r[:len(columns)] for r in rows]
+    return columns, rows, dropped
+
+
+def fold(text, width, indent):
+    """text as lines of at most width characters (None: one line), broken
+    at spaces, continuation lines indented; a word longer than a line (a
+    path) stays whole."""
+    if not width:
+        return [text]
+    import textwrap
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [text]
+
+
+USAGE = "usage: decide.py [--width COLUMNS] RESULTS.csv"
+
+
+def parse_argv(argv):
+    """(path, width) or None for bad arguments; 'help' for -h."""
+    args, width = argv[1:], None
+    if args and args[0] in ("-h", "--help"):
+        return "help"
+    if len(args) == 3 and args[0] == "--width":
+        try:
+            width = int(args[1])
+        except ValueError:
+            return None
+        args = args[2:]
+        if width < 40:
+            return None
+    return (args[0], width) if len(args) == 1 else None
+
+
 def main(argv):
-    if len(argv) != 2 or argv[1] in ("-h", "--help"):
-        print("usage: decide.py RESULTS.csv", file=sys.stderr if len(argv) != 2 else sys.stdout)
-        return 0 if len(argv) == 2 else 2
+    parsed = parse_argv(argv)
+    if parsed is None or parsed == "help":
+        print(USAGE, file=sys.stderr if parsed is None else sys.stdout)
+        return 2 if parsed is None else 0
+    path, width = parsed
     try:
-        res, meta, problem = load(argv[1])
+        res, meta, problem = load(path)
     except (R.InputError, OSError) as e:
         print(f"decide: {cli.plain(e)}", file=sys.stderr)
         return 2
@@ -620,10 +685,11 @@ def main(argv):
         print("decide: this run has none of the workloads the decisions need "
               "(hammer, churn, lookup_rcu, read)", file=sys.stderr)
         return 0
-    sys.stdout.write("\nwhich scheme for which object life (medians of clean repetitions; ±: the "
-                     "interval that should hold the next run's median, at the level each "
-                     "section states; n=2: too few for one):")
-    sys.stdout.write(cli.plain_lines(render_text(secs)))
+    intro = ("which scheme for which object life (medians of clean repetitions; ±: the "
+             "interval that should hold the next run's median, at the level each "
+             "section states; n=2: too few for one):")
+    sys.stdout.write("\n" + "\n".join(fold(intro, width, "  ")))
+    sys.stdout.write(cli.plain_lines(render_text(secs, width)))
     return 0
 
 

@@ -61,6 +61,13 @@ def workload_variants(workload):
                        if w["name"] == workload), ()))
 
 
+def workload_op(workload):
+    """What one op of the workload's ns_per_op is ("get+put", "lookup",
+    "object lifetime", ...): the unit of its charts; "op" when unknown."""
+    return next((w.get("op") or "op" for w in catalogue()["workloads"]
+                 if w["name"] == workload), "op")
+
+
 def readside_mechanisms():
     return tuple(catalogue()["readside_mechanisms"])
 

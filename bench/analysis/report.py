@@ -27,10 +27,16 @@ repetitions only):
                            intervals overlap ("within spread": the one
                            meaning decide.py uses, stats.within_spread())
   charts                   throughput vs threads per workload with the floors;
-                           ns/op per backend (every clean repetition: the
-                           spread); churn vs uses, tail latency and release
-                           latency when the run has those workloads/columns
-                           (else the report says it has none)
+                           ns per get+put per scheme at the highest thread
+                           count (every clean repetition: the spread); churn
+                           vs uses at the highest thread count (report.md: 1
+                           and the highest), hammer's tail latency and the
+                           release latency when the run has those
+                           workloads/columns (else the report says it has
+                           none). Each chart: one unit, at most 12 schemes,
+                           the rows that are not schemes as reference lines,
+                           and a line under it saying what it left out (as
+                           bench/analysis/charts.py)
   self-checks              rows whose check was ok, and every one that was not
   disturbed repetitions    counted, with a warning when most were
   how to reproduce         the exact command line and git commit of the sidecar
@@ -80,6 +86,8 @@ TEMPLATE = os.path.join(os.path.dirname(os.path.realpath(__file__)), "report_tem
 THROUGHPUT_FLOORS = ("shared", "uncontended")
 LATENCY_COLUMNS = ("lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns")
 USES_COLUMN = "uses"
+# The reference lines (rows that are not schemes): black, one dash pattern each.
+REF_DASHES = ("dot", "dashdot", "longdashdot", "5px,2px,1px,2px", "1px,4px")
 ENV_FIELDS = (("host", "host"), ("cpu_model", "CPU"), ("topology", "topology"),
               ("pus", "PUs"), ("kernel", "kernel"), ("compiler", "compiler"),
               ("cflags", "flags"), ("glibc", "glibc"), ("git_commit", "git commit"),
@@ -368,12 +376,30 @@ class Charts:
                       for i, b in enumerate(names.ordered(backends, names.backend_order()))}
         self.count = 0
 
-    def html(self, fig, title, height=420):
+    def html(self, fig, title, height=420, left_out=None):
+        """The chart's fragment, with a line under it saying what it left out
+        (charts.left_out_text()); the legend sits under the plot, so a
+        phone's width narrows the plot, never cuts the legend."""
+        from .charts import left_out_text
+        left_out = left_out_text(left_out if isinstance(left_out, (list, tuple)) else [left_out])
+        entries = sum(1 for t in fig.data if t.showlegend is not False and t.name)
+        height += 22 * ((entries + 3) // 4)
         fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height,
-                          margin={"l": 60, "r": 20, "t": 50, "b": 60},
-                          template="plotly_white", legend={"title": {"text": "backend"}})
+                          margin={"l": 60, "r": 30, "t": 50, "b": 60},
+                          template="plotly_white",
+                          legend={"title": {"text": "scheme"}, "orientation": "h",
+                                  "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0})
         self.count += 1
-        return chart_html(fig, self.count, height)
+        return chart_html(fig, self.count, height, left_out)
+
+    def shown(self, backends, score):
+        """(schemes drawn, reference rows, the 'left out' part for the rest):
+        the rows that are not schemes apart, at most charts.MAX_SERIES schemes."""
+        from .charts import MAX_SERIES, keep_best, split_schemes
+        schemes, refs = split_schemes(names.ordered(backends, names.backend_order()))
+        kept, dropped = keep_best(schemes, score)
+        return kept, refs, (f"{len(dropped)} scheme(s) beyond {MAX_SERIES}: {', '.join(dropped)}"
+                            if dropped else "")
 
     def floor_lines(self, fig, host, placements, threads, field="ops_per_s"):
         for name in THROUGHPUT_FLOORS:
@@ -395,64 +421,101 @@ class Charts:
                 meta={"backend": "floor", "host": host.label},
                 hovertemplate=f"floor {ptext(name)}<br>%{{x}} threads: %{{y:.4g}} ops/s<extra></extra>"))
 
-    def throughput(self, host, cat, rows):
+    def throughput(self, host, cat, rows, left=()):
+        """ops/s against threads for one category: at most MAX_SERIES
+        schemes (the fastest at the most threads), the rows that are not
+        schemes as dotted reference lines, the floors dashed."""
         go = self.go
         fig = go.Figure()
         threads = sorted({r["threads"] for r in rows})
-        for b in names.ordered({r["backend"] for r in rows}, names.backend_order()):
+
+        def score(b):
+            st = stats_of([r["ops_per_s"] for r in rows if r["backend"] == b and
+                           r["threads"] == threads[-1]])
+            return -st[0] if st else None
+        kept, refs, dropped = self.shown({r["backend"] for r in rows}, score)
+        for b in kept + refs:
             by_t = {}
             for r in rows:
                 if r["backend"] == b:
                     by_t.setdefault(r["threads"], []).append(r["ops_per_s"])
             ts = sorted(by_t)
             st = [stats_of(by_t[t]) for t in ts]
+            ref = b in refs
+            few = any(x[3] < 3 for x in st)
             fig.add_trace(go.Scatter(
-                x=ts, y=[s[0] for s in st], mode="lines+markers", name=b,
-                line={"color": self.color.get(b)}, legendgroup=b,
-                meta={"backend": b, "host": host.label},
-                error_y={"type": "data", "symmetric": False,
-                         "array": [s[2] - s[0] for s in st],
-                         "arrayminus": [s[0] - s[1] for s in st]},
-                customdata=[[s[1], s[2], s[3]] for s in st],
+                x=ts, y=[x[0] for x in st], mode="lines+markers",
+                name=f"reference: {b} (not a scheme)" if ref else b,
+                line={"color": "#222", "dash": REF_DASHES[refs.index(b) % len(REF_DASHES)]}
+                if ref else {"color": self.color.get(b)},
+                legendgroup=b, meta={"backend": b, "host": host.label},
+                error_y=None if ref or few else {
+                    "type": "data", "symmetric": False,
+                    "array": [x[2] - x[0] for x in st], "arrayminus": [x[0] - x[1] for x in st]},
+                customdata=[[x[1], x[2], x[3]] for x in st],
                 hovertemplate=(f"{ptext(b)}<br>%{{x}} threads: %{{y:.4g}} ops/s"
                                "<br>range %{customdata[0]:.4g}–%{customdata[1]:.4g},"
                                " n=%{customdata[2]}<extra></extra>")))
         self.floor_lines(fig, host, {r["placement"] for r in rows}, threads)
-        fig.update_yaxes(type="log", title="ops/s, all threads (median, bars min–max)")
+        op = names.workload_op(cat[0])
+        fig.update_yaxes(type="log", title=f"{op} per second, all threads (median, bars min–max)")
         fig.update_xaxes(title="threads", tickvals=threads,
                          type="log" if threads[-1] / threads[0] >= 8 else "linear")
-        return self.html(fig, f"{host.label}: throughput — {cat_label(cat)}")
+        return self.html(fig, f"{host.label}: throughput — {cat_label(cat)}: {op} per second",
+                         left_out=list(left) + [dropped])
 
-    def nsop_boxes(self, host, cats):
-        """Every clean repetition at each category's highest thread count, a
-        box per backend: the spread is the picture."""
+    def nsop_boxes(self, host, cats, left=()):
+        """Every clean repetition at the highest thread count of the get+put
+        workloads (one unit), a box per scheme: the spread is the picture."""
         go = self.go
         fig = go.Figure()
+        unit = {cat: rows for cat, rows in cats.items() if names.workload_op(cat[0]) == "get+put"}
+        other = names.ordered({cat[0] for cat in cats} - {cat[0] for cat in unit}, names.workload_order())
+        if not unit:
+            return ""
+        tmax = max(r["threads"] for rows in unit.values() for r in rows)
         points = {}
-        for cat, rows in cats.items():
-            tmax = max(r["threads"] for r in rows)
+        for cat, rows in unit.items():
             for r in rows:
                 if r["threads"] == tmax:
-                    points.setdefault(r["backend"], []).append(
-                        (f"{cat_label(cat)} @{tmax}", r["ns_per_op"]))
-        for b in names.ordered(points, names.backend_order()):
+                    points.setdefault(r["backend"], []).append((cat_label(cat), r["ns_per_op"]))
+
+        def score(b):
+            return statistics.median(y for _, y in points[b]) if b in points else None
+        kept, refs, dropped = self.shown(set(points), score)
+        for b in kept + refs:
             xs, ys = zip(*points[b])
-            fig.add_trace(go.Box(x=list(xs), y=list(ys), name=b, legendgroup=b,
+            ref = b in refs
+            fig.add_trace(go.Box(x=list(xs), y=list(ys),
+                                 name=f"reference: {b} (not a scheme)" if ref else b, legendgroup=b,
                                  meta={"backend": b, "host": host.label},
-                                 marker={"color": self.color.get(b), "size": 4},
+                                 marker={"color": "#222" if ref else self.color.get(b), "size": 4},
                                  boxpoints="all", jitter=0.3, pointpos=0,
                                  hovertemplate=f"{ptext(b)}<br>%{{x}}<br>%{{y:.4g}} ns/op<extra></extra>"))
         fig.update_layout(boxmode="group")
-        fig.update_yaxes(type="log", title="ns per op, per thread (each clean repetition)")
-        fig.update_xaxes(title="workload @ threads", tickangle=-30)
-        return self.html(fig, f"{host.label}: ns/op per backend at the highest thread count",
-                         height=500)
+        fig.update_yaxes(type="log", title="ns per get+put, per thread (each clean repetition)")
+        fig.update_xaxes(title="workload", tickangle=-30)
+        others = sorted({r["threads"] for rows in unit.values() for r in rows} - {tmax})
+        return self.html(fig, f"{host.label}: ns per get+put at {tmax} threads", height=500,
+                         left_out=list(left) + [
+                             f"other thread counts ({', '.join(map(str, others))})" if others else "",
+                             f"workloads with another unit ({', '.join(other)}: their own charts)"
+                             if other else "", dropped])
 
-    def by_x(self, host, rows, xcol, ycol, title, xtitle, ytitle, log_x=True):
-        """One line per backend of median ycol against a numeric xcol."""
+    def by_x(self, host, rows, xcol, ycol, title, xtitle, ytitle, log_x=True, left=()):
+        """One line per scheme of median ycol against a numeric xcol, at the
+        highest thread count of the rows."""
         go = self.go
         fig = go.Figure()
-        for b in names.ordered({r["backend"] for r in rows}, names.backend_order()):
+        tmax = max(r["threads"] for r in rows)
+        others = sorted({r["threads"] for r in rows} - {tmax})
+        rows = [r for r in rows if r["threads"] == tmax]
+
+        def score(b):
+            st = stats_of([r[ycol] for r in rows if r["backend"] == b])
+            return st[0] if st else None
+        kept, refs, dropped = self.shown({r["backend"] for r in rows}, score)
+        for b in kept + refs:
             by_x = {}
             for r in rows:
                 if r["backend"] != b:
@@ -464,36 +527,48 @@ class Charts:
                 continue
             xs = sorted(by_x)
             st = [stats_of(by_x[x]) for x in xs]
+            few = any(x[3] < 3 for x in st)
             fig.add_trace(go.Scatter(
-                x=xs, y=[s[0] for s in st], mode="lines+markers", name=b, legendgroup=b,
+                x=xs, y=[s[0] for s in st], mode="lines+markers",
+                name=f"reference: {b} (not a scheme)" if b in refs else b, legendgroup=b,
                 line={"color": self.color.get(b)}, meta={"backend": b, "host": host.label},
-                error_y={"type": "data", "symmetric": False,
-                         "array": [s[2] - s[0] for s in st],
-                         "arrayminus": [s[0] - s[1] for s in st]},
+                error_y=None if few else {"type": "data", "symmetric": False,
+                                          "array": [s[2] - s[0] for s in st],
+                                          "arrayminus": [s[0] - s[1] for s in st]},
                 hovertemplate=f"{ptext(b)}<br>{ptext(xtitle)} %{{x}}: %{{y:.4g}}<extra></extra>"))
         fig.update_xaxes(title=xtitle, type="log" if log_x else "linear")
         fig.update_yaxes(title=ytitle, type="log")
-        return self.html(fig, f"{host.label}: {title}")
+        return self.html(fig, f"{host.label}: {title} at {tmax} threads", left_out=list(left) + [
+            f"other thread counts ({', '.join(map(str, others))}: report.md's churn chart has 1 "
+            f"thread)" if others else "", dropped])
 
-    def latency_bars(self, host, rows, title):
-        """p50/p99/p99.9/max per backend (medians over repetitions), grouped."""
+    def latency_bars(self, host, rows, title, unit, left=()):
+        """p50/p99/p99.9/max per scheme (medians over repetitions), grouped;
+        the rows that are not schemes as reference bars, apart."""
         go = self.go
         fig = go.Figure()
         cols = [c for c in LATENCY_COLUMNS if any(to_float(r.get(c)) is not None for r in rows)]
-        backends = names.ordered({r["backend"] for r in rows}, names.backend_order())
-        for b in backends:
+
+        def score(b):
+            st = stats_of([to_float(r.get(cols[-1])) for r in rows if r["backend"] == b])
+            return st[0] if st else None
+        kept, refs, dropped = self.shown({r["backend"] for r in rows}, score)
+        for b in kept + refs:
             rs = [r for r in rows if r["backend"] == b]
             ys = []
             for c in cols:
                 st = stats_of([to_float(r.get(c)) for r in rs])
                 ys.append(st[0] if st else None)
+            ref = b in refs
             fig.add_trace(go.Bar(x=[c.replace("lat_", "").replace("_ns", "") for c in cols],
-                                 y=ys, name=b, legendgroup=b, marker={"color": self.color.get(b)},
+                                 y=ys, name=f"reference: {b} (not a scheme)" if ref else b,
+                                 legendgroup=b,
+                                 marker={"color": "#bbb" if ref else self.color.get(b)},
                                  meta={"backend": b, "host": host.label},
                                  hovertemplate=f"{ptext(b)} %{{x}}: %{{y:.4g}} ns<extra></extra>"))
         fig.update_layout(barmode="group")
-        fig.update_yaxes(type="log", title="ns (median over repetitions)")
-        return self.html(fig, f"{host.label}: {title}")
+        fig.update_yaxes(type="log", title=f"{unit} (median over repetitions)")
+        return self.html(fig, f"{host.label}: {title}", left_out=list(left) + [dropped])
 
     def cross_host_norm(self, hosts, cat_names):
         """norm (ns/op over the host's own floor) at each host's highest thread
@@ -604,7 +679,7 @@ def plotly_text(obj, key=None):
     return obj
 
 
-def chart_html(fig, n, height):
+def chart_html(fig, n, height, left_out=""):
     """One chart: its div and its figure as a JSON data block (type
     application/json: never run, read by the page's own script), so every
     inline script of the page is the template's and plotly.js, which the
@@ -615,7 +690,8 @@ def chart_html(fig, n, height):
     return (f'<div class="chart"><div id="kb-chart-{n}" class="kb-chart" '
             f'style="height:{int(height)}px;width:100%"></div>'
             f'<script type="application/json" class="kb-chart-data" data-for="kb-chart-{n}">'
-            f"{script_json(spec)}</script></div>")
+            f"{script_json(spec)}</script>"
+            + (f'<p class="left-out">{esc(left_out)}</p>' if left_out else "") + "</div>")
 
 
 # ---------------------------------------------------------------- matplotlib (report.md)
@@ -663,64 +739,141 @@ def _plt():
 
 
 def save(plt, fig, d, name, out_dir, protect):
+    from .charts import chart_facts
+    facts = json.dumps(chart_facts(fig), ensure_ascii=False)
     for ext in ("png", "svg"):
         path = os.path.join(d, f"{name}.{ext}")
         with outputs.created(path, "wb", protect) as f:
             fig.savefig(f, format=ext, dpi=110, bbox_inches="tight",
-                        metadata={"Software": None} if ext == "png" else {"Date": None})
+                        metadata={"Software": None} if ext == "png" else
+                        {"Date": None, "Description": facts})
     plt.close(fig)
     return os.path.relpath(os.path.join(d, name), out_dir)
 
 
+def unclean(h, workloads, threads=None):
+    """Backends measured in these workloads (at these threads) without a
+    clean repetition: the charts draw clean repetitions only, so they name
+    these instead of dropping them silently."""
+    have = {r["backend"] for r in h.benches if r["workload"] in workloads and
+            (threads is None or r["threads"] == threads)}
+    measured = {k[0] for k in h.res.measured if k[1] in workloads and
+                (threads is None or k[2] == threads) and k[0] != R.FLOOR_BACKEND}
+    return names.ordered(measured - have, names.backend_order())
+
+
+def unclean_text(h, workloads, threads=None, where="the decision tables (figures marked ~)"):
+    missing = unclean(h, workloads, threads)
+    if not missing:
+        return ""
+    deferred = [b for b in missing if "deferred_release" in names.backend_flags().get(b, set())
+                and "release_latency" in workloads]
+    why = (f" ({', '.join(deferred)} release after an RCU grace period: the call_rcu thread "
+           f"disturbs their repetitions)" if deferred else "")
+    return f"{', '.join(missing)}: no clean repetition{why}; see {where}"
+
+
+def chart_threads(rows):
+    """The thread counts a chart shows: 1 and the highest."""
+    ts = sorted({r["threads"] for r in rows})
+    return [ts[0]] + ([ts[-1]] if ts[-1] != ts[0] else []), ts
+
+
 def extra_md_charts(h, d, out_dir, protect):
+    from .charts import (MAX_SERIES, caption, keep_best, left_out_text, split_schemes,
+                         _plain_log_ticks)
     plt = _plt()
     out = []
     churn = [r for r in h.benches if r["workload"] == "churn"]
     if churn and USES_COLUMN in h.res.columns:
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        for b in names.ordered({r["backend"] for r in churn}, names.backend_order()):
-            by_x = {}
-            for r in churn:
-                x = to_float(r.get(USES_COLUMN))
-                if r["backend"] == b and x is not None:
-                    by_x.setdefault(x, []).append(r["ns_per_op"])
-            xs = sorted(by_x)
-            if xs:
-                st = [stats_of(by_x[x]) for x in xs]
-                ax.errorbar(xs, [s[0] for s in st], yerr=[[s[0] - s[1] for s in st],
-                                                         [s[2] - s[0] for s in st]],
-                            label=b, marker="o", capsize=2)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("uses per lifetime")
-        ax.set_ylabel("ns per lifetime (median, whiskers min–max)")
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
-        ax.set_title(f"{h.label}: churn — cost of an object's life against its uses")
+        shown, every = chart_threads(churn)
+        fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown) + 2, 4.5), squeeze=False,
+                                 sharey=True)
+        schemes, _ = split_schemes(names.ordered({r["backend"] for r in churn}, names.backend_order()))
+        top = [r for r in churn if r["threads"] == shown[-1]]
+
+        def score(b):
+            st = stats_of([r["ns_per_op"] for r in top if r["backend"] == b])
+            return st[0] if st else None
+        kept, dropped = keep_best(schemes, score)
+        for ax, t in zip(axes[0], shown):
+            for b in kept:
+                by_x = {}
+                for r in churn:
+                    x = to_float(r.get(USES_COLUMN))
+                    if r["backend"] == b and r["threads"] == t and x is not None:
+                        by_x.setdefault(x, []).append(r["ns_per_op"])
+                xs = sorted(by_x)
+                if xs:
+                    st = [stats_of(by_x[x]) for x in xs]
+                    few = any(s_[3] < 3 for s_ in st)
+                    ax.errorbar(xs, [s_[0] for s_ in st],
+                                yerr=None if few else [[s_[0] - s_[1] for s_ in st],
+                                                       [s_[2] - s_[0] for s_ in st]],
+                                label=b, marker="o", capsize=2)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            _plain_log_ticks(ax)
+            ax.set_xlabel("uses per lifetime")
+            ax.set_title(f"{t} thread{'s' if t != 1 else ''}", fontsize=9)
+        axes[0][0].set_ylabel("ns per object lifetime (median, whiskers min–max)")
+        axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), title="scheme")
+        fig.suptitle(f"{h.label}: churn — ns per object lifetime against its uses, at "
+                     f"{' and '.join(map(str, shown))} thread(s)")
+        others = [t for t in every if t not in shown]
+        caption(fig, left_out_text([
+            f"thread counts {', '.join(map(str, others))} (the report's tables)" if others else "",
+            unclean_text(h, ("churn",)),
+            f"{len(dropped)} slower scheme(s) beyond {MAX_SERIES}: {', '.join(dropped)}" if dropped else ""]))
         out.append(("churn vs uses", save(plt, fig, d, "churn-uses", out_dir, protect)))
-    for name, workloads, title in (("tail-latency", ("hammer", "lookup_rcu"),
-                                    "tail latency of single get+put pairs"),
-                                   ("release-latency", ("release_latency",),
-                                    "release latency: last put (or kill) to release()")):
-        rows = latency_rows(h, workloads)
+    for name, workload, title, unit in (
+            ("tail-latency", "hammer", "tail latency of single get+put pairs (hammer)",
+             "ns per get+put pair"),
+            ("release-latency", "release_latency", "release latency: last put (or kill) to release()",
+             "ns from the last put (or kill) to release()")):
+        rows = latency_rows(h, (workload,))
         if not rows:
             continue
+        t = rows[0]["threads"]
         cols = [c for c in LATENCY_COLUMNS if any(to_float(r.get(c)) is not None for r in rows)]
-        backends = names.ordered({r["backend"] for r in rows}, names.backend_order())
+        schemes, refs = split_schemes(names.ordered({r["backend"] for r in rows}, names.backend_order()))
+
+        def score(b):
+            st = stats_of([to_float(r.get(cols[-1])) for r in rows if r["backend"] == b])
+            return st[0] if st else None
+        kept, dropped = keep_best(schemes, score)
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        width = 0.8 / max(1, len(backends))
-        for bi, b in enumerate(backends):
+        width = 0.8 / max(1, len(kept))
+        for bi, b in enumerate(kept):
             ys = []
             for c in cols:
                 st = stats_of([to_float(r.get(c)) for r in rows if r["backend"] == b])
                 ys.append(st[0] if st else 0)
             ax.bar([i - 0.4 + width * (bi + 0.5) for i in range(len(cols))], ys,
                    width * 0.92, label=b)
+        for b in refs:
+            for i, c in enumerate(cols):
+                st = stats_of([to_float(r.get(c)) for r in rows if r["backend"] == b])
+                if st:
+                    ax.hlines(st[0], i - 0.45, i + 0.45, colors="0.1", linestyles=":",
+                              label=f"reference: {b} (not a scheme: the clock read)" if i == 0 else None)
         ax.set_xticks(range(len(cols)))
         ax.set_xticklabels([c.replace("lat_", "").replace("_ns", "") for c in cols])
         ax.set_yscale("log")
-        ax.set_ylabel("ns (median over repetitions)")
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
-        ax.set_title(f"{h.label}: {title} @{rows[0]['threads']} threads")
+        _plain_log_ticks(ax)
+        ax.set_ylabel(f"{unit} (median over repetitions)")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), title="scheme")
+        ax.set_title(f"{h.label}: {title} @{t} threads")
+        every = sorted({r["threads"] for r in h.benches if r["workload"] == workload})
+        others = [x for x in every if x != t]
+        caption(fig, left_out_text([
+            f"other thread counts ({', '.join(map(str, others))})" if others else "",
+            "lookup_rcu's tail latencies (ns per lookup: the lookup-mostly table)"
+            if workload == "hammer" and any(r["workload"] == "lookup_rcu" for r in h.benches) else "",
+            unclean_text(h, (workload,), t, "the short-lived object's table, release p50/p99 (marked ~)"
+                         if workload == "release_latency" else "the decision tables (figures marked ~)"),
+            f"{len(dropped)} scheme(s) beyond {MAX_SERIES} with the longest tails: {', '.join(dropped)}"
+            if dropped else ""]))
         out.append((title, save(plt, fig, d, name, out_dir, protect)))
     return out
 
@@ -787,7 +940,7 @@ class Doc:
     def table(self, columns, rows, table_id=None, backend_col=None, host_col=None, cls=None):
         tid = f' id="{esc(table_id)}"' if table_id else ""
         c = f' class="{cls}"' if cls else ""
-        out = [f"<table{tid}{c}><thead><tr>" +
+        out = [f'<div class="table-scroll"><table{tid}{c}><thead><tr>' +
                "".join(f"<th>{esc(x)}</th>" for x in columns) + "</tr></thead><tbody>"]
         for row in rows:
             attrs = ""
@@ -796,7 +949,7 @@ class Doc:
             if host_col is not None:
                 attrs += f' data-host="{esc(row[host_col])}"'
             out.append(f"<tr{attrs}>" + "".join(f"<td>{esc(x)}</td>" for x in row) + "</tr>")
-        out.append("</tbody></table>")
+        out.append("</tbody></table></div>")
         self.html.append("".join(out))
         self.md.append("| " + " | ".join(md_cell(x) for x in columns) + " |")
         self.md.append("|" + "---|" * len(columns))
@@ -937,29 +1090,44 @@ def host_sections(doc, charts, h, multi, md_chart_list):
     doc.h(3, "Charts")
     cats = categories(h)
     for cat, rows_ in cats.items():
-        doc.raw_html(charts.throughput(h, cat, rows_))
-    doc.raw_html(charts.nsop_boxes(h, cats))
+        doc.raw_html(charts.throughput(h, cat, rows_, [unclean_text(h, (cat[0],))]))
+    doc.raw_html(charts.nsop_boxes(h, cats, [unclean_text(h, {c[0] for c in cats})]))
     churn = [r for r in h.benches if r["workload"] == "churn"]
     missing = []
     if churn and USES_COLUMN in h.res.columns:
         doc.raw_html(charts.by_x(h, churn, USES_COLUMN, "ns_per_op",
                                  "churn — ns per object lifetime against uses",
-                                 "uses per lifetime", "ns per lifetime"))
+                                 "uses per lifetime", "ns per object lifetime",
+                                 left=[unclean_text(h, ("churn",))]))
     else:
         missing.append("churn vs uses (no `churn` rows" +
                        ("" if not churn else f" with a `{USES_COLUMN}` column") + ")")
-    tail = latency_rows(h, ("hammer", "lookup_rcu"))
+    tail = latency_rows(h, ("hammer",))
     if tail:
-        doc.raw_html(charts.latency_bars(h, tail, f"tail latency of single get+put pairs "
-                                                  f"@{tail[0]['threads']} threads"))
+        t = tail[0]["threads"]
+        doc.raw_html(charts.latency_bars(
+            h, tail, f"tail latency of single get+put pairs (hammer) @{t} threads",
+            "ns per get+put pair", [
+                "lookup_rcu's tail latencies (ns per lookup: the lookup-mostly table)"
+                if any(r["workload"] == "lookup_rcu" for r in h.benches) else "",
+                "other thread counts" if len({r["threads"] for r in h.benches
+                                              if r["workload"] == "hammer"}) > 1 else "",
+                unclean_text(h, ("hammer",), t)]))
     else:
-        missing.append("tail latency (no `lat_p99_ns` figures for hammer or lookup_rcu)")
+        missing.append("tail latency (no `lat_p99_ns` figures for hammer)")
     rel = latency_rows(h, ("release_latency",))
     rel_rows = [r for r in h.benches if r["workload"] == "release_latency"]
     if rel:
-        doc.raw_html(charts.latency_bars(h, rel, "release latency: last put (or kill) to release()"))
+        t = rel[0]["threads"]
+        doc.raw_html(charts.latency_bars(
+            h, rel, f"release latency: last put (or kill) to release() @{t} threads",
+            "ns from the last put (or kill) to release()", [
+                "other thread counts" if len({r["threads"] for r in rel_rows}) > 1 else "",
+                unclean_text(h, ("release_latency",), t,
+                             "the short-lived object's table, release p50/p99 (marked ~)")]))
     elif rel_rows:
-        doc.raw_html(charts.nsop_boxes(h, {("release_latency", ()): rel_rows}))
+        doc.raw_html(charts.by_x(h, rel_rows, "threads", "ns_per_op", "release_latency",
+                                 "threads", "ns per object release", log_x=False))
     else:
         missing.append("release latency (no `release_latency` rows)")
     if missing:
@@ -1028,14 +1196,25 @@ def cross_host(doc, charts, hosts, md_chart_list):
 
 
 def filter_html(backends, hosts):
-    boxes = "".join(f'<label><input type="checkbox" value="{esc(b)}" data-kind="backend" checked>'
-                    f"{esc(b)}</label>" for b in backends)
+    """The picker: the schemes, then apart the rows that are not schemes
+    (names.not_schemes(): null, the read-side mechanisms), which the charts
+    draw as reference lines and no table ranks."""
+    ref = set(names.not_schemes())
+
+    def box(b):
+        return (f'<label><input type="checkbox" value="{esc(b)}" data-kind="backend" checked>'
+                f"{esc(b)}</label>")
+    boxes = "".join(box(b) for b in backends if b not in ref)
+    refs = [b for b in backends if b in ref]
+    if refs:
+        boxes += ('<span class="refs"> · reference lines, not schemes: ' +
+                  "".join(box(b) for b in refs) + "</span>")
     hb = ""
     if len(hosts) > 1:
         hb = "<br>hosts: " + "".join(
             f'<label><input type="checkbox" value="{esc(h)}" data-kind="host" checked>'
             f"{esc(h)}</label>" for h in hosts)
-    return f'<div id="filter">show backends: {boxes}{hb}</div>'
+    return f'<div id="filter">show schemes: {boxes}{hb}</div>'
 
 
 def page_script(template):

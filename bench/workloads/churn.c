@@ -113,6 +113,7 @@ const struct kb_workload kb_workload_churn = {
 	.name = "churn",
 	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* owners yield to a full ring; call_rcu frees, percpu's grace periods */
 	.about = "objects born, handed to every thread, used --uses times each, destroyed",
+	.op = "object lifetime",
 	.objects = kb_no_objects,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.setup = churn_setup,

@@ -53,6 +53,7 @@ KB_FOR_EACH_BACKEND(HAMMER)
 const struct kb_workload kb_workload_hammer = {
 	.name = "hammer",
 	.about = "all threads get/put one shared object",
+	.op = "get+put",
 	.objects = kb_one_object,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 };

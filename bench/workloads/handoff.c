@@ -112,6 +112,7 @@ KB_FOR_EACH_BACKEND(HANDOFF)
 const struct kb_workload kb_workload_handoff = {
 	.name = "handoff",
 	.about = "kref.rst: get before handing to the next thread, put there",
+	.op = "get+put",
 	.objects = kb_object_per_thread,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.setup = handoff_setup,

@@ -428,6 +428,7 @@ const struct kb_workload kb_workload_lookup_mutex = {
 	.name = "lookup_mutex",
 	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* readers sleep on the list's mutex; the writer thread, call_rcu frees */
 	.about = "kref.rst's locked list: lookup + get under a mutex, put per --variant",
+	.op = "lookup",
 	.objects = kb_no_objects,	/* slots of its own */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = lm_variant_names,

@@ -689,6 +689,7 @@ const struct kb_workload kb_workload_lookup_rcu = {
 	.name = "lookup_rcu",
 	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* the writer thread, call_rcu frees, the slot cache's lock */
 	.about = "RCU hash-table lookup + get_unless_zero, a writer replacing objects",
+	.op = "lookup",
 	.objects = kb_no_objects,	/* objects live in the table */
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = kb_rcu_flavor_names,

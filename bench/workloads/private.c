@@ -8,6 +8,7 @@ KB_FOR_EACH_BACKEND(PRIVATE)
 const struct kb_workload kb_workload_private = {
 	.name = "private",
 	.about = "each thread gets/puts its own object",
+	.op = "get+put",
 	.objects = kb_object_per_thread,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.unshared = true,

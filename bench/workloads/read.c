@@ -68,6 +68,7 @@ static bool read_applies(const struct kb_backend *b, int threads, int variant)
 const struct kb_workload kb_workload_read = {
 	.name = "read",
 	.about = "kref_read beside writers on the same object (variant reader | writers)",
+	.op = "kref_read (variant reader) or get+put (variant writers)",
 	.objects = kb_one_object,
 	.body2 = { KB_FOR_EACH_BACKEND(BODIES) },
 	.variants = read_variants,

@@ -64,6 +64,7 @@ const int kb_nreadside_mechanisms = sizeof(kb_readside_mechanisms) / sizeof(kb_r
 const struct kb_workload kb_workload_readside = {
 	.name = "readside",
 	.about = "refscale: one read-side acquire/release, refcounts beside RCU and locks",
+	.op = "read-side section",
 	.objects = kb_one_object,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.mechanisms = kb_readside_mechanisms,

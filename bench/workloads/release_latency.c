@@ -194,6 +194,7 @@ const struct kb_workload kb_workload_release_latency = {
 	.name = "release_latency",
 	.own = KB_OWN_BLOCKING | KB_OWN_HELPERS,	/* waits for deferred releases (sync, yield); call_rcu runs them */
 	.about = "last put (or kill) to release() running: lat_* columns",
+	.op = "object release",
 	.objects = kb_no_objects,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 	.setup = rl_setup,

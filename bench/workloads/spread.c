@@ -37,6 +37,7 @@ KB_FOR_EACH_BACKEND(SPREAD)
 const struct kb_workload kb_workload_spread = {
 	.name = "spread",
 	.about = "threads pick among --objects K shared objects at random",
+	.op = "get+put",
 	.objects = spread_objects,
 	.body = { KB_FOR_EACH_BACKEND(BODY) },
 };

@@ -47,6 +47,7 @@ enum kb_variant_choice {
 struct kb_workload {
 	const char *name;
 	const char *about;
+	const char *op;		/* what one op of ns_per_op is: the charts' unit */
 	int (*objects)(int threads, int objects_knob);	/* how many objects a run needs */
 	void (*body[KB_NBACKENDS])(struct gb_state *st, void *run);	/* indexed like kb_backends[] */
 	int (*setup)(struct kb_run *run);		/* optional */

@@ -128,7 +128,7 @@ check "--plan scatter: the 256 PUs are all used once" \
 RUN=$WORK/run.csv
 rc=0
 (ulimit -c 0 && exec "$BIN" --backends atomic,refcount,percpu,mutex,null,urcu_ref \
-    --workloads hammer,private,spread,handoff --threads 1,2 --reps 2 --time 0.002 --out "$RUN") \
+    --workloads hammer,private,spread,handoff --threads 1,2 --reps 2 --time 0.002 --wide --out "$RUN") \
     > "$WORK/run.out" 2> "$WORK/run.err" || rc=$?
 check "tiny run: exit 0 (got $rc)" test "$rc" -eq 0
 [ "$rc" -eq 0 ] || sed 's/^/  stderr: /' "$WORK/run.err" | tail -n 20

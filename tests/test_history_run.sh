@@ -69,7 +69,7 @@ rc=0
 "$SRC/run.sh" "${tiny[@]}" --no-floors >"$OUT/main.out" 2>"$OUT/main.err" || rc=$?
 check "./run.sh (the main job): exit 0 (got $rc), its run recorded as a sweep" \
     bash -c "[ $rc -eq 0 ] && [ $(runs "WHERE kind = 'sweep'") -eq 1 ]"
-main_csv=$(sed -n 's/^results: \(.*\.csv\) (environment.*/\1/p' "$OUT/main.out")
+main_csv=$(sed -n 's/^  results  \(.*\.csv\)$/\1/p' "$OUT/main.out")
 rc=0
 "$SRC/run.sh" history >"$OUT/list.out" 2>&1 || rc=$?
 check "./run.sh history: exit 0, both runs listed" \

@@ -150,7 +150,7 @@ else:
 # 3b. Processes: each round in its own; a backend with a thread of its own
 #     (refcache's epoch thread) runs after every other backend in it.
 # ---------------------------------------------------------------------------
-"$BIN" --quick --backends refcache,atomic,percpu --workloads hammer,private --threads 1 --reps 3 --no-floors \
+"$BIN" --quick --backends refcache,atomic,percpu --workloads hammer,private --threads 1 --reps 3 --no-floors --wide \
 	--out "$WORK/proc.csv" >"$WORK/proc.out" 2>&1
 "$BIN" --list --format json >"$WORK/list.json"
 pycheck "processes" '

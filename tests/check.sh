@@ -26,3 +26,19 @@ check_summary() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
 }
+# src_and_out_dirs "$@": the two arguments of the suites run as
+# `SCRIPT SRC_DIR OUT_DIR`: sets SRC (absolute), OUT (emptied, absolute;
+# never "" or /) and PY; a wrong count is a usage line and exit 2.
+src_and_out_dirs() {
+    if [ $# -ne 2 ]; then
+        echo "usage: $0 SRC_DIR OUT_DIR" >&2
+        exit 2
+    fi
+    SRC=$(cd "$1" && pwd)
+    OUT=$2
+    case "$OUT" in ""|/) echo "refusing OUT_DIR '$OUT'" >&2; exit 2 ;; esac
+    rm -rf -- "$OUT"
+    mkdir -p -- "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+    PY=/usr/bin/python3
+}

@@ -9,22 +9,13 @@
 #     usage: tests/test_bisect.sh SRC_DIR OUT_DIR
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 SRC_DIR OUT_DIR" >&2
-    exit 2
-fi
-SRC=$(cd "$1" && pwd)
-OUT=$2
-case "$OUT" in ""|/) echo "refusing OUT_DIR '$OUT'" >&2; exit 2 ;; esac
-rm -rf -- "$OUT"
+source "$(dirname "$0")/check.sh"
+src_and_out_dirs "$@"
 mkdir -p -- "$OUT/tmp"
-OUT=$(cd "$OUT" && pwd)
-PY=/usr/bin/python3
 export TMPDIR=$OUT/tmp
 export KREFBENCH_HISTORY=$OUT/history.sqlite
 export PYTHONPATH=$SRC/bench
 
-source "$(dirname "$0")/check.sh"
 run() {  # run NAME COMMAND...: stdout, stderr, exit status into $OUT/NAME.{out,err}, $rc
     local name=$1; shift
     rc=0

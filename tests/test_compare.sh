@@ -7,22 +7,12 @@
 #     usage: tests/test_compare.sh SRC_DIR OUT_DIR
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 SRC_DIR OUT_DIR" >&2
-    exit 2
-fi
-SRC=$(cd "$1" && pwd)
-OUT=$2
-case "$OUT" in ""|/) echo "refusing OUT_DIR '$OUT'" >&2; exit 2 ;; esac
-rm -rf -- "$OUT"
-mkdir -p -- "$OUT"
-OUT=$(cd "$OUT" && pwd)
-PY=/usr/bin/python3
+source "$(dirname "$0")/check.sh"
+src_and_out_dirs "$@"
 export PYTHONPATH=$SRC/bench
 CMP="$PY -m analysis.compare"
 FIX=$SRC/tests/fixtures
 
-source "$(dirname "$0")/check.sh"
 # run NAME COMMAND...: stdout, stderr and exit status into $OUT/NAME.{out,err}, $rc
 run() {
     local name=$1; shift

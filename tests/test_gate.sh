@@ -10,21 +10,12 @@
 #     usage: tests/test_gate.sh SRC_DIR OUT_DIR
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 SRC_DIR OUT_DIR" >&2
-    exit 2
-fi
-SRC=$(cd "$1" && pwd)
-OUT=$2
-case "$OUT" in ""|/) echo "refusing OUT_DIR '$OUT'" >&2; exit 2 ;; esac
-rm -rf -- "$OUT"
+source "$(dirname "$0")/check.sh"
+src_and_out_dirs "$@"
 mkdir -p -- "$OUT/tmp"
-OUT=$(cd "$OUT" && pwd)
-PY=/usr/bin/python3
 # The gate's temporary directories go here, so that what it leaves is seen.
 export TMPDIR=$OUT/tmp
 
-source "$(dirname "$0")/check.sh"
 run() {  # run NAME COMMAND...: stdout, stderr, exit status into $OUT/NAME.{out,err}, $rc
     local name=$1; shift
     rc=0

@@ -9,22 +9,12 @@
 #     usage: tests/test_history_run.sh SRC_DIR OUT_DIR    (KREFBENCH_BIN: the binary)
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 SRC_DIR OUT_DIR" >&2
-    exit 2
-fi
-SRC=$(cd "$1" && pwd)
-OUT=$2
-case "$OUT" in ""|/) echo "refusing OUT_DIR '$OUT'" >&2; exit 2 ;; esac
-rm -rf -- "$OUT"
-mkdir -p -- "$OUT"
-OUT=$(cd "$OUT" && pwd)
-PY=/usr/bin/python3
+source "$(dirname "$0")/check.sh"
+src_and_out_dirs "$@"
 export KREFBENCH_HISTORY=$OUT/history.sqlite
 : "${KREFBENCH_BIN:?set KREFBENCH_BIN to the krefbench binary}"
 export KREFBENCH_BIN
 
-source "$(dirname "$0")/check.sh"
 runs() {  # runs [WHERE]: runs recorded
     "$PY" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM runs " + sys.argv[2]).fetchone()[0])' \
         "$KREFBENCH_HISTORY" "${1:-}"

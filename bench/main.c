@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "catalogue.h"
+#include "fold.h"
 #include "environment.h"
 #include "interrupt.h"
 #include "output.h"
@@ -92,7 +93,7 @@ static void probe_perf(struct kb_sweep *sw)
 	kb_perf_config = sw->perf.enabled ? &sw->perf : NULL;
 	sw->perf_json = kb_perf_probe_json(&sw->perf);
 	kb_perf_probe_summary(&sw->perf, line, sizeof(line));
-	fprintf(stderr, "krefbench: %s\n", line);
+	kb_print_folded(stderr, "krefbench: %s\n", line);
 }
 
 /* The plan of the largest thread count: the smaller ones are its first threads. */
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
 	kb_output_sidecar(&sw, "running");
 	kb_interrupt_install(&sw);
 	kb_env_opt_level(opt_level, sizeof(opt_level));
-	fprintf(stderr, "krefbench: %d benchmarks x %d repetitions of %g s windows, in rounds (seed %llu) -> %s\n"
+	kb_print_folded(stderr, "krefbench: %d benchmarks x %d repetitions of %g s windows, in rounds (seed %llu) -> %s\n"
 		"note: Debian's libbenchmark is built without NDEBUG (\"Library was built as DEBUG\");\n"
 		"  it only starts the threads and writes its JSON: the timed loops are krefbench's own %s code.\n",
 		sw.nentries, sw.opt.reps, sw.opt.time_s, (unsigned long long)sw.opt.seed, sw.csv_path, opt_level);

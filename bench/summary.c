@@ -1,54 +1,12 @@
 #include "summary.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fold.h"
 #include "measure/median.h"
-
-/* A terminal summary is read on a terminal: lines fold at this column. */
-#define SUMMARY_COLUMNS 100
-
-/* printf, folded at spaces to SUMMARY_COLUMNS; continuation lines indented
- * 2 more than their line. A word longer than a line (a path) stays whole. */
-static void __attribute__((format(printf, 1, 2))) print_folded(const char *fmt, ...)
-{
-	char text[4096];
-	va_list ap;
-	const char *p = text;
-	size_t lead = 0;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	while (*p) {
-		size_t line = strcspn(p, "\n"), width = SUMMARY_COLUMNS, cut = line;
-		bool cont = p != text && p[-1] != '\n';
-
-		if (!cont)
-			lead = strspn(p, " ");
-		if (cont)
-			width -= lead + 2;
-		if (line > width) {
-			cut = width;
-			while (cut > 0 && p[cut] != ' ')
-				cut--;
-			if (!cut)
-				cut = strcspn(p, " \n");
-		}
-		printf("%*s%.*s", cont ? (int)lead + 2 : 0, "", (int)cut, p);
-		p += cut;
-		if (*p == ' ') {
-			printf("\n");
-			p++;
-		} else if (*p == '\n') {
-			printf("\n");
-			p++;
-		}
-	}
-}
 
 static bool same_row(const struct kb_entry *a, const struct kb_entry *b)
 {
@@ -153,10 +111,10 @@ static void print_disturbance(const struct kb_sweep *sw)
 	int worst = 0;
 	const struct kb_entry *worst_e = NULL;
 
-	print_folded("disturbance: %d of %d repetitions were disturbed at first try; %d attempt(s) dropped; "
+	kb_print_folded(stdout, "disturbance: %d of %d repetitions were disturbed at first try; %d attempt(s) dropped; "
 	       "%d repetition(s) never got a clean attempt in %d retries\n",
 	       sw->reps_disturbed_first, sw->reps_total, sw->attempts_dropped, sw->reps_disturbed, sw->opt.retries);
-	print_folded("  disturbed means: a thread lost more than %.1f%% of its span to others (waiting for a CPU, or "
+	kb_print_folded(stdout, "  disturbed means: a thread lost more than %.1f%% of its span to others (waiting for a CPU, or "
 	       "steal), a migration, skew over %.0f%%, or a canary %.0f%% slow; limits from this machine's idle "
 	       "profile (%s; the sidecar's measurement); a row's declared helper threads and blocking are its cost. "
 	       "/proc/stat steal is in %.0f ms ticks: it cannot resolve a window's steal, which shows as time off "
@@ -171,13 +129,13 @@ static void print_disturbance(const struct kb_sweep *sw)
 			worst_e = &sw->entries[i];
 		}
 	if (worst_e)
-		print_folded("  most dropped: %s %s%s%s @%d (%d attempt(s))\n", worst_e->backend, worst_e->workload,
+		kb_print_folded(stdout, "  most dropped: %s %s%s%s @%d (%d attempt(s))\n", worst_e->backend, worst_e->workload,
 		       worst_e->variant[0] ? " " : "", worst_e->variant, worst_e->threads, worst);
 	if (sw->reps_not_retried)
-		print_folded("  %d repetition(s) ran once, not retried: most of their row's repetitions had "
+		kb_print_folded(stdout, "  %d repetition(s) ran once, not retried: most of their row's repetitions had "
 		       "no clean attempt (disturbed by its own threads, or constant noise)\n", sw->reps_not_retried);
 	if (sw->reps_total && 2 * sw->reps_disturbed_first > sw->reps_total)
-		print_folded("WARNING: most repetitions were disturbed: this machine was busy or its host was; "
+		kb_print_folded(stdout, "WARNING: most repetitions were disturbed: this machine was busy or its host was; "
 		       "treat these figures with care (the CSV's disturbed column says why)\n");
 	if (sw->reps_disturbed)
 		printf("'~' marks a figure from disturbed repetitions only (no clean one).\n");
@@ -189,7 +147,7 @@ static void print_wide_table(const struct kb_sweep *sw)
 {
 	double cov = sw->opt.reps >= 2 ? 1 - pow(2, 1 - sw->opt.reps) : 0;
 
-	print_folded("\nmedian ns per op, per thread, of the clean repetitions ±the spread of that median "
+	kb_print_folded(stdout, "\nmedian ns per op, per thread, of the clean repetitions ±the spread of that median "
 	       "(distribution-free interval over repetitions measured in different processes: "
 	       "[min,max] below 6, %s%.1f%% at %d clean; n=1, n=2: too few for one); "
 	       "(norm) = / the floor of the same round: uncontended for private and 1 thread, shared above; "
@@ -218,7 +176,7 @@ static void print_table_pointer(const struct kb_sweep *sw)
 	for (int i = 0; i < sw->nentries; i++)
 		rows += !sw->entries[i].is_floor && is_backend_column(sw, sw->entries[i].backend) &&
 			!row_printed_before(sw, i);
-	print_folded("\n%d rows (workload, threads) x %d backends measured; every figure is in the CSV and the report "
+	kb_print_folded(stdout, "\n%d rows (workload, threads) x %d backends measured; every figure is in the CSV and the report "
 		     "(the per-benchmark table, %d columns wide: --wide)\n",
 		     rows, sw->opt.nbackends, 37 + 23 * sw->opt.nbackends);
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fold.h"
 #include "measure/floors.h"
 #include "measure/clock.h"
 #include "workloads/rng.h"
@@ -507,7 +508,7 @@ static void print_round(struct kb_sweep *sw, int first, int end, int round, int 
 
 	for (int i = first; i < end; i++)
 		bare += sw->entries[i].nclean == 0;
-	fprintf(stderr, "[threads %d, round %d/%d, process %d, %.0f s] %d rows, %d disturbed attempts set aside, ",
+	fprintf(stderr, "[threads %d, round %d/%d, process %d, %.0f s] %d rows, %d disturbed set aside, ",
 		threads, round + 1, sw->opt.reps, sw->process, (double)kb_now_ns() / 1e9 - sw->t_start, rows,
 		sw->attempts_dropped - dropped_before);
 	if (bare)
@@ -703,7 +704,7 @@ void kb_sweep_profile(struct kb_sweep *sw)
 	kb_thresholds_from_profile(&sw->idle, &sw->limits);
 	free(cpus);
 	if (sw->idle.measured)
-		fprintf(stderr, "krefbench: idle profile of %d CPU(s) over %g s: %ld gaps > %.0f us (p99 %.1f us, "
+		kb_print_folded(stderr, "krefbench: idle profile of %d CPU(s) over %g s: %ld gaps > %.0f us (p99 %.1f us, "
 			"max %.1f us), at worst %.2f%% of a %g s window lost; disturbed if a thread loses more than "
 			"%.1f%% to others, or the canary is %.0f%% slower\n",
 			sw->idle.ncpus, sw->idle.probe_s, sw->idle.gaps, KB_GAP_NS / 1000, sw->idle.gap_p99_ns / 1000,

@@ -239,12 +239,14 @@ COLS = ["backend", "workload", "threads", "placement", "objects", "work_ns", "re
         "ns_per_op", "ops_per_s", "norm", "fairness", "cpus", "check"]
 
 
-def sweep(path, rng, processes, between=0.05, within=0.01, rows=60):
+def sweep(path, rng, processes, between=0.05, within=0.01, rows=60, speed=1.0):
     """A results file: `rows` benchmarks at 1 and 2 threads, 5 repetitions
     each; each process of the run adds its own offset (between), each
     repetition its noise (within). processes: True = each repetition in its
     own process (the process column); False = all in one process (the same
-    offset for every repetition of a row, no process column)."""
+    offset for every repetition of a row, no process column). speed: the
+    whole machine slower by that factor (ns scaled; norm, over a floor
+    measured beside it, not)."""
     cols = COLS + (["process"] if processes else [])
     with open(path, "w", newline="") as f:
         w = _csv.writer(f, lineterminator="\n")
@@ -256,14 +258,15 @@ def sweep(path, rng, processes, between=0.05, within=0.01, rows=60):
             for rep in range(5):
                 off = rng.gauss(0, between) if processes else one
                 ns = base * math.exp(off + rng.gauss(0, within))
-                w.writerow(["b%d" % i, "hammer", threads, "cores", 1, 0, rep, 1000, f"{ns:.4f}",
-                            int(1e9 / ns), "", "1.0", "0", "ok"] + ([rep + 1] if processes else []))
+                w.writerow(["b%d" % i, "hammer", threads, "cores", 1, 0, rep, 1000,
+                            f"{ns * speed:.4f}", int(1e9 / (ns * speed)), f"{ns / 10:.4f}", "1.0",
+                            "0", "ok"] + ([rep + 1] if processes else []))
 
 
-def run_calibrate(a, b):
+def run_calibrate(a, b, *extra):
     buf = _io.StringIO()
     with redirect_stdout(buf):
-        rc = calibrate.main([a, b])
+        rc = calibrate.main([a, b, *extra])
     return rc, buf.getvalue()
 
 
@@ -278,6 +281,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check(rc == 0 and out.count(": as stated") == 2 and "units: processes" in out,
           f"calibrate: repetitions in processes of their own: covered as stated in both thread "
           f"groups, exit 0 (got {rc}: {out.strip()})")
+    slow = os.path.join(tmp, "slow.csv")
+    sweep(slow, rng, True, speed=1.15)
+    rc, out = run_calibrate(paths["pa"], slow)
+    check(rc == 1 and "CLEARLY WORSE THAN STATED" in out,
+          f"calibrate: a machine 15% slower in B moves every ns figure: clearly worse, exit 1 "
+          f"(got {rc}: {out.strip()[:200]})")
+    rc, out = run_calibrate(paths["pa"], slow, "--column", "norm")
+    check(rc == 0 and out.count(": as stated") == 2,
+          f"calibrate --column norm: the same runs over their floors: as stated, exit 0 "
+          f"(got {rc}: {out.strip()[:200]})")
     rc, out = run_calibrate(paths["oa"], paths["ob"])
     check(rc == 1 and "CLEARLY WORSE THAN STATED" in out and "1 thread rows" in out
           and "multi-thread rows" in out,

@@ -2,7 +2,13 @@
 coverage over two results files of the same code, as the gate's power is
 measured by .ci/gate_power.py.
 
-    python3 -m analysis.calibrate A.csv B.csv
+    python3 -m analysis.calibrate A.csv B.csv [--column norm]
+
+--column norm judges the figure over its floor of the same round instead of
+ns_per_op: a machine whose speed drifts between two runs (this 2-CPU VM:
+every floor 13-17% faster in the second of two runs minutes apart) moves
+every ns figure alike, which no interval from one run can hold; the floor
+of the same round moved with it. A line says how far the floors moved.
 
 Per benchmark row (clean repetitions, floors included) with an interval on
 one side (stats.figure_interval: the one decide, report and compare print)
@@ -35,14 +41,25 @@ MARGIN = 0.05           # of the rows: a shortfall smaller than this is not "cle
 Z_CRIT = 2.326          # one-sided 1%
 
 
-def figures(res):
-    """{benchmark key: Interval} of a loaded results file."""
+def figures(res, column="ns_per_op"):
+    """{benchmark key: Interval} of a loaded results file, from column
+    (ns_per_op, or norm: rows without one are left out)."""
     vals, procs = {}, {}
     for r in res.rows:
+        if r[column] is None:
+            continue
         k = results.benchmark_key(r)
-        vals.setdefault(k, []).append(r["ns_per_op"])
+        vals.setdefault(k, []).append(r[column])
         procs.setdefault(k, []).append(r["process"])
     return {k: stats.figure_interval(vals[k], procs[k]) for k in vals}
+
+
+def floor_drift(fa, fb):
+    """The median B/A of the floors' medians: how much faster or slower the
+    machine itself ran in B; None without floors in common."""
+    ratios = sorted(fb[k].median / fa[k].median for k in set(fa) & set(fb)
+                    if k[0] == results.FLOOR_BACKEND and fa[k] and fb[k] and fa[k].median)
+    return ratios[len(ratios) // 2] if ratios else None
 
 
 def group_of(key):
@@ -89,9 +106,16 @@ def run(argv):
                                           "(two results files of the same code).")
     p.add_argument("a", metavar="A.csv")
     p.add_argument("b", metavar="B.csv")
+    p.add_argument("--column", choices=("ns_per_op", "norm"), default="ns_per_op",
+                   help="the figure judged (default ns_per_op; norm: over the floor of the "
+                        "same round)")
     args = p.parse_args(argv)
     ra, rb = results.load(args.a, "calibrate"), results.load(args.b, "calibrate")
-    groups = coverage(figures(ra), figures(rb))
+    drift = floor_drift(figures(ra), figures(rb))
+    if drift is not None:
+        print(f"{PROG}: the floors ran at B/A = {drift:.3f} (median): the machine's own speed "
+              f"between the runs")
+    groups = coverage(figures(ra, args.column), figures(rb, args.column))
     if not groups:
         raise cli.InputError("the files have no benchmark row in common")
     status, judged = cli.EXIT_OK, 0

@@ -42,3 +42,12 @@ src_and_out_dirs() {
     OUT=$(cd "$OUT" && pwd)
     PY=/usr/bin/python3
 }
+# run NAME COMMAND...: COMMAND's stdout, stderr into $OUT/NAME.{out,err},
+# its exit status into rc (the suites of src_and_out_dirs).
+run() {
+    local name=$1; shift
+    rc=0
+    "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || rc=$?
+}
+# has FILE TEXT: FILE (under $OUT) holds TEXT.
+has() { grep -qF -- "$2" "$OUT/$1"; }

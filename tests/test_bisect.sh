@@ -16,12 +16,6 @@ export TMPDIR=$OUT/tmp
 export KREFBENCH_HISTORY=$OUT/history.sqlite
 export PYTHONPATH=$SRC/bench
 
-run() {  # run NAME COMMAND...: stdout, stderr, exit status into $OUT/NAME.{out,err}, $rc
-    local name=$1; shift
-    rc=0
-    "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || rc=$?
-}
-has() { grep -qF -- "$2" "$OUT/$1"; }
 
 # The fake krefbench of a commit: ns_per_op = 10 x threads x noise (1%),
 # x SLOWDOWN for atomic (read from the tree's slowdown file at build time);

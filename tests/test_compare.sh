@@ -13,13 +13,6 @@ export PYTHONPATH=$SRC/bench
 CMP="$PY -m analysis.compare"
 FIX=$SRC/tests/fixtures
 
-# run NAME COMMAND...: stdout, stderr and exit status into $OUT/NAME.{out,err}, $rc
-run() {
-    local name=$1; shift
-    rc=0
-    "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || rc=$?
-}
-has() { grep -qF -- "$2" "$OUT/$1"; }          # has FILE TEXT
 lacks() { ! grep -qF -- "$2" "$OUT/$1"; }
 no_traceback() { ! grep -q Traceback "$OUT/$1.err" "$OUT/$1.out"; }
 # field NAME KIND BACKEND COLUMN: a column of compare's CSV output

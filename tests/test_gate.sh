@@ -16,12 +16,6 @@ mkdir -p -- "$OUT/tmp"
 # The gate's temporary directories go here, so that what it leaves is seen.
 export TMPDIR=$OUT/tmp
 
-run() {  # run NAME COMMAND...: stdout, stderr, exit status into $OUT/NAME.{out,err}, $rc
-    local name=$1; shift
-    rc=0
-    "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || rc=$?
-}
-has() { grep -qF -- "$2" "$OUT/$1"; }
 named() {  # the backends named in regression lines of NAME.err, sorted, one line
     sed -n 's/^compare: regression: \([^ ]*\) .*/\1/p' "$OUT/$1.err" | sort -u | tr '\n' ' '
 }

@@ -27,7 +27,8 @@ tmp_left() { find "$TMPDIR" -mindepth 1 -maxdepth 1 | wc -l; }
 # logs its argv[0], its options and whether ASLR was off to $OUT/fake.log.
 # MODE: nocsv (writes nothing, exit 0), fail (exit 2 with a message),
 # slow (sleeps 60 s first), flaky (2-thread rows disturbed half of the
-# time), busy (atomic private at 2 threads always disturbed).
+# time), busy (atomic private at 2 threads always disturbed), allbusy
+# (every row disturbed).
 make_fake() {
     cat >"$1" <<EOF
 #!/usr/bin/python3
@@ -59,7 +60,8 @@ with open(opt["--out"], "w", newline="") as f:
                 ns = 10 * int(t) * factor * random.lognormvariate(0, 0.01) * (SLOWDOWN if b == "atomic" else 1)
                 disturbed = ""
                 if (MODE == "flaky" and t == "2" and random.random() < 0.5) or \
-                        (MODE == "busy" and (b, wl, t) == ("atomic", "private", "2")):
+                        (MODE == "busy" and (b, wl, t) == ("atomic", "private", "2")) or \
+                        MODE == "allbusy":
                     disturbed = "task_clock 0.50"
                 w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.4f}", int(1e9 / ns), "", 1, "0",
                             "ok", "", 0, 0, disturbed, 1000, "n/a"])
@@ -73,6 +75,7 @@ make_fake "$OUT/fake-fail" 1.0 fail
 make_fake "$OUT/fake-slow" 1.0 slow
 make_fake "$OUT/fake-flaky" 1.0 flaky
 make_fake "$OUT/fake-busy" 1.0 busy
+make_fake "$OUT/fake-allbusy" 1.0 allbusy
 
 # --- the same binary on both sides ------------------------------------------
 rm -f "$OUT/fake.log"
@@ -127,14 +130,24 @@ print(("ok - " if min(n.values()) >= 12 and run > 12 else "FAIL - ") +
       f"disturbed rows: pairs continue until every row has 12 clean ones ({run} pairs, {n})")
 ' "$OUT/flaky/gate.json"
 check "flaky: exit 0, every row decided (got $rc)" [ "$rc" -eq 0 ]
-run busy "$SRC/run.sh" compare --bin "$OUT/fake-busy" --bin "$OUT/fake-busy" --pairs 12 --max-pairs 30 --out "$OUT/busy"
-check "a row never clean: stops at --max-pairs, says which row, exit 2 undecided (got $rc)" \
+run busy "$SRC/run.sh" compare --bin "$OUT/fake-busy" --bin "$OUT/fake-busy" --pairs 12 --max-pairs 30 --clean-only --out "$OUT/busy"
+check "--clean-only, a row never clean: stops at --max-pairs, says which row, exit 2 undecided (got $rc)" \
     bash -c "[ $rc -eq 2 ] && grep -q 'stopped after 30 pairs (--max-pairs 30 reached) with fewer than 12 clean pairs for 1 row(s): atomic private 2 0' '$OUT/busy.err' && grep -q '^compare: undecided: 1 of 8' '$OUT/busy.err'"
 
 rm -f "$OUT/fake.log"
-run busyall "$SRC/run.sh" compare --bin "$OUT/fake-busy" --bin "$OUT/fake-busy" --pairs 12 --max-pairs 30 --use-disturbed --out "$OUT/busyall"
-check "--use-disturbed: the never-clean row analysed on all its pairs, decided (exit 0, got $rc), named in a note, marks kept in a.csv" \
-    bash -c "[ $rc -eq 0 ] && grep -q 'use-disturbed: 1 row(s) short of clean pairs analysed on all their pairs, disturbed ones included, by the wall clock (no task_clock_ns_per_op in every row: perf counters off?): atomic private 2' '$OUT/busyall.err' && grep -q 'task_clock' '$OUT/busyall/a.csv' && [ -s '$OUT/busyall/a.with-disturbed.csv' ] && grep -q -- '--no-floors --retries 0 --out ' '$OUT/fake.log'"
+run busyall "$SRC/run.sh" compare --bin "$OUT/fake-busy" --bin "$OUT/fake-busy" --pairs 12 --max-pairs 30 --out "$OUT/busyall"
+check "by default the never-clean row is analysed on all its pairs, decided (exit 0, got $rc), named in a note, marks kept in a.csv" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'note: 1 row(s) short of clean pairs analysed on all their pairs, disturbed ones included, by the wall clock (no task_clock_ns_per_op in every row: perf counters off?): atomic private 2' '$OUT/busyall.err' && grep -q 'task_clock' '$OUT/busyall/a.csv' && [ -s '$OUT/busyall/a.with-disturbed.csv' ]"
+check "1 of 8 rows disturbed is not a busy machine: retries stay on" \
+    bash -c "! grep -q -- '--retries 0' '$OUT/fake.log' && ! grep -q 'retries 0 from' '$OUT/busyall.err'"
+
+rm -f "$OUT/fake.log"
+run allbusy "$SRC/run.sh" compare --bin "$OUT/fake-allbusy" --bin "$OUT/fake-allbusy" --pairs 12 --max-pairs 20 --out "$OUT/allbusy"
+check "every row disturbed: decided on all pairs (exit 0, got $rc), --retries 0 from pair 4 on, the same options on both sides of a pair" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'note: 48 of 48 row attempts of the first 3 pairs were disturbed (a busy machine): --retries 0 from pair 4 on' '$OUT/allbusy.err' && [ \$(grep -c -- '--retries 0 --out ' '$OUT/fake.log') -eq 34 ] && [ \$(grep -c -- '--no-floors --out ' '$OUT/fake.log') -eq 8 ] && grep -q '\"retries_off_from_pair\": 4' '$OUT/allbusy/gate.json'"
+run allbusy_r "$SRC/run.sh" compare --bin "$OUT/fake-allbusy" --bin "$OUT/fake-allbusy" --pairs 12 --max-pairs 14 --out "$OUT/allbusy_r" -- --retries 2
+check "--retries given after --: the gate never changes it (exit 0, got $rc)" \
+    bash -c "[ $rc -eq 0 ] && ! grep -q 'retries 0 from' '$OUT/allbusy_r.err'"
 
 # --- relative paths are the caller's ---------------------------------------
 mkdir -p "$OUT/cwd"

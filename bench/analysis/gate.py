@@ -82,6 +82,12 @@ GATE_FLAGS = ("--no-floors",)
 DEFAULT_PAIRS = 50              # clean pairs wanted for every row
 DEFAULT_MAX_SECONDS = 150.0
 DEFAULT_MAX_PAIRS = 400
+# A busy machine: when, after this many pairs, at least this share of the
+# row attempts were disturbed, krefbench runs with --retries 0 from the next
+# pair on (a disturbed attempt is used rather than measured again, so the
+# pairs come faster). Both sides of a pair always run with the same options.
+BUSY_PROBE_PAIRS = 3
+BUSY_SHARE = 0.5
 # Every process the gate starts has a time limit; past it, it is killed and
 # the gate stops with one line. A krefbench run may end at most this long
 # after --max-seconds of pairs (a sweep of pairs is never cut short by the
@@ -152,10 +158,12 @@ def parse_args(argv):
                    metavar="S", help="stop starting pairs after S seconds of pairs "
                    f"(default {DEFAULT_MAX_SECONDS:g}); the report says how many ran")
     p.add_argument("--seed", type=int, help="seed of the order coin (default: random)")
-    p.add_argument("--use-disturbed", action="store_true",
-                   help="a row short of clean pairs when the pairs stop is analysed on all "
-                        "its pairs, disturbed ones included (a busy machine); krefbench runs "
-                        "with --retries 0 unless given after --")
+    p.add_argument("--clean-only", dest="use_disturbed", action="store_false",
+                   help="never analyse disturbed pairs: a row short of clean pairs when the "
+                        "pairs stop leaves the gate undecided (exit 2)")
+    p.add_argument("--use-disturbed", dest="use_disturbed", action="store_true",
+                   help=argparse.SUPPRESS)     # the default since disturbed pairs are exact
+    p.set_defaults(use_disturbed=True)
     p.add_argument("--out", metavar="DIR",
                    help="where the joined files go (default results/compare-<UTC>/)")
     p.add_argument("--repo", metavar="DIR", help=argparse.SUPPRESS)
@@ -452,19 +460,32 @@ def warm_up(sides, prefix, sweep):
         side.run(prefix, sweep, 0, 0, keep=False)
 
 
-def run_pairs(sides, prefix, sweep, want, max_seconds, max_pairs, rng):
+def run_pairs(sides, prefix, sweep, want, max_seconds, max_pairs, rng, busy_retries):
     """Pairs until every row has `want` clean pairs, max_seconds of pairs
     passed or max_pairs ran. Returns the orders ('ab'/'ba' per pair), the
-    seconds taken and the clean pairs per row (dict key -> count)."""
+    seconds taken, the clean pairs per row (dict key -> count) and the pair
+    from which krefbench ran with --retries 0 (None: never). busy_retries:
+    whether a busy machine may switch retries off (see BUSY_SHARE)."""
     orders = []
     clean_pairs = {}
+    attempts = clean_attempts = 0
+    retries_off_from = None
     start = last_note = time.monotonic()
     stop = ""
     for pair in range(1, max_pairs + 1):
+        if (busy_retries and retries_off_from is None and pair > BUSY_PROBE_PAIRS
+                and attempts and attempts - clean_attempts >= BUSY_SHARE * attempts):
+            retries_off_from = pair
+            sweep = sweep + ["--retries", "0"]
+            say(f"note: {attempts - clean_attempts} of {attempts} row attempts of the first "
+                f"{pair - 1} pairs were disturbed (a busy machine): --retries 0 from pair "
+                f"{pair} on, a disturbed attempt is used rather than measured again")
         order = list(sides) if rng.random() < 0.5 else list(reversed(sides))
         clean = {}
         for position, side in enumerate(order, start=1):
             measured, clean[side.name] = side.run(prefix, sweep, pair, position, keep=True)
+            attempts += len(measured)
+            clean_attempts += len(clean[side.name])
             for key in measured:
                 clean_pairs.setdefault(key, 0)
         for key in clean["a"] & clean["b"]:
@@ -488,13 +509,13 @@ def run_pairs(sides, prefix, sweep, want, max_seconds, max_pairs, rng):
         say(f"note: stopped after {len(orders)} pairs ({stop}) with fewer than {want} clean "
             f"pairs for {len(short)} row(s): " + ", ".join(f"{name} {n}" for n, name in short)
             + " (disturbed: the machine is busy)")
-    return orders, seconds, clean_pairs
+    return orders, seconds, clean_pairs, retries_off_from
 
 
 # ---------------------------------------------------------------- main
 
 def with_disturbed(paths, short):
-    """--use-disturbed: copies of the joined files (<side>.with-disturbed.csv)
+    """Copies of the joined files (<side>.with-disturbed.csv)
     in which the rows of the keys in `short` count as clean, disturbed or
     not, and are figured by the CPU time per op (task_clock_ns_per_op: the
     time the benchmark threads ran, which a competitor taking the CPU does
@@ -541,7 +562,7 @@ def with_disturbed(paths, short):
         out.append(copy)
     figure = ("CPU time per op (task_clock_ns_per_op) in place of the wall clock" if use_cpu else
               "the wall clock (no task_clock_ns_per_op in every row: perf counters off?)")
-    say(f"note: --use-disturbed: {len(short)} row(s) short of clean pairs analysed on all their "
+    say(f"note: {len(short)} row(s) short of clean pairs analysed on all their "
         f"pairs, disturbed ones included, by {figure}: "
         + ", ".join(sorted(" ".join(k[:3]) for k in short)))
     return out
@@ -552,8 +573,6 @@ def gate(args):
     out = out_dir_of(args)
     bins = check_bins(args.bin) if args.bin else []
     revs = resolve_revs(args.repo, args.rev) if args.rev else []
-    if args.use_disturbed and not any(a.split("=", 1)[0] == "--retries" for a in args.after):
-        sweep += ["--retries", "0"]     # a disturbed attempt is used, not measured again
     why_rows = []
     if revs:        # the rows of what the change touches join the default ones
         sweep, why_rows = touched.guard(args, sweep, revs)
@@ -604,14 +623,19 @@ def gate(args):
         rng = random.Random(rng_seed)
         say(f"pairs of krefbench {' '.join(sweep)} until every row has {args.pairs} clean "
             f"pairs (seed {rng_seed}{', ASLR off' if prefix else ''}) -> {out}")
-        orders, seconds, clean_pairs = run_pairs(sides, prefix, sweep, args.pairs,
-                                                 args.max_seconds, args.max_pairs, rng)
+        busy_retries = args.use_disturbed and not any(
+            a.split("=", 1)[0] == "--retries" for a in args.after)
+        orders, seconds, clean_pairs, retries_off_from = run_pairs(
+            sides, prefix, sweep, args.pairs, args.max_seconds, args.max_pairs, rng,
+            busy_retries)
         with open(os.path.join(out, "gate.json"), "x") as f:
             json.dump({"a": labels[0], "b": labels[1], "sweep": sweep, "seed": rng_seed,
                        "clean_pairs_wanted": args.pairs, "pairs_run": len(orders),
                        "clean_pairs": {" ".join(str(x) for x in k): n
                                        for k, n in sorted(clean_pairs.items())},
                        "orders": orders, "seconds": round(seconds, 1),
+                       "retries_off_from_pair": retries_off_from,
+                       "disturbed_pairs_used": args.use_disturbed,
                        "aslr_off": bool(prefix), "custom_sweep": custom,
                        "rows": why_rows}, f, indent=1)
             f.write("\n")
@@ -620,7 +644,7 @@ def gate(args):
         ws.cleanup()
 
     paths = [side.csv for side in sides]
-    if args.use_disturbed:
+    if args.use_disturbed:      # the default; --clean-only leaves short rows undecided
         paths = with_disturbed(paths, {k for k, n in clean_pairs.items() if n < args.pairs})
     a = compare.load_results(paths[0])
     b = compare.load_results(paths[1])

@@ -115,8 +115,13 @@ const char *kb_output_measurement_json(const struct kb_sweep *sw)
 	snprintf(json, sizeof(json),
 		 "{\"model\": \"common window; interleaved rounds, each round of each thread count in a process "
 		 "of its own (the CSV's process); disturbed repetitions retried\", "
-		 "\"window_s\": %g, \"repetitions\": %d, \"retries\": %d, \"seed\": %llu, %s}",
-		 sw->opt.time_s, sw->opt.reps, sw->opt.retries, (unsigned long long)sw->opt.seed, profile);
+		 "\"window_s\": %g, \"repetitions\": %d, \"retries\": %d, \"seed\": %llu, %s, "
+		 "\"settle\": {\"attempts_waited\": %d, \"waited_s\": %.3f, \"gave_up\": %d, \"budget_s\": %.3f}}",
+		 sw->opt.time_s, sw->opt.reps, sw->opt.retries, (unsigned long long)sw->opt.seed, profile,
+		 sw->canaries ? sw->canaries->settle_waits : 0,
+		 sw->canaries ? (double)sw->canaries->settle_ns / 1e9 : 0.0,
+		 sw->canaries ? sw->canaries->settle_gave_up : 0,
+		 sw->canaries ? (double)sw->canaries->settle_budget_ns / 1e9 : 0.0);
 	return json;
 }
 

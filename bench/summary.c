@@ -123,6 +123,13 @@ static void print_disturbance(const struct kb_sweep *sw)
 	       !sw->idle.measured ? "not measured: the bounds" : 2 * sw->idle.window_lost_max + 0.005 > KB_OUTSIDE_MAX
 	       ? "busy when measured: the upper bound" : "measured at the start",
 	       1000.0 / (double)sysconf(_SC_CLK_TCK));
+	if (sw->canaries && sw->canaries->settle_waits)
+		kb_print_folded(stdout, "  waited %.1f s before %d attempt(s) for the machine's usual speed (a canary "
+		       "more than %.0f%% slower than the sweep's 10th percentile: a slow host); %d of them ran without "
+		       "it (a wait over 1 s, or the sweep's %.0f s budget spent)\n",
+		       (double)sw->canaries->settle_ns / 1e9, sw->canaries->settle_waits,
+		       100 * sw->limits.canary_tolerance, sw->canaries->settle_gave_up,
+		       (double)sw->canaries->settle_budget_ns / 1e9);
 	for (int i = 0; i < sw->nentries; i++)
 		if (sw->entries[i].ndropped > worst) {
 			worst = sw->entries[i].ndropped;

@@ -299,10 +299,10 @@ static void run_attempt(struct kb_sweep *sw, struct kb_entry *e, uint64_t length
 	kb_row_beside(&a->row, e, &e->win->result);
 	a->row.steal_pct = steal0 >= 0 && steal1 >= 0 && a->row.window_ns
 		? 100.0 * (steal1 - steal0) / ((double)a->row.window_ns * e->threads) : -1;
-	double ref = kb_canary_reference(&sw->canary);
+	double ref = kb_canary_reference(&sw->canaries->ref, e->threads);
 
 	a->row.canary_ratio = ref > 0 ? a->row.canary_ns / ref : -1;
-	kb_canary_note(&sw->canary, a->row.canary_ns);
+	kb_canary_note(&sw->canaries->ref, e->threads, a->row.canary_ns);
 	kb_disturbance_verdict(&e->win->result, a->row.steal_pct, kb_steal_resolution_pct(e->threads, a->row.window_ns),
 			       a->row.canary_ratio, &sw->limits, a->row.disturbed, sizeof(a->row.disturbed));
 }
@@ -429,6 +429,7 @@ static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 	for (int attempt = 0;; attempt++) {
 		bool last = attempt >= retries, clean;
 
+		kb_canary_settle(sw->canaries, sw->limits.canary_tolerance);
 		run_attempt(sw, e, length_ns, &a);
 		fill_keys(sw, e, &a.row, rep, attempt);
 		if (a.error) {
@@ -536,7 +537,6 @@ static int run_round(struct kb_sweep *sw, int first, int end, int round)
 
 	if (!order)
 		kb_die("out of memory");
-	sw->canary.n = 0;	/* a reference per thread count: see bench/measure/disturbance.h */
 	for (int part = 0; part < 2 && !rc; part++) {
 		int nfloors = 0, from = n;
 
@@ -646,12 +646,26 @@ static int run_in_child(struct kb_sweep *sw, int first, int end, int round)
 	return -1;
 }
 
+/* The canaries' reference and waits, in memory every round process shares
+ * (a reference that lived one round would take a slow round for usual). */
+static void share_canaries(struct kb_sweep *sw)
+{
+	double planned_s = (double)sw->nentries * sw->opt.reps * sw->opt.time_s;
+
+	sw->canaries = mmap(NULL, sizeof(*sw->canaries), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sw->canaries == MAP_FAILED)
+		kb_die("cannot map memory shared with the sweep's processes");
+	memset(sw->canaries, 0, sizeof(*sw->canaries));
+	sw->canaries->settle_budget_ns = (uint64_t)(KB_SETTLE_BUDGET_SHARE * planned_s * 1e9);
+}
+
 int kb_sweep_run(struct kb_sweep *sw)
 {
 	int ngroups = 0, *bounds = malloc(sizeof(int) * (size_t)(sw->nentries + 1));
 
 	if (!bounds)
 		kb_die("out of memory");
+	share_canaries(sw);
 	for (int i = 0; i < sw->nentries; i++)
 		if (i == 0 || sw->entries[i].threads != sw->entries[i - 1].threads)
 			bounds[ngroups++] = i;

@@ -10,7 +10,10 @@
  *      seeded generator (--seed; the sidecar records it), so that drift
  *      and neighbours fall on every row alike and each row's norm divides
  *      by a floor measured minutes, not seconds, from it;
- *   3. a disturbed repetition (bench/measure/disturbance.h) is written with its
+ *   3. before each attempt, the sweep waits while the machine runs slower
+ *      than usual (kb_canary_settle: a slow host), within a budget of
+ *      KB_SETTLE_BUDGET_SHARE of the sweep's planned windows;
+ *   4. a disturbed repetition (bench/measure/disturbance.h) is written with its
  *      reasons and retried, up to --retries times.
  * Each round of each thread count runs in a process of its own, forked
  * from the sweep's before it has started any thread (rounds of the thread
@@ -50,6 +53,11 @@
 extern volatile pid_t kb_sweep_child;
 extern volatile sig_atomic_t kb_sweep_in_child;
 
+/* The most the sweep waits for a slow machine, as a share of its planned
+ * windows (rows x repetitions x --time): the default sweep's 110 s of
+ * windows may wait 33 s, so ./run.sh stays under its 4 minutes. */
+#define KB_SETTLE_BUDGET_SHARE 0.3
+
 struct kb_sweep {
 	struct kb_options opt;
 	struct kb_topo *topo;
@@ -61,7 +69,7 @@ struct kb_sweep {
 	struct kb_results *results;
 	int failures;			/* benchmark errors and failed self-checks */
 	uint64_t rng;			/* the shuffle's state, from opt.seed */
-	struct kb_canary_ref canary;	/* this process's, per thread count */
+	struct kb_canaries *canaries;	/* the reference and the waits, shared with the round processes */
 	struct kb_idle_profile idle;	/* measured at the start (kb_sweep_profile) */
 	struct kb_thresholds limits;	/* from it */
 	int process;			/* the process measuring now, 1.. (the CSV's process) */

@@ -134,12 +134,46 @@ static void test_verdict(void)
 	kb_disturbance_verdict(&r, 0, 10, 1, &limits, why, sizeof(why));
 	CHECK(why[0], "an invalid window is disturbed (%s)", why);
 
-	struct kb_canary_ref ref = { .n = 0 };
+	static struct kb_canary_ref ref;
 
-	CHECK(kb_canary_reference(&ref) == 0, "no canary reference before any sample");
-	for (int i = 0; i < 9; i++)
-		kb_canary_note(&ref, i == 4 ? 1000 : 100 + i);
-	CHECK(near(kb_canary_reference(&ref), 105), "the reference is the running median (%g)", kb_canary_reference(&ref));
+	CHECK(kb_canary_reference(&ref, 1) == 0, "no canary reference before any sample");
+	for (int i = 0; i < 4; i++)
+		kb_canary_note(&ref, 1, 100);
+	CHECK(kb_canary_reference(&ref, 1) == 0, "no reference from fewer than %d samples", KB_CANARY_MIN_SAMPLES);
+	/* 20 usual canaries (100..119), then a slow host for 30 (180): the
+	 * reference stays the usual speed */
+	for (int i = 0; i < 50; i++)
+		kb_canary_note(&ref, 1, i < 20 ? 100 + i : 180);
+	CHECK(kb_canary_reference(&ref, 1) < 110, "a slow stretch longer than the usual one does not become the "
+	      "reference (%g)", kb_canary_reference(&ref, 1));
+	for (int i = 0; i < 10; i++)
+		kb_canary_note(&ref, 2, 150);
+	CHECK(kb_canary_reference(&ref, 1) < 110 && near(kb_canary_reference(&ref, 2), 150),
+	      "a reference per thread count (%g, %g)", kb_canary_reference(&ref, 1), kb_canary_reference(&ref, 2));
+	for (int i = 0; i < KB_CANARY_SAMPLES; i++)
+		kb_canary_note(&ref, 3, 200);
+	CHECK(ref.n == KB_CANARY_SAMPLES && kb_canary_reference(&ref, 1) == 0 && near(kb_canary_reference(&ref, 3), 200),
+	      "a ring of the newest %d samples", KB_CANARY_SAMPLES);
+
+	static struct kb_canaries slow, usual;
+
+	kb_canary_calibrate();
+	for (int i = 0; i < 10; i++)
+		kb_canary_note(&slow.ref, 0, 1);	/* every real canary is "slow" beside 1 ns */
+	slow.settle_budget_ns = 30000000;
+	uint64_t waited = kb_canary_settle(&slow, 0.1);
+
+	CHECK(waited >= 30000000 && waited < KB_SETTLE_MAX_NS && slow.settle_waits == 1 && slow.settle_gave_up == 1 &&
+	      slow.settle_ns == waited, "a slow machine: waits until the sweep's budget is spent, then gives up "
+	      "(%.1f ms)", (double)waited / 1e6);
+	waited = kb_canary_settle(&slow, 0.1);
+	CHECK(waited == 0 || waited < 2 * KB_SETTLE_NAP_NS, "the budget spent: the next attempt hardly waits (%.1f ms)",
+	      (double)waited / 1e6);
+	for (int i = 0; i < 10; i++)
+		kb_canary_note(&usual.ref, 0, 1e12);
+	usual.settle_budget_ns = 30000000;
+	CHECK(kb_canary_settle(&usual, 0.1) == 0 && usual.settle_waits == 0 && usual.ref.n == 11,
+	      "the usual speed: no wait, the check's canary noted");
 	CHECK(kb_steal_resolution_pct(2, 50000000) > 5, "one 10 ms tick is more than 5%% of 2 threads x 50 ms (%g)",
 	      kb_steal_resolution_pct(2, 50000000));
 }

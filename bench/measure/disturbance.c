@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -225,30 +226,60 @@ void kb_idle_profile_json(const struct kb_idle_profile *p, const struct kb_thres
 		 th->outside_max, 1000.0 / (double)sysconf(_SC_CLK_TCK), th->skew_max, th->canary_tolerance);
 }
 
-void kb_canary_note(struct kb_canary_ref *ref, double canary_ns)
+void kb_canary_note(struct kb_canary_ref *ref, int threads, double canary_ns)
 {
-	int cap = (int)(sizeof(ref->values) / sizeof(ref->values[0]));
-
 	if (canary_ns <= 0)
 		return;
-	if (ref->n == cap) {	/* keep the newer half */
-		memmove(ref->values, ref->values + cap / 2, sizeof(double) * (size_t)(cap - cap / 2));
-		ref->n = cap - cap / 2;
-	}
-	ref->values[ref->n++] = canary_ns;
+	ref->ns[ref->next] = (float)canary_ns;
+	ref->threads[ref->next] = threads;
+	ref->next = (ref->next + 1) % KB_CANARY_SAMPLES;
+	if (ref->n < KB_CANARY_SAMPLES)
+		ref->n++;
 }
 
-double kb_canary_reference(const struct kb_canary_ref *ref)
+double kb_canary_reference(const struct kb_canary_ref *ref, int threads)
 {
-	double *tmp, m;
+	double *v = malloc(sizeof(double) * (size_t)(ref->n ? ref->n : 1)), q = 0;
+	int n = 0;
 
-	if (!ref->n || !(tmp = malloc(sizeof(double) * (size_t)ref->n)))
+	if (!v)
 		return 0;
-	memcpy(tmp, ref->values, sizeof(double) * (size_t)ref->n);
-	qsort(tmp, (size_t)ref->n, sizeof(double), cmp_double);
-	m = ref->n % 2 ? tmp[ref->n / 2] : (tmp[ref->n / 2 - 1] + tmp[ref->n / 2]) / 2;
-	free(tmp);
-	return m;
+	for (int i = 0; i < ref->n; i++)
+		if (ref->threads[i] == threads)
+			v[n++] = ref->ns[i];
+	if (n >= KB_CANARY_MIN_SAMPLES) {
+		qsort(v, (size_t)n, sizeof(double), cmp_double);
+		q = quantile(v, n, KB_CANARY_QUANTILE);
+	}
+	free(v);
+	return q;
+}
+
+uint64_t kb_canary_settle(struct kb_canaries *c, double tolerance)
+{
+	uint64_t t0 = kb_now_ns(), waited = 0;
+	double ref = kb_canary_reference(&c->ref, 0);
+
+	for (;;) {
+		double ns = (double)kb_canary_ns();
+
+		kb_canary_note(&c->ref, 0, ns);
+		if (ref <= 0 || ns <= ref * (1 + tolerance))
+			break;
+		waited = kb_now_ns() - t0;
+		if (waited >= KB_SETTLE_MAX_NS || c->settle_ns + waited >= c->settle_budget_ns) {
+			c->settle_gave_up++;
+			break;
+		}
+		struct timespec nap = { 0, (long)KB_SETTLE_NAP_NS };
+
+		nanosleep(&nap, NULL);
+	}
+	if (waited) {
+		c->settle_waits++;
+		c->settle_ns += waited;
+	}
+	return waited;
 }
 
 static void add_reason(char *why, size_t len, const char *fmt, double v)

@@ -82,13 +82,44 @@ double kb_steal_ns(const int *cpus, int ncpus);
 /* The smallest steal /proc/stat can show (one tick), as a percent of threads x window. */
 double kb_steal_resolution_pct(int threads, uint64_t window_ns);
 
-/* The run's canary reference: a running median of every clean-looking canary. */
+/*
+ * The machine's usual speed, as the canaries show it. The reference is the
+ * 10th percentile of every canary of the sweep at a thread count (threads
+ * 0: the sweep's own check, one canary alone), kept in memory the round
+ * processes share. Not a running median: this VM's host runs it at about
+ * half speed for seconds at a time (a canary of 57 us takes 100-110 us),
+ * and a median over a round spent slow made the slow speed the reference,
+ * its rows clean and a whole run 14% slower than the next.
+ */
+#define KB_CANARY_SAMPLES 8192
+#define KB_CANARY_MIN_SAMPLES 5
+#define KB_CANARY_QUANTILE 0.10
 struct kb_canary_ref {
-	double values[4096];
-	int n;
+	float ns[KB_CANARY_SAMPLES];	/* a ring: the newest KB_CANARY_SAMPLES */
+	int threads[KB_CANARY_SAMPLES];
+	int next, n;
 };
-void kb_canary_note(struct kb_canary_ref *ref, double canary_ns);
-double kb_canary_reference(const struct kb_canary_ref *ref);	/* 0: none yet */
+void kb_canary_note(struct kb_canary_ref *ref, int threads, double canary_ns);
+/* 0: fewer than KB_CANARY_MIN_SAMPLES canaries at this thread count yet. */
+double kb_canary_reference(const struct kb_canary_ref *ref, int threads);
+
+/*
+ * Waiting for the machine's usual speed before an attempt: while a canary
+ * on the calling thread is slower than its reference by more than the
+ * tolerance, sleep KB_SETTLE_NAP_NS and look again, at most KB_SETTLE_MAX_NS
+ * an attempt and budget_ns a sweep (then the attempt runs, and its own
+ * canary judges it). The wait is outside every window: it costs the sweep
+ * time, never a figure. The tallies are the sweep's (shared memory).
+ */
+#define KB_SETTLE_NAP_NS 5000000ull
+#define KB_SETTLE_MAX_NS 1000000000ull
+struct kb_canaries {
+	struct kb_canary_ref ref;
+	uint64_t settle_budget_ns, settle_ns;
+	int settle_waits, settle_gave_up;
+};
+/* ns waited (0: the canary was within tolerance, or nothing to judge by yet). */
+uint64_t kb_canary_settle(struct kb_canaries *c, double tolerance);
 
 /*
  * The verdict on one repetition: writes "" (clean) or the reasons, "; "

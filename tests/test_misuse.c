@@ -131,8 +131,8 @@ static const char *near_max(const struct kb_backend *b, void *h)
 		((struct urcu_ref *)h)->refcount = LONG_MAX;
 		return NULL;
 	}
-	if (!strcmp(n, "brc")) {	/* the owner's local count, unsigned: wraps */
-		kb_brc_set_local(h, UINT_MAX);
+	if (!strcmp(n, "brc")) {	/* the owner's local count: immortal at UINT_MAX, as CPython's */
+		kb_brc_set_local(h, UINT_MAX - 1);
 		return NULL;
 	}
 	if (!strcmp(n, "null"))
@@ -220,10 +220,10 @@ static void describe(const struct kb_backend *b, enum misuse m, const struct obs
 	long count = o->count;
 	size_t n = 0;
 
-	/* 32-bit counts that read() returns unsigned: as the signed value */
-	if (count > INT_MAX && count <= (long)UINT_MAX)
+	/* 32-bit counts that read() returns unsigned: as the signed value
+	 * (not brc's: its local count is unsigned, immortal at UINT_MAX) */
+	if (count > INT_MAX && count <= (long)UINT_MAX && strcmp(b->name, "brc"))
 		count = (long)(int)(unsigned int)count;
-	(void)b;
 	if (m == GUZ_RELEASED)
 		n += (size_t)snprintf(cell + n, len - n, "%s; ", o->got ? "succeeds" : "fails");
 	if (m == DOUBLE_PUT || m == KILL_TWICE)

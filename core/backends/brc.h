@@ -64,6 +64,7 @@
 #ifndef KREFBENCH_CORE_BRC_H
 #define KREFBENCH_CORE_BRC_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -78,6 +79,11 @@
 #define BRC_MARKED	4L	/* published for lookup: CPython's _Py_REF_MAYBE_WEAKREF */
 #define BRC_FLAGS	7L
 #define BRC_ONE		8L	/* one reference in shared */
+/* CPython's _Py_IMMORTAL_REFCNT_LOCAL: a local count that reaches the top of
+ * its type stays there, and from then on every get and put of the object,
+ * by any thread, does nothing (it is immortal: never released), instead of
+ * wrapping to 0 and looking dead. */
+#define BRC_IMMORTAL	UINT_MAX
 
 struct kb_brc_thread;
 struct kref_brc;
@@ -134,10 +140,19 @@ static inline void kb_brc_set_local(struct kref_brc *r, unsigned int n)
 	atomic_store_explicit(&r->local, n, memory_order_relaxed);
 }
 
+static inline bool kb_brc_immortal(const struct kref_brc *r)
+{
+	return kb_unlikely(kb_brc_local(r) == BRC_IMMORTAL);
+}
+
 static inline void kref_brc_get(struct kref_brc *r)
 {
+	unsigned int l = kb_brc_local(r);
+
+	if (kb_unlikely(l == BRC_IMMORTAL))
+		return;
 	if (kb_likely(kb_brc_is_mine(r)))
-		kb_brc_set_local(r, kb_brc_local(r) + 1);
+		kb_brc_set_local(r, l + 1);
 	else
 		atomic_fetch_add_explicit(&r->shared, BRC_ONE, memory_order_relaxed);
 }
@@ -163,6 +178,8 @@ static inline kb_must_check bool kref_brc_get_unless_zero(struct kref_brc *r)
 {
 	long s;
 
+	if (kb_brc_immortal(r))
+		return true;
 	if (kb_brc_is_mine(r)) {
 		unsigned int l = kb_brc_local(r);
 
@@ -185,6 +202,8 @@ static inline kb_must_check bool kref_brc_get_unless_zero(struct kref_brc *r)
 static kb_always_inline int kb_brc_put_via(struct kref_brc *r, kb_brc_release_t *release,
 		bool merge_queue)
 {
+	if (kb_brc_immortal(r))
+		return 0;
 	if (kb_likely(kb_brc_is_mine(r))) {
 		unsigned int l;
 
@@ -217,6 +236,8 @@ static inline bool kb_brc_dec_not_one(struct kref_brc *r)
 {
 	long s;
 
+	if (kb_brc_immortal(r))
+		return true;
 	if (kb_brc_is_mine(r)) {
 		unsigned int l = kb_brc_local(r);
 

@@ -175,12 +175,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (kb_output_sidecar(&sw, "complete"))
-		sw.failures++;
+		sw.tally.failures++;
 	kb_summary_print(&sw);
 	printf("\nresults: %s (%d rows)\nenvironment: %s\ngoogle benchmark json: %s\n", sw.csv_path,
 	       kb_results_rows(sw.results), sw.json_path, sw.gbench_path);
 	kb_results_close(sw.results);
 	if (fflush(stdout) != 0)
 		return 1;
-	return sw.failures ? 1 : 0;
+	return sw.tally.failures ? 1 : 0;
 }

@@ -111,9 +111,11 @@ static void print_disturbance(const struct kb_sweep *sw)
 	int worst = 0;
 	const struct kb_entry *worst_e = NULL;
 
+	const struct kb_sweep_tally *t = &sw->tally;
+
 	kb_print_folded(stdout, "disturbance: %d of %d repetitions were disturbed at first try; %d attempt(s) dropped; "
 	       "%d repetition(s) never got a clean attempt in %d retries\n",
-	       sw->reps_disturbed_first, sw->reps_total, sw->attempts_dropped, sw->reps_disturbed, sw->opt.retries);
+	       t->reps_disturbed_first, t->reps_total, t->attempts_dropped, t->reps_disturbed, sw->opt.retries);
 	kb_print_folded(stdout, "  disturbed means: a thread lost more than %.1f%% of its span to others (waiting for a CPU, or "
 	       "steal), a migration, skew over %.0f%%, or a canary %.0f%% slow; limits from this machine's idle "
 	       "profile (%s; the sidecar's measurement); a row's declared helper threads and blocking are its cost. "
@@ -138,13 +140,13 @@ static void print_disturbance(const struct kb_sweep *sw)
 	if (worst_e)
 		kb_print_folded(stdout, "  most dropped: %s %s%s%s @%d (%d attempt(s))\n", worst_e->backend, worst_e->workload,
 		       worst_e->variant[0] ? " " : "", worst_e->variant, worst_e->threads, worst);
-	if (sw->reps_not_retried)
+	if (t->reps_not_retried)
 		kb_print_folded(stdout, "  %d repetition(s) ran once, not retried: most of their row's repetitions had "
-		       "no clean attempt (disturbed by its own threads, or constant noise)\n", sw->reps_not_retried);
-	if (sw->reps_total && 2 * sw->reps_disturbed_first > sw->reps_total)
+		       "no clean attempt (disturbed by its own threads, or constant noise)\n", t->reps_not_retried);
+	if (t->reps_total && 2 * t->reps_disturbed_first > t->reps_total)
 		kb_print_folded(stdout, "WARNING: most repetitions were disturbed: this machine was busy or its host was; "
 		       "treat these figures with care (the CSV's disturbed column says why)\n");
-	if (sw->reps_disturbed)
+	if (t->reps_disturbed)
 		printf("'~' marks a figure from disturbed repetitions only (no clean one).\n");
 }
 
@@ -195,6 +197,6 @@ void kb_summary_print(const struct kb_sweep *sw)
 	else
 		print_table_pointer(sw);
 	print_disturbance(sw);
-	if (sw->failures)
+	if (sw->tally.failures)
 		printf("'!' marks a failed self-check or error; see the check column.\n");
 }

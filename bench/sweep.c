@@ -337,8 +337,8 @@ struct json_rec {
 };
 
 struct shared {
-	int reps_total, reps_disturbed_first, reps_disturbed, attempts_dropped, reps_not_retried;
-	int failures, rows;
+	struct kb_sweep_tally tally;
+	int rows;
 	uint64_t rng;
 	char write_error[4400];
 	int njson, json_room;
@@ -392,14 +392,14 @@ static void add_json(struct kb_sweep *sw, const struct kb_entry *e, const struct
 /* Keep what a finished repetition gave (clean: its figure; else its last attempt). */
 static void note_repetition(struct kb_sweep *sw, struct kb_entry *e, const struct kb_row *row, bool clean)
 {
-	sw->reps_total++;
+	sw->tally.reps_total++;
 	if (clean) {
 		if (e->nclean < KB_MAX_REPS)
 			e->ns[e->nclean++] = row->ns_per_op;
 		if (row->norm >= 0 && e->nnorm < KB_MAX_REPS)
 			e->norm[e->nnorm++] = row->norm;
 	} else {
-		sw->reps_disturbed++;
+		sw->tally.reps_disturbed++;
 		if (e->ndisturbed < KB_MAX_REPS)
 			e->disturbed_ns[e->ndisturbed++] = row->ns_per_op;
 	}
@@ -424,7 +424,7 @@ static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 
 	if (e->ndisturbed > e->nclean) {
 		retries = 0;
-		sw->reps_not_retried++;
+		sw->tally.reps_not_retried++;
 	}
 	for (int attempt = 0;; attempt++) {
 		bool last = attempt >= retries, clean;
@@ -436,20 +436,20 @@ static int measure(struct kb_sweep *sw, struct kb_entry *e, int rep)
 			fprintf(stderr, "krefbench: %s/%s/%d: %s\n", e->backend, e->workload, e->threads, a.row.check);
 			if (!e->check[0])
 				snprintf(e->check, sizeof(e->check), "%s", a.row.check);
-			sw->failures++;
+			sw->tally.failures++;
 			return 0;	/* an error does not go away by retrying */
 		}
 		a.row.norm = kb_row_norm(sw->entries, e, a.row.ns_per_op);
 		if (strcmp(a.row.check, "ok")) {
 			if (!e->check[0])
 				snprintf(e->check, sizeof(e->check), "%s", a.row.check);
-			sw->failures++;
+			sw->tally.failures++;
 		}
 		clean = !a.row.disturbed[0];
 		if (attempt == 0 && !clean)
-			sw->reps_disturbed_first++;
+			sw->tally.reps_disturbed_first++;
 		if (!clean)
-			sw->attempts_dropped++, e->ndropped++;
+			sw->tally.attempts_dropped++, e->ndropped++;
 		if (kb_results_append(sw->results, &a.row)) {
 			snprintf(sw->write_error, sizeof(sw->write_error), "cannot append to %s: %s",
 				 sw->csv_path, strerror(errno));
@@ -511,7 +511,7 @@ static void print_round(struct kb_sweep *sw, int first, int end, int round, int 
 		bare += sw->entries[i].nclean == 0;
 	fprintf(stderr, "[threads %d, round %d/%d, process %d, %.0f s] %d rows, %d disturbed set aside, ",
 		threads, round + 1, sw->opt.reps, sw->process, (double)kb_now_ns() / 1e9 - sw->t_start, rows,
-		sw->attempts_dropped - dropped_before);
+		sw->tally.attempts_dropped - dropped_before);
 	if (bare)
 		fprintf(stderr, "%d rows not yet clean\n", bare);
 	else
@@ -533,7 +533,7 @@ static void print_round(struct kb_sweep *sw, int first, int end, int round, int 
 static int run_round(struct kb_sweep *sw, int first, int end, int round)
 {
 	struct kb_entry **order = malloc(sizeof(*order) * (size_t)(end - first + 1));
-	int n = 0, dropped_before = sw->attempts_dropped, rc = 0;
+	int n = 0, dropped_before = sw->tally.attempts_dropped, rc = 0;
 
 	if (!order)
 		kb_die("out of memory");
@@ -563,12 +563,7 @@ static int run_round(struct kb_sweep *sw, int first, int end, int round)
 
 static void counts_out(const struct kb_sweep *sw)
 {
-	shared->reps_total = sw->reps_total;
-	shared->reps_disturbed_first = sw->reps_disturbed_first;
-	shared->reps_disturbed = sw->reps_disturbed;
-	shared->attempts_dropped = sw->attempts_dropped;
-	shared->reps_not_retried = sw->reps_not_retried;
-	shared->failures = sw->failures;
+	shared->tally = sw->tally;
 	shared->rows = kb_results_rows(sw->results);
 	shared->rng = sw->rng;
 	snprintf(shared->write_error, sizeof(shared->write_error), "%s", sw->write_error);
@@ -576,12 +571,7 @@ static void counts_out(const struct kb_sweep *sw)
 
 static void counts_in(struct kb_sweep *sw)
 {
-	sw->reps_total = shared->reps_total;
-	sw->reps_disturbed_first = shared->reps_disturbed_first;
-	sw->reps_disturbed = shared->reps_disturbed;
-	sw->attempts_dropped = shared->attempts_dropped;
-	sw->reps_not_retried = shared->reps_not_retried;
-	sw->failures = shared->failures;
+	sw->tally = shared->tally;
 	sw->rng = shared->rng;
 	snprintf(sw->write_error, sizeof(sw->write_error), "%s", shared->write_error);
 	kb_results_sync(sw->results, shared->rows);

@@ -58,6 +58,14 @@ extern volatile sig_atomic_t kb_sweep_in_child;
  * windows may wait 33 s, so ./run.sh stays under its 4 minutes. */
 #define KB_SETTLE_BUDGET_SHARE 0.3
 
+/* What the sweep counts as it goes; a round process hands its copy back
+ * through shared memory. */
+struct kb_sweep_tally {
+	int reps_total, reps_disturbed_first, reps_disturbed, attempts_dropped;
+	int reps_not_retried;		/* of rows never clean so far: see measure() */
+	int failures;			/* benchmark errors and failed self-checks */
+};
+
 struct kb_sweep {
 	struct kb_options opt;
 	struct kb_topo *topo;
@@ -67,15 +75,13 @@ struct kb_sweep {
 	int nentries;
 	uint64_t work_iters;
 	struct kb_results *results;
-	int failures;			/* benchmark errors and failed self-checks */
 	uint64_t rng;			/* the shuffle's state, from opt.seed */
 	struct kb_canaries *canaries;	/* the reference and the waits, shared with the round processes */
 	struct kb_idle_profile idle;	/* measured at the start (kb_sweep_profile) */
 	struct kb_thresholds limits;	/* from it */
 	int process;			/* the process measuring now, 1.. (the CSV's process) */
 	int processes;			/* started so far */
-	int reps_total, reps_disturbed_first, reps_disturbed, attempts_dropped;
-	int reps_not_retried;		/* of rows never clean so far: see measure() */
+	struct kb_sweep_tally tally;	/* the parent's, and each round process's copy */
 	double t_start;
 	char csv_path[4096], json_path[4096], gbench_path[4096];
 	char command_line[4096];

@@ -108,10 +108,9 @@ static void print_row_label(const struct kb_entry *e)
 
 static void print_disturbance(const struct kb_sweep *sw)
 {
-	int worst = 0;
-	const struct kb_entry *worst_e = NULL;
-
 	const struct kb_sweep_tally *t = &sw->tally;
+	const struct kb_entry *worst_e = NULL;
+	int worst = 0;
 
 	kb_print_folded(stdout, "disturbance: %d of %d repetitions were disturbed at first try; %d attempt(s) dropped; "
 	       "%d repetition(s) never got a clean attempt in %d retries\n",

@@ -65,6 +65,9 @@ with open(opt["--out"], "w", newline="") as f:
                     disturbed = "task_clock 0.50"
                 w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.4f}", int(1e9 / ns), "", 1, "0",
                             "ok", "", 0, 0, disturbed, 1000, "n/a"])
+if MODE == "allbusy":
+    with open(opt["--out"][:-4] + ".json", "w") as f:
+        f.write('{"status": "complete"}\n')
 EOF
     chmod +x "$1"
 }
@@ -143,8 +146,8 @@ check "1 of 8 rows disturbed is not a busy machine: retries stay on" \
 
 rm -f "$OUT/fake.log"
 run allbusy "$SRC/run.sh" compare --bin "$OUT/fake-allbusy" --bin "$OUT/fake-allbusy" --pairs 12 --max-pairs 20 --out "$OUT/allbusy"
-check "every row disturbed: decided on all pairs (exit 0, got $rc), --retries 0 from pair 4 on, the same options on both sides of a pair" \
-    bash -c "[ $rc -eq 0 ] && grep -q 'note: 48 of 48 row attempts of the first 3 pairs were disturbed (a busy machine): --retries 0 from pair 4 on' '$OUT/allbusy.err' && [ \$(grep -c -- '--retries 0 --out ' '$OUT/fake.log') -eq 34 ] && [ \$(grep -c -- '--no-floors --out ' '$OUT/fake.log') -eq 8 ] && grep -q '\"retries_off_from_pair\": 4' '$OUT/allbusy/gate.json'"
+check "every row disturbed: decided on all pairs (exit 0, got $rc), --retries 0 from pair 4 on, the same options on both sides of a pair, the sidecars go with the analysed copies" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'note: 48 of 48 row attempts of the first 3 pairs were disturbed (a busy machine): --retries 0 from pair 4 on' '$OUT/allbusy.err' && [ \$(grep -c -- '--retries 0 --out ' '$OUT/fake.log') -eq 34 ] && [ \$(grep -c -- '--no-floors --out ' '$OUT/fake.log') -eq 8 ] && grep -q '\"retries_off_from_pair\": 4' '$OUT/allbusy/gate.json' && [ -s '$OUT/allbusy/a.with-disturbed.json' ] && ! grep -q 'no sidecar' '$OUT/allbusy.err'"
 run allbusy_r "$SRC/run.sh" compare --bin "$OUT/fake-allbusy" --bin "$OUT/fake-allbusy" --pairs 12 --max-pairs 14 --out "$OUT/allbusy_r" -- --retries 2
 check "--retries given after --: the gate never changes it (exit 0, got $rc)" \
     bash -c "[ $rc -eq 0 ] && ! grep -q 'retries 0 from' '$OUT/allbusy_r.err'"

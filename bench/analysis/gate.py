@@ -548,6 +548,8 @@ def with_disturbed(paths, short):
     out = []
     for path, header, col, rows in files:
         copy = path[:-4] + ".with-disturbed.csv"
+        if os.path.isfile(path[:-4] + ".json"):     # the run's sidecar goes with it
+            shutil.copyfile(path[:-4] + ".json", copy[:-4] + ".json")
         with open(copy, "x", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(header)

@@ -246,6 +246,7 @@ static void lk_released(void *ref)
 		return;
 	}
 	kb_tsan_release(&kb_rcu_grace_token);
+	kb_rcu_count_call();		/* its callback ends in kb_rcu_callback_exit */
 	ctx->flavor->update_call_rcu(&obj->rcu, lk_free_after_grace_period);
 }
 

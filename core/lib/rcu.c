@@ -5,6 +5,7 @@
 __thread bool kb_rcu_registered;
 char kb_rcu_grace_token;
 char kb_rcu_barrier_token;
+atomic_long kb_rcu_pending;
 
 static pthread_key_t unregister_key;
 static pthread_once_t unregister_key_once = PTHREAD_ONCE_INIT;
@@ -42,15 +43,18 @@ void kb_rcu_call(struct rcu_head *head, void (*fn)(struct rcu_head *))
 {
 	kb_rcu_register();
 	kb_tsan_release(&kb_rcu_grace_token);
+	kb_rcu_count_call();
 	urcu_memb_call_rcu(head, fn);
 }
 
 void kb_rcu_barrier(void)
 {
 	kb_rcu_register();
-	kb_tsan_ignore_begin();
-	urcu_memb_barrier();
-	kb_tsan_ignore_end();
+	if (atomic_load_explicit(&kb_rcu_pending, memory_order_acquire) != 0) {
+		kb_tsan_ignore_begin();
+		urcu_memb_barrier();
+		kb_tsan_ignore_end();
+	}
 	kb_tsan_acquire(&kb_rcu_grace_token);
 	kb_tsan_acquire(&kb_rcu_barrier_token);
 }

@@ -21,6 +21,7 @@
 #ifndef _LGPL_SOURCE
 #define _LGPL_SOURCE	/* inline read-side primitives */
 #endif
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <urcu/urcu-memb.h>
 
@@ -61,12 +62,33 @@ static inline void kb_rcu_callback_entry(void)
 	kb_rcu_registered = true;
 	kb_tsan_acquire(&kb_rcu_grace_token);
 }
+/*
+ * Callbacks queued and not yet at their kb_rcu_callback_exit(): those of
+ * kb_rcu_call, and those a caller queues through another flavour's
+ * call_rcu after kb_rcu_count_call(). When it is 0, kb_rcu_barrier() has
+ * nothing to wait for and returns at once: liburcu's barrier always takes
+ * a batch of its call_rcu thread, which naps 10 ms after every wake-up
+ * (a row's teardown would pay that for nothing). A callback counted and
+ * never exited, or exited and never counted, only makes barriers wait.
+ */
+extern atomic_long kb_rcu_pending;
+
+static inline void kb_rcu_count_call(void)
+{
+	atomic_fetch_add_explicit(&kb_rcu_pending, 1, memory_order_relaxed);
+}
+
 /* Call at the end of an RCU callback: kb_rcu_barrier() waits for it. */
-static inline void kb_rcu_callback_exit(void) { kb_tsan_release(&kb_rcu_barrier_token); }
+static inline void kb_rcu_callback_exit(void)
+{
+	kb_tsan_release(&kb_rcu_barrier_token);
+	atomic_fetch_sub_explicit(&kb_rcu_pending, 1, memory_order_release);
+}
 
 void kb_rcu_synchronize(void);
 void kb_rcu_call(struct rcu_head *head, void (*fn)(struct rcu_head *));
-/* Wait until every callback queued so far has run. */
+/* Wait until every callback queued so far has run (every counted one: at
+ * once when none is pending). */
 void kb_rcu_barrier(void);
 
 #endif

@@ -646,7 +646,8 @@ static void share_canaries(struct kb_sweep *sw)
 	if (sw->canaries == MAP_FAILED)
 		kb_die("cannot map memory shared with the sweep's processes");
 	memset(sw->canaries, 0, sizeof(*sw->canaries));
-	sw->canaries->settle_budget_ns = (uint64_t)(KB_SETTLE_BUDGET_SHARE * planned_s * 1e9);
+	sw->canaries->settle_budget_ns = (uint64_t)((sw->opt.quick ? KB_SETTLE_BUDGET_SHARE_QUICK
+						     : KB_SETTLE_BUDGET_SHARE) * planned_s * 1e9);
 }
 
 int kb_sweep_run(struct kb_sweep *sw)

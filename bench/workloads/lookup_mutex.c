@@ -57,20 +57,24 @@ struct lm_ctx {
 	struct kb_ledger ledger;
 	struct kb_writer writer;
 	struct lm_obj *retired;		/* null backend: unlinked, freed after the run */
+	atomic_bool draining;		/* lm_drain: no reader, writer or other put is left */
 };
 
-static void lm_free_after_grace_period(struct rcu_head *head)
+static void lm_free_now(struct lm_obj *obj)
 {
-	struct lm_obj *obj = kb_container_of(head, struct lm_obj, rcu);
-	struct lm_ctx *ctx;
+	struct lm_ctx *ctx = obj->ctx;
 
-	kb_rcu_callback_entry();	/* before the first access to obj */
-	ctx = obj->ctx;
 	ctx->be->destroy(obj->ref);
 	obj->magic = POISON_MAGIC;
 	memset(obj->ref, 0x6b, sizeof(obj->ref));
 	kb_ledger_freed(&ctx->ledger);
 	free(obj);
+}
+
+static void lm_free_after_grace_period(struct rcu_head *head)
+{
+	kb_rcu_callback_entry();	/* before the first access to obj */
+	lm_free_now(kb_container_of(head, struct lm_obj, rcu));
 	kb_rcu_callback_exit();
 }
 
@@ -79,11 +83,17 @@ static void lm_free_after_grace_period(struct rcu_head *head)
  * the race to release it may still be touching the counter inside the
  * backend's own RCU read-side section (rcuref's put slow path, which the
  * kernel requires under rcu_read_lock; percpu). So the memory goes back
- * after a grace period, as kref.rst's kfree_rcu would do it.
+ * after a grace period, as kref.rst's kfree_rcu would do it. While the
+ * row drains, every other thread has stopped and the put that released is
+ * the draining thread's own, over: the memory goes back at once, and a
+ * drain with no free queued during the row waits for no call_rcu batch.
  */
 static void lm_free(struct lm_obj *obj)
 {
-	kb_rcu_call(&obj->rcu, lm_free_after_grace_period);
+	if (atomic_load_explicit(&obj->ctx->draining, memory_order_relaxed))
+		lm_free_now(obj);
+	else
+		kb_rcu_call(&obj->rcu, lm_free_after_grace_period);
 }
 
 /* Count the release; false when it is not the first (then do nothing more). */
@@ -260,6 +270,7 @@ static void lm_drain(struct lm_ctx *ctx)
 
 	if (!ctx->slots)
 		return;
+	atomic_store_explicit(&ctx->draining, true, memory_order_relaxed);
 	for (unsigned long key = 0; key < ctx->nkeys; key++) {
 		obj = ctx->slots[key];
 		if (!obj || !obj->creator_ref)

@@ -70,6 +70,7 @@ struct lk_obj {
 	atomic_int releases;
 	struct lk_obj *retired_next;	/* null backend only */
 	struct lk_obj *cache_next;	/* typesafe: in the type-stable cache */
+	struct lk_obj *drained_next;	/* released while the row drains */
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
 	struct kb_hp_retired hp;	/* hazptr: waiting for no hazard pointer */
@@ -90,6 +91,13 @@ struct lk_ctx {
 	struct kb_writer writer;
 	pthread_mutex_t retired_lock;
 	struct lk_obj *retired;		/* null backend: unlinked, freed after the run */
+	/* lk_drain: no reader, writer or other put is left, so what is
+	 * released then is freed at the drain's end (lk_free_drained), outside
+	 * its read-side section and table walk, without a call_rcu: a drain
+	 * with no free queued during the row waits for no call_rcu batch
+	 * (core/lib/rcu.h, kb_rcu_pending). Under retired_lock. */
+	atomic_bool draining;
+	struct lk_obj *drained;
 };
 
 /* Declared here: the flavour headers map the generic rcu_flavor name to
@@ -165,6 +173,34 @@ static void lk_free_after_memb_grace_period(struct rcu_head *head)
 	kb_rcu_callback_exit();
 }
 
+/* While the row drains: onto the list lk_free_drained empties (true). */
+static bool lk_drained(struct lk_obj *obj)
+{
+	struct lk_ctx *ctx = obj->ctx;
+
+	if (!atomic_load_explicit(&ctx->draining, memory_order_relaxed))
+		return false;
+	pthread_mutex_lock(&ctx->retired_lock);
+	obj->drained_next = ctx->drained;
+	ctx->drained = obj;
+	pthread_mutex_unlock(&ctx->retired_lock);
+	return true;
+}
+
+static void lk_free_drained(struct lk_ctx *ctx)
+{
+	struct lk_obj *obj, *next;
+
+	pthread_mutex_lock(&ctx->retired_lock);
+	obj = ctx->drained;
+	ctx->drained = NULL;
+	pthread_mutex_unlock(&ctx->retired_lock);
+	for (; obj; obj = next) {
+		next = obj->drained_next;
+		lk_free(obj);
+	}
+}
+
 /*
  * A grace period of the table's flavour has passed: no reader can find the
  * object. But a put that lost the race to release it may still be touching
@@ -190,6 +226,8 @@ static void lk_reclaim_unprotected(struct kb_hp_retired *r)
 {
 	struct lk_obj *obj = caa_container_of(r, struct lk_obj, hp);
 
+	if (lk_drained(obj))
+		return;
 	kb_tsan_release(&kb_rcu_grace_token);
 	kb_rcu_call(&obj->rcu, lk_free_after_memb_grace_period);
 }
@@ -245,6 +283,8 @@ static void lk_released(void *ref)
 		lk_cache_put(ctx, obj);
 		return;
 	}
+	if (lk_drained(obj))
+		return;
 	kb_tsan_release(&kb_rcu_grace_token);
 	kb_rcu_count_call();		/* its callback ends in kb_rcu_callback_exit */
 	ctx->flavor->update_call_rcu(&obj->rcu, lk_free_after_grace_period);
@@ -383,6 +423,7 @@ static void lk_writer_end(void *arg)
 static void lk_drain_slots(struct lk_ctx *ctx)
 {
 	lk_register(ctx->flavor_index);
+	atomic_store_explicit(&ctx->draining, true, memory_order_relaxed);
 	for (unsigned long key = 0; key < ctx->nkeys; key++) {
 		struct lk_obj *old = atomic_exchange_explicit(&ctx->slots[key], NULL, memory_order_seq_cst);
 
@@ -393,7 +434,8 @@ static void lk_drain_slots(struct lk_ctx *ctx)
 	ctx->be->sync();		/* percpu: pending switches to atomic mode */
 	if (ctx->reclaim == KB_RCU_HAZPTR)
 		kb_hp_domain_destroy(&ctx->hp);	/* no hazard pointers left: frees all */
-	kb_rcu_barrier();		/* the memb grace periods those frees wait for */
+	lk_free_drained(ctx);
+	kb_rcu_barrier();		/* the memb grace periods the row's frees wait for */
 	kb_tsan_acquire(&kb_rcu_grace_token);
 	kb_tsan_acquire(&kb_rcu_barrier_token);
 	lk_cache_destroy(ctx);
@@ -413,6 +455,7 @@ static void lk_drain_table(struct lk_ctx *ctx)
 	if (!ctx->ht)
 		return;
 	lk_register(ctx->flavor_index);
+	atomic_store_explicit(&ctx->draining, true, memory_order_relaxed);
 	ctx->flavor->read_lock();
 	cds_lfht_for_each(ctx->ht, &iter, node) {
 		struct lk_obj *obj = caa_container_of(node, struct lk_obj, node);
@@ -424,9 +467,14 @@ static void lk_drain_table(struct lk_ctx *ctx)
 	lk_release_retired(ctx);	/* readers have stopped */
 	ctx->flavor->thread_offline();
 	ctx->be->sync();		/* percpu: pending switches to atomic mode */
-	kb_tsan_ignore_begin();		/* liburcu's own queues: see core/lib/rcu.h */
-	ctx->flavor->barrier();		/* every deferred free ... */
-	kb_tsan_ignore_end();
+	lk_free_drained(ctx);
+	/* Every deferred free of the row, when it queued any (the table's own
+	 * resize work needs no barrier: cds_lfht_destroy waits for it). */
+	if (atomic_load_explicit(&kb_rcu_pending, memory_order_acquire)) {
+		kb_tsan_ignore_begin();		/* liburcu's own queues: see core/lib/rcu.h */
+		ctx->flavor->barrier();
+		kb_tsan_ignore_end();
+	}
 	if (ctx->flavor_index != KB_RCU_MEMB)
 		kb_rcu_barrier();	/* ... and its second, memb, grace period */
 	kb_tsan_acquire(&kb_rcu_grace_token);

@@ -40,7 +40,7 @@ with open(opt["--out"], "w", newline="") as f:
         for b in opt["--backends"].split(","):
             for wl in opt["--workloads"].split(","):
                 ns = 10 * int(t) * factor * random.lognormvariate(0, 0.01) * (SLOWDOWN if b == "atomic" else 1)
-                w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.4f}", int(1e9 / ns), "", 1, "0", "ok"])
+                w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.9f}", int(1e9 / ns), "", 1, "0", "ok"])
 EOF
 R=$OUT/repo
 mkdir -p "$R/core/backends" "$R/bench/workloads"

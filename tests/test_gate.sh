@@ -63,7 +63,7 @@ with open(opt["--out"], "w", newline="") as f:
                         (MODE == "busy" and (b, wl, t) == ("atomic", "private", "2")) or \
                         MODE == "allbusy":
                     disturbed = "task_clock 0.50"
-                w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.4f}", int(1e9 / ns), "", 1, "0",
+                w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.9f}", int(1e9 / ns), "", 1, "0",
                             "ok", "", 0, 0, disturbed, 1000, "n/a"])
 if MODE == "allbusy":
     with open(opt["--out"][:-4] + ".json", "w") as f:

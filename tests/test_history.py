@@ -24,6 +24,7 @@ files and series:
     tests/test_history.py SRC_DIR    "ok - ..." / "FAIL - ..." lines, "N passed, N failed"
 """
 
+import contextlib
 import io
 import json
 import os
@@ -82,15 +83,16 @@ def count(db, table):
     return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
+def captured(main, argv):
+    """A command's main with stdout captured: (status, text)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(argv)
+    return rc, out.getvalue()
+
+
 def cli_run(argv):
-    """history's main with stdout captured: (status, text)."""
-    old = sys.stdout
-    sys.stdout = io.StringIO()
-    try:
-        rc = history.main(argv)
-        return rc, sys.stdout.getvalue()
-    finally:
-        sys.stdout = old
+    return captured(history.main, argv)
 
 
 # ---------------------------------------------------------------- schema
@@ -354,13 +356,7 @@ check(not valid_json_schema({"x": {"latency": {"lower_value": 1}}}, BMF_SCHEMA) 
 
 
 def export_of(argv):
-    old = sys.stdout
-    sys.stdout = io.StringIO()
-    try:
-        rc = export.main(argv)
-        return rc, sys.stdout.getvalue()
-    finally:
-        sys.stdout = old
+    return captured(export.main, argv)
 
 
 rc, text = export_of(["--format", "bmf", a])

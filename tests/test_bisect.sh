@@ -22,9 +22,15 @@ export PYTHONPATH=$SRC/bench
 # it logs its options to $OUT/fake.log.
 cat >"$OUT/fake.in" <<EOF
 #!/usr/bin/python3
-import csv, os, random, sys, time
+import csv, os, random, signal, sys, time
 SLOWDOWN = @SLOWDOWN@
 if os.path.exists("$OUT/slow"):
+    # A gate in progress; on ^C it takes 2 s to stop, so the gate and the
+    # git bisect run step above it outlive git itself (which dies at once).
+    def stop_slowly(signum, frame):
+        time.sleep(2)
+        sys.exit(130)
+    signal.signal(signal.SIGINT, stop_slowly)
     time.sleep(60)
 args = sys.argv[1:]
 opt = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
@@ -147,25 +153,32 @@ check "bad input: restored" restored
 run help "$SRC/run.sh" bisect --help
 check "./run.sh bisect --help: exit 0, usage" bash -c "[ $rc -eq 0 ] && grep -q 'GOOD BAD' '$OUT/help.out'"
 
-# --- ^C in the middle: bisect reset, exit 130 ---------------------------------
-# Once git bisect run has started, the fakes sleep (a gate in progress).
-rm -f "$OUT/fake.log" "$OUT/slow"
-"$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
-    "$PY" -m analysis.bisection --repo "$R" "$c0" HEAD --log "$OUT/intr" "${gateopts[@]}" >"$OUT/intr.out" 2>"$OUT/intr.err" &
-pid=$!
-for _ in $(seq 600); do grep -q 'bisect: gating' "$OUT/intr.err" 2>/dev/null && break; sleep 0.1; done
-touch "$OUT/slow"
-: >"$OUT/fake.log"
-for _ in $(seq 300); do [ -s "$OUT/fake.log" ] && break; sleep 0.1; done
-sleep 0.5
-kill -INT -- "-$pid"
-rc=0; wait "$pid" || rc=$?
-rm -f "$OUT/slow"
-check "^C during git bisect run: exit 130 (got $rc)" \
-    bash -c "[ $rc -eq 130 ] && grep -q 'bisect: gating' '$OUT/intr.err' && grep -q '^bisect: git bisect reset' '$OUT/intr.err'"
-check "^C: git bisect reset ran, HEAD and tree as before, worktrees removed" restored
-check "^C: nothing temporary left, no fake still running" \
-    bash -c "[ \$(find '$TMPDIR' -mindepth 1 -maxdepth 1 | wc -l) -eq 0 ] && ! pgrep -f '$OUT/tm[p]/' >/dev/null"
+# --- ^C in the middle (to the process group), or SIGTERM to the bisection
+# alone: bisect reset, exit 130 or 143 ---------------------------------------
+# Once git bisect run has started, the fakes sleep (a gate in progress) and
+# take 2 s to stop: the step of git bisect run outlives git.
+interrupt() {  # interrupt NAME SIGNAL TARGET(group|process) EXPECTED_EXIT
+    local name=$1 sig=$2 target=$3 want=$4 pid
+    rm -f "$OUT/fake.log" "$OUT/slow"
+    "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$PY" -m analysis.bisection --repo "$R" "$c0" HEAD --log "$OUT/$name" "${gateopts[@]}" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+    pid=$!
+    for _ in $(seq 600); do grep -q 'bisect: gating' "$OUT/$name.err" 2>/dev/null && break; sleep 0.1; done
+    touch "$OUT/slow"
+    : >"$OUT/fake.log"
+    for _ in $(seq 300); do [ -s "$OUT/fake.log" ] && break; sleep 0.1; done
+    sleep 0.5
+    if [ "$target" = group ]; then kill "-$sig" -- "-$pid"; else kill "-$sig" "$pid"; fi
+    rc=0; wait "$pid" || rc=$?
+    rm -f "$OUT/slow"
+    check "$sig during git bisect run: exit $want (got $rc)" \
+        bash -c "[ $rc -eq $want ] && grep -q 'bisect: gating' '$OUT/$name.err' && grep -q '^bisect: git bisect reset' '$OUT/$name.err'"
+    check "$sig: git bisect reset ran, HEAD and tree as before, worktrees removed" restored
+    check "$sig: nothing temporary left, no fake still running, no lock file" \
+        bash -c "[ \$(find '$TMPDIR' -mindepth 1 -maxdepth 1 | wc -l) -eq 0 ] && ! pgrep -f '$OUT/tm[p]/' >/dev/null && [ ! -e '$OUT/$name/.step.lock' ]"
+}
+interrupt intr INT group 130
+interrupt term TERM process 143
 
 # --- the gate guards what the change touches (compare --rev) -----------------
 T=$OUT/repo-touch

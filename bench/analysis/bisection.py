@@ -30,6 +30,7 @@ printed); 2 bad input or no answer; 130/143 interrupted.
 """
 
 import argparse
+import fcntl
 import os
 import signal
 import subprocess
@@ -42,6 +43,10 @@ PROG = "bisect"
 InputError = cli.InputError
 SKIP = 125
 REFUSED = ("--rev", "--bin", "--out", "--repo")
+# Held by the step of git bisect run in progress (its pid inside), in the
+# log directory: git dies at once on ^C or SIGTERM while its step goes on
+# stopping its gate, so the bisection waits for this lock, not for git.
+STEP_LOCK = ".step.lock"
 
 
 def say(msg):
@@ -135,8 +140,48 @@ def settle(child, sig):
             continue
 
 
+def hold_step_lock(log):
+    """Held until this process exits (the descriptor is never closed)."""
+    fd = os.open(os.path.join(log, STEP_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+
+
+def wait_for_step(log, sig):
+    """Returns once no step of git bisect run is left, which may outlive git
+    (git's exit does not stop it): a step still running gets sig first
+    (SIGTERM: it stops its gate, which removes its worktrees; ^C already
+    reached it, one process group). Removes the lock file."""
+    path = os.path.join(log, STEP_LOCK)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            if sig and pid.isdigit():
+                try:
+                    os.kill(int(pid), sig)
+                except ProcessLookupError:
+                    pass
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    break
+                except (KeyboardInterrupt, Interrupted):
+                    continue
+        os.unlink(path)
+    finally:
+        os.close(fd)
+
+
 def predicate(args):
     """One step of git bisect run: the commit under test is BISECT_HEAD."""
+    hold_step_lock(args.log)
     sha = git(args.repo, "rev-parse", "BISECT_HEAD").stdout.strip()
     say(f"gating {subject(args.repo, sha)} against GOOD {args.good[:12]}")
     rc, _ = gate_once(args, sha, args.log)
@@ -228,12 +273,15 @@ def bisect(args):
     except KeyboardInterrupt:
         if child is not None:
             settle(child, None)
+        wait_for_step(args.log, None)
         raise
     except BaseException:
         if child is not None:
             settle(child, signal.SIGTERM)
+        wait_for_step(args.log, signal.SIGTERM)
         raise
     finally:
+        wait_for_step(args.log, None)
         git(repo, "bisect", "reset", check=False)
         say("git bisect reset: the working tree and HEAD are as they were")
 

@@ -51,3 +51,8 @@ run() {
 }
 # has FILE TEXT: FILE (under $OUT) holds TEXT.
 has() { grep -qF -- "$2" "$OUT/$1"; }
+# "${AS_FROM_TERMINAL[@]}" COMMAND... &: starts COMMAND as a terminal would,
+# in its own process group whose leader is $! (a command, not a function,
+# so that no subshell stands between), SIGINT not ignored (a script's
+# background jobs otherwise inherit it ignored): `kill -INT -- -$!` is ^C.
+AS_FROM_TERMINAL=(/usr/bin/python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])')

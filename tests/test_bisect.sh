@@ -2,14 +2,15 @@
 # Tests ./run.sh bisect (bench/analysis/bisection.py) and the gate's rows of
 # what a change touches (bench/analysis/touched.py) on constructed git
 # repositories whose "build" makes a fake krefbench with scripted timing
-# (as tests/test_gate.sh fakes them): a regression injected at a known
+# (tests/fake_krefbench.py.in): a regression injected at a known
 # commit is found, skips (a commit that does not build), BAD not slower,
-# bad input, ^C, and the tree and HEAD restored however it ends; each gate
+# bad input, ^C and SIGTERM, and the tree and HEAD restored however it ends; each gate
 # recorded in the history.
 #     usage: tests/test_bisect.sh SRC_DIR OUT_DIR
 set -euo pipefail
 
 source "$(dirname "$0")/check.sh"
+source "$(dirname "$0")/fake_krefbench.sh"
 src_and_out_dirs "$@"
 mkdir -p -- "$OUT/tmp"
 export TMPDIR=$OUT/tmp
@@ -17,37 +18,10 @@ export KREFBENCH_HISTORY=$OUT/history.sqlite
 export PYTHONPATH=$SRC/bench
 
 
-# The fake krefbench of a commit: ns_per_op = 10 x threads x noise (1%),
-# x SLOWDOWN for atomic (read from the tree's slowdown file at build time);
-# it logs its options to $OUT/fake.log.
-cat >"$OUT/fake.in" <<EOF
-#!/usr/bin/python3
-import csv, os, random, signal, sys, time
-SLOWDOWN = @SLOWDOWN@
-if os.path.exists("$OUT/slow"):
-    # A gate in progress; on ^C it takes 2 s to stop, so the gate and the
-    # git bisect run step above it outlive git itself (which dies at once).
-    def stop_slowly(signum, frame):
-        time.sleep(2)
-        sys.exit(130)
-    signal.signal(signal.SIGINT, stop_slowly)
-    time.sleep(60)
-args = sys.argv[1:]
-opt = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
-with open("$OUT/fake.log", "a") as f:
-    f.write(" ".join(args) + "\n")
-factor = random.lognormvariate(0, 0.01)
-cols = ["backend", "workload", "threads", "placement", "objects", "work_ns", "rep", "iterations",
-        "ns_per_op", "ops_per_s", "norm", "fairness", "cpus", "check"]
-with open(opt["--out"], "w", newline="") as f:
-    w = csv.writer(f, lineterminator="\n")
-    w.writerow(cols)
-    for t in opt["--threads"].split(","):
-        for b in opt["--backends"].split(","):
-            for wl in opt["--workloads"].split(","):
-                ns = 10 * int(t) * factor * random.lognormvariate(0, 0.01) * (SLOWDOWN if b == "atomic" else 1)
-                w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.9f}", int(1e9 / ns), "", 1, "0", "ok"])
-EOF
+# The fake krefbench of a commit: its build fills in the tree's slowdown
+# file (atomic's factor); it logs its options to $OUT/fake.log, and sleeps
+# while $OUT/slow exists (tests/fake_krefbench.py.in).
+make_fake "$OUT/fake.in" @SLOWDOWN@
 R=$OUT/repo
 mkdir -p "$R/core/backends" "$R/bench/workloads"
 git -C "$R" init -q
@@ -156,12 +130,11 @@ check "./run.sh bisect --help: exit 0, usage" bash -c "[ $rc -eq 0 ] && grep -q 
 # --- ^C in the middle (to the process group), or SIGTERM to the bisection
 # alone: bisect reset, exit 130 or 143 ---------------------------------------
 # Once git bisect run has started, the fakes sleep (a gate in progress) and
-# take 2 s to stop: the step of git bisect run outlives git.
+# take 2 s to stop on ^C: the step of git bisect run outlives git.
 interrupt() {  # interrupt NAME SIGNAL TARGET(group|process) EXPECTED_EXIT
     local name=$1 sig=$2 target=$3 want=$4 pid
     rm -f "$OUT/fake.log" "$OUT/slow"
-    "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
-        "$PY" -m analysis.bisection --repo "$R" "$c0" HEAD --log "$OUT/$name" "${gateopts[@]}" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+    "${AS_FROM_TERMINAL[@]}" "$PY" -m analysis.bisection --repo "$R" "$c0" HEAD --log "$OUT/$name" "${gateopts[@]}" >"$OUT/$name.out" 2>"$OUT/$name.err" &
     pid=$!
     for _ in $(seq 600); do grep -q 'bisect: gating' "$OUT/$name.err" 2>/dev/null && break; sleep 0.1; done
     touch "$OUT/slow"
@@ -173,6 +146,8 @@ interrupt() {  # interrupt NAME SIGNAL TARGET(group|process) EXPECTED_EXIT
     rm -f "$OUT/slow"
     check "$sig during git bisect run: exit $want (got $rc)" \
         bash -c "[ $rc -eq $want ] && grep -q 'bisect: gating' '$OUT/$name.err' && grep -q '^bisect: git bisect reset' '$OUT/$name.err'"
+    check "$sig: git bisect run stopped at the step it interrupted (one step gated)" \
+        bash -c "[ \$(grep -c '^bisect: gating' '$OUT/$name.err') -eq 1 ]"
     check "$sig: git bisect reset ran, HEAD and tree as before, worktrees removed" restored
     check "$sig: nothing temporary left, no fake still running, no lock file" \
         bash -c "[ \$(find '$TMPDIR' -mindepth 1 -maxdepth 1 | wc -l) -eq 0 ] && ! pgrep -f '$OUT/tm[p]/' >/dev/null && [ ! -e '$OUT/$name/.step.lock' ]"
@@ -206,7 +181,7 @@ run touchgiven "$PY" -m analysis.gate --repo "$T" --rev HEAD~1 --rev HEAD --pair
 check "--backends given: kept as given, and the note says what the change touches" \
     bash -c "grep -q -- '--backends atomic --workloads hammer,private,spread ' '$OUT/fake.log' && grep -q 'backends not added although the change touches them' '$OUT/touchgiven.err'"
 rm -f "$OUT/fake.log"
-sed 's/@SLOWDOWN@/1.0/' "$OUT/fake.in" >"$OUT/fake-bin"; chmod +x "$OUT/fake-bin"
+make_fake "$OUT/fake-bin" 1.0
 run touchbin "$PY" -m analysis.gate --repo "$T" --bin "$OUT/fake-bin" --bin "$OUT/fake-bin" --pairs 12 --out "$OUT/touchbin"
 check "--bin: no diff, the default rows only (exit 0, got $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q -- '--backends atomic,refcount --workloads hammer,private ' '$OUT/fake.log' && ! grep -q 'percpu' '$OUT/fake.log'"

@@ -11,6 +11,7 @@
 set -euo pipefail
 
 source "$(dirname "$0")/check.sh"
+source "$(dirname "$0")/fake_krefbench.sh"
 src_and_out_dirs "$@"
 mkdir -p -- "$OUT/tmp"
 # The gate's temporary directories go here, so that what it leaves is seen.
@@ -21,56 +22,6 @@ named() {  # the backends named in regression lines of NAME.err, sorted, one lin
 }
 tmp_left() { find "$TMPDIR" -mindepth 1 -maxdepth 1 | wc -l; }
 
-# make_fake PATH SLOWDOWN [MODE]: a fake krefbench. It writes one row per
-# backend x workload x thread count of its options, ns_per_op = 10 x
-# threads x a per-process factor (lognormal, 1%) x SLOWDOWN for atomic; it
-# logs its argv[0], its options and whether ASLR was off to $OUT/fake.log.
-# MODE: nocsv (writes nothing, exit 0), fail (exit 2 with a message),
-# slow (sleeps 60 s first), flaky (2-thread rows disturbed half of the
-# time), busy (atomic private at 2 threads always disturbed), allbusy
-# (every row disturbed).
-make_fake() {
-    cat >"$1" <<EOF
-#!/usr/bin/python3
-import csv, os, random, sys, time
-SLOWDOWN, MODE = $2, "${3:-}"
-args = sys.argv[1:]
-opt = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
-with open("/proc/self/personality") as f:
-    no_aslr = int(f.read(), 16) & 0x0040000 != 0
-with open("$OUT/fake.log", "a") as f:
-    f.write(f"{sys.argv[0]}|{' '.join(args)}|{'norandom' if no_aslr else 'random'}\n")
-if MODE == "nocsv":
-    sys.exit(0)
-if MODE == "fail":
-    print("krefbench: --threads: something is wrong", file=sys.stderr)
-    sys.exit(2)
-if MODE == "slow":
-    time.sleep(60)
-factor = random.lognormvariate(0, 0.01)
-cols = ["backend", "workload", "threads", "placement", "objects", "work_ns", "rep", "iterations",
-        "ns_per_op", "ops_per_s", "norm", "fairness", "cpus", "check", "variant", "writer_rate",
-        "attempt", "disturbed", "canary_ns", "fast_path"]
-with open(opt["--out"], "w", newline="") as f:
-    w = csv.writer(f, lineterminator="\n")
-    w.writerow(cols)
-    for t in opt["--threads"].split(","):
-        for b in opt["--backends"].split(","):
-            for wl in opt["--workloads"].split(","):
-                ns = 10 * int(t) * factor * random.lognormvariate(0, 0.01) * (SLOWDOWN if b == "atomic" else 1)
-                disturbed = ""
-                if (MODE == "flaky" and t == "2" and random.random() < 0.5) or \
-                        (MODE == "busy" and (b, wl, t) == ("atomic", "private", "2")) or \
-                        MODE == "allbusy":
-                    disturbed = "task_clock 0.50"
-                w.writerow([b, wl, t, "cores", 1, 0, 0, 1000, f"{ns:.9f}", int(1e9 / ns), "", 1, "0",
-                            "ok", "", 0, 0, disturbed, 1000, "n/a"])
-if MODE == "allbusy":
-    with open(opt["--out"][:-4] + ".json", "w") as f:
-        f.write('{"status": "complete"}\n')
-EOF
-    chmod +x "$1"
-}
 make_fake "$OUT/fake-a" 1.0
 make_fake "$OUT/fake-slower" 1.10
 make_fake "$OUT/fake-nocsv" 1.0 nocsv
@@ -205,10 +156,7 @@ check "misbehaving binaries: nothing temporary left" [ "$(tmp_left)" -eq 0 ]
 signal_case() {  # signal_case NAME SIGNAL WHOM EXPECTED
     local name=$1 sig=$2 whom=$3 want=$4 pid
     rm -f "$OUT/fake.log"
-    # As from a terminal: its own process group, SIGINT not ignored (a
-    # script's background jobs would otherwise inherit SIGINT ignored).
-    "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
-        "$SRC/run.sh" compare --bin "$OUT/fake-slow" --bin "$OUT/fake-slow" --out "$OUT/$name" \
+    "${AS_FROM_TERMINAL[@]}" "$SRC/run.sh" compare --bin "$OUT/fake-slow" --bin "$OUT/fake-slow" --out "$OUT/$name" \
         >"$OUT/$name.out" 2>"$OUT/$name.err" &
     pid=$!
     for _ in $(seq 100); do [ -s "$OUT/fake.log" ] && break; sleep 0.1; done
@@ -264,8 +212,7 @@ check "--rev: nothing temporary left, worktrees removed" \
 # --- .ci/gate_power.py on a tree whose build makes a fake with the injection --
 P=$OUT/power-src
 mkdir -p "$P"
-sed 's/^SLOWDOWN, MODE = 1.0, ""$/SLOWDOWN, MODE = @SLOWDOWN@, ""/' "$OUT/fake-a" >"$P/fake-krefbench.in"
-check "power tree: the fake's slowdown is a template" grep -q '^SLOWDOWN, MODE = @SLOWDOWN@, ""$' "$P/fake-krefbench.in"
+make_fake "$P/fake-krefbench.in" @SLOWDOWN@      # the build fills the injection in
 cat >"$P/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.13)
 project(fake NONE)

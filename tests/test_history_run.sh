@@ -39,8 +39,7 @@ rc=0
 check "./run.sh bench --help: exit 0, nothing recorded" bash -c "[ $rc -eq 0 ] && [ $(runs) -eq 1 ]"
 
 for sig in INT TERM; do
-    "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
-        "$SRC/run.sh" bench --backends atomic --workloads hammer --threads 1 --reps 500 --time 0.01 --no-floors \
+    "${AS_FROM_TERMINAL[@]}" "$SRC/run.sh" bench --backends atomic --workloads hammer --threads 1 --reps 500 --time 0.01 --no-floors \
         --out "$OUT/sig$sig.csv" >"$OUT/sig$sig.out" 2>"$OUT/sig$sig.err" &
     pid=$!
     for _ in $(seq 300); do [ -s "$OUT/sig$sig.csv" ] && break; sleep 0.05; done

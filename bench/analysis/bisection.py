@@ -43,10 +43,13 @@ PROG = "bisect"
 InputError = cli.InputError
 SKIP = 125
 REFUSED = ("--rev", "--bin", "--out", "--repo")
-# Held by the step of git bisect run in progress (its pid inside), in the
-# log directory: git dies at once on ^C or SIGTERM while its step goes on
-# stopping its gate, so the bisection waits for this lock, not for git.
+# In the log directory while it runs. STEP_LOCK is held by the step of git
+# bisect run in progress, its pid inside: on ^C git dies at once while its
+# step goes on stopping its gate, so the bisection waits for this lock, not
+# only for git. STOP_FLAG, once the bisection is interrupted, makes any step
+# that starts after it stop git bisect run (exit 130) before gating.
 STEP_LOCK = ".step.lock"
+STOP_FLAG = ".stop"
 
 
 def say(msg):
@@ -148,40 +151,63 @@ def hold_step_lock(log):
     os.pwrite(fd, str(os.getpid()).encode(), 0)
 
 
-def wait_for_step(log, sig):
-    """Returns once no step of git bisect run is left, which may outlive git
-    (git's exit does not stop it): a step still running gets sig first
-    (SIGTERM: it stops its gate, which removes its worktrees; ^C already
-    reached it, one process group). Removes the lock file."""
-    path = os.path.join(log, STEP_LOCK)
+def stop_steps(log, sig):
+    """No step starts a gate from now on, and the step in progress (if any)
+    gets sig. A step checks the flag after writing its pid, so either it
+    sees the flag or its pid is read here."""
+    with open(os.path.join(log, STOP_FLAG), "w"):
+        pass
+    if sig is None:
+        return
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(os.path.join(log, STEP_LOCK), os.O_RDONLY)
     except FileNotFoundError:
         return
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return                                  # no step in progress
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            if sig and pid.isdigit():
-                try:
-                    os.kill(int(pid), sig)
-                except ProcessLookupError:
-                    pass
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def wait_for_steps(log):
+    """Returns once no step is in progress (one may outlive git), then
+    removes the lock and the flag."""
+    path = os.path.join(log, STEP_LOCK)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        fd = None
+    if fd is not None:
+        try:
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                     break
                 except (KeyboardInterrupt, Interrupted):
                     continue
-        os.unlink(path)
-    finally:
-        os.close(fd)
+            os.unlink(path)
+        finally:
+            os.close(fd)
+    try:
+        os.unlink(os.path.join(log, STOP_FLAG))
+    except FileNotFoundError:
+        pass
 
 
 def predicate(args):
     """One step of git bisect run: the commit under test is BISECT_HEAD."""
     hold_step_lock(args.log)
+    if os.path.exists(os.path.join(args.log, STOP_FLAG)):
+        return 130
     sha = git(args.repo, "rev-parse", "BISECT_HEAD").stdout.strip()
     say(f"gating {subject(args.repo, sha)} against GOOD {args.good[:12]}")
     rc, _ = gate_once(args, sha, args.log)
@@ -270,18 +296,18 @@ def bisect(args):
         if rc in (130, 143) or "exit code 130" in text or "exit code 143" in text:
             raise Interrupted(130)
         raise InputError(f"git bisect run ended with exit {rc} without a first bad commit")
-    except KeyboardInterrupt:
+    except BaseException as e:
+        # ^C reached git and its step too (one process group); anything else
+        # stops the step, whose exit 143 ends git bisect run. Git itself is
+        # not signalled: `git bisect` is a shell script whose death would
+        # leave its helper running the next step.
+        stop_steps(args.log, None if isinstance(e, KeyboardInterrupt) else signal.SIGTERM)
         if child is not None:
+            child.stdout.close()            # nothing more is read from git
             settle(child, None)
-        wait_for_step(args.log, None)
-        raise
-    except BaseException:
-        if child is not None:
-            settle(child, signal.SIGTERM)
-        wait_for_step(args.log, signal.SIGTERM)
         raise
     finally:
-        wait_for_step(args.log, None)
+        wait_for_steps(args.log)
         git(repo, "bisect", "reset", check=False)
         say("git bisect reset: the working tree and HEAD are as they were")
 
@@ -294,11 +320,10 @@ def main(argv=None):
 
     def command():
         args = parse_args(argv)
-        if args.predicate:
-            return predicate(args)
         try:
-            return bisect(args)
+            return predicate(args) if args.predicate else bisect(args)
         except Interrupted as e:
+            # A step's 130 or 143 (not 1 to 127) makes git bisect run stop.
             say("interrupted")
             return e.status
     signal.signal(signal.SIGTERM, on_term)

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -601,7 +603,7 @@ static void share(struct kb_sweep *sw)
 static int run_in_child(struct kb_sweep *sw, int first, int end, int round)
 {
 	int status, next = shared->njson;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	counts_out(sw);
 	fflush(stdout);
@@ -615,6 +617,14 @@ static int run_in_child(struct kb_sweep *sw, int first, int end, int round)
 	if (pid == 0) {
 		kb_sweep_in_child = 1;
 		kb_sweep_child = 0;
+		/* A parent killed outright (SIGKILL: a gate's time limit, the OOM
+		 * killer) cannot stop its round, which would hammer the CPUs on
+		 * for the rest of the round: the kernel sends it SIGTERM instead,
+		 * whose handler ends it. The main thread forks, and it lives as
+		 * long as the process. getppid() after prctl: the parent may
+		 * already be gone. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+			_exit(128 + SIGTERM);
 		int rc = run_round(sw, first, end, round);
 
 		counts_out(sw);

@@ -413,6 +413,28 @@ ok(all(good(r) for r in rows[1:]), "every kept row parses (positive ns_per_op, i
 interrupt INT 130
 interrupt TERM 143
 
+# SIGKILL (no handler runs): the round's process must not run on. Its rounds
+# last about 2 minutes here, so only the parent's death can end it in 20 s.
+out=$WORK/int-KILL.csv
+"$BIN" --backends atomic,null --workloads hammer,private --threads 1,2 --reps 2 --time 30 \
+    --out "$out" > /dev/null 2> "$WORK/int-KILL.err" &
+pid=$!
+child=""
+for _ in $(seq 600); do
+    child=$(pgrep -P "$pid" || true)
+    [ -n "$child" ] && break
+    sleep 0.1
+done
+check "SIGKILL: the sweep runs its round in a process of its own (pid ${child:-none})" test -n "$child"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+for _ in $(seq 200); do
+    pgrep -f -- "--out $out" > /dev/null || break
+    sleep 0.1
+done
+check "SIGKILL of krefbench: its round's process is gone too" bash -c "! pgrep -f -- '--ou[t] $out' > /dev/null"
+pkill -KILL -f -- "--out $out" || true
+
 # lookup_rcu's reclamations: one row per backend and reclamation, typesafe
 # only where the counter allows it, and the decision section gives each a column.
 # Each row counts its hits and misses. brc at two threads: one reader is not

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Tests the regression gate's runs (bench/analysis/gate.py through ./run.sh compare
-# --bin/--rev) with fake krefbench programs whose figures are known: process
-# pairs in random order after a warm-up pair, ASLR off, staged copies at
-# paths of equal length, the default sweep, verdicts and exit codes, options
+# --bin/--rev) with fake krefbench programs whose figures are known
+# (tests/fake_krefbench.py.in): process pairs in random order after a
+# warm-up pair, ASLR off, staged copies at paths of equal length, the
+# default sweep, verdicts and exit codes, options
 # refused before anything runs or is created, a binary that writes no CSV,
 # ^C and SIGTERM (130/143, nothing temporary left), relative paths, and
 # --rev on a small git repository whose "build" is a fake. No timing is

@@ -470,11 +470,7 @@ static void lk_drain_table(struct lk_ctx *ctx)
 	lk_free_drained(ctx);
 	/* Every deferred free of the row, when it queued any (the table's own
 	 * resize work needs no barrier: cds_lfht_destroy waits for it). */
-	if (atomic_load_explicit(&kb_rcu_pending, memory_order_acquire)) {
-		kb_tsan_ignore_begin();		/* liburcu's own queues: see core/lib/rcu.h */
-		ctx->flavor->barrier();
-		kb_tsan_ignore_end();
-	}
+	kb_rcu_barrier_if_pending(ctx->flavor->barrier);
 	if (ctx->flavor_index != KB_RCU_MEMB)
 		kb_rcu_barrier();	/* ... and its second, memb, grace period */
 	kb_tsan_acquire(&kb_rcu_grace_token);

@@ -47,14 +47,19 @@ void kb_rcu_call(struct rcu_head *head, void (*fn)(struct rcu_head *))
 	urcu_memb_call_rcu(head, fn);
 }
 
+void kb_rcu_barrier_if_pending(void (*flavor_barrier)(void))
+{
+	if (atomic_load_explicit(&kb_rcu_pending, memory_order_acquire) != 0) {
+		kb_tsan_ignore_begin();
+		flavor_barrier();
+		kb_tsan_ignore_end();
+	}
+}
+
 void kb_rcu_barrier(void)
 {
 	kb_rcu_register();
-	if (atomic_load_explicit(&kb_rcu_pending, memory_order_acquire) != 0) {
-		kb_tsan_ignore_begin();
-		urcu_memb_barrier();
-		kb_tsan_ignore_end();
-	}
+	kb_rcu_barrier_if_pending(urcu_memb_barrier);
 	kb_tsan_acquire(&kb_rcu_grace_token);
 	kb_tsan_acquire(&kb_rcu_barrier_token);
 }

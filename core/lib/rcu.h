@@ -90,5 +90,9 @@ void kb_rcu_call(struct rcu_head *head, void (*fn)(struct rcu_head *));
 /* Wait until every callback queued so far has run (every counted one: at
  * once when none is pending). */
 void kb_rcu_barrier(void);
+/* flavor_barrier, a liburcu flavour's rcu_barrier, unless no counted
+ * callback is pending; liburcu's own queues are hidden from TSan. The
+ * caller registers with that flavour and does the TSan acquires. */
+void kb_rcu_barrier_if_pending(void (*flavor_barrier)(void));
 
 #endif
